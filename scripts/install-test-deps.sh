@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the system tools the tests use: a real registry, peers that check our output,
+# and what the tests need to make their own fixtures. Debian 12; run as root (or with sudo).
+set -euo pipefail
+packages=(docker-registry skopeo umoci pigz zstd busybox-static apache2-utils openssl ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The packaged registry starts a system service we do not use; tests start their own.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
+  systemctl stop docker-registry || true
+fi

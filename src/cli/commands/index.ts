@@ -1,0 +1,6 @@
+// Every subcommand registers itself on the program; main.ts stays a list.
+import type { Command } from "commander";
+
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// The `imagespec` command. Thin: parses flags, calls the library, prints.
+// Exit codes: 0 ok, 1 the operation failed, 2 usage error (bad flags or input).
+import { Command, CommanderError } from "commander";
+import { commands } from "./commands/index.js";
+import { reportError } from "./output.js";
+import { VERSION } from "../version.js";
+
+export function createProgram(): Command {
+  const program = new Command("imagespec")
+    .description("Declarative container images for workflow tasks: ImageSpec in, OCI image out, no Docker daemon.")
+    .version(VERSION, "--version", "print the version")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  program
+    .command("version")
+    .description("print the version")
+    .action(() => {
+      process.stdout.write(`imagespec ${VERSION}\n`);
+    });
+  for (const register of commands) register(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = createProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version "errors" are normal exits; everything else commander throws is usage.
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
+      return 2;
+    }
+    return reportError(error);
+  }
+}
+
+process.exitCode = await main(process.argv);

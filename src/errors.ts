@@ -1,0 +1,40 @@
+// Typed errors: every failure says what went wrong (message) and what to do (hint),
+// and carries a stable code that callers and tests can match on.
+
+export class ImagespecError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+
+  constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  /** Message and hint as the CLI prints them: what went wrong, then what to do. */
+  describe(): string {
+    return this.hint ? `${this.message}\nhint: ${this.hint}` : this.message;
+  }
+}
+
+/** A spec, reference or option that cannot be accepted as written. */
+export class ValidationError extends ImagespecError {
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(issues: readonly ValidationIssue[], options: { source?: string } = {}) {
+    const where = options.source ? `${options.source}: ` : "";
+    const lines = issues.map((i) => `${i.path || "(spec)"}: ${i.message}`);
+    const message =
+      issues.length === 1 ? `${where}${lines[0]}` : `${where}${issues.length} problems\n  ${lines.join("\n  ")}`;
+    super("INVALID_SPEC", message, { hint: issues.find((i) => i.hint)?.hint });
+    this.issues = issues;
+  }
+}
+
+export interface ValidationIssue {
+  /** Field path as users write it, e.g. `packages[2]` or `ecr.allowPullFrom[0]`. */
+  path: string;
+  message: string;
+  hint?: string;
+}

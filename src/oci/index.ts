@@ -1,0 +1,4 @@
+export * from "./media-types.js";
+export * from "./digest.js";
+export * from "./types.js";
+export * from "./image.js";
