@@ -2,3 +2,5 @@
 export * from "./errors.js";
 export * from "./reference/index.js";
 export * from "./oci/index.js";
+export * from "./spec/index.js";
+export { parseEcrHost, checkEcrHost, looksLikeEcrHost, type EcrHost } from "./ecr/host.js";

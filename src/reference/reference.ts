@@ -69,7 +69,7 @@ export function checkHost(host: string): string | undefined {
 }
 
 function normaliseHost(host: string): string {
-  // Host names are case-insensitive; the port and IPv6 literal are kept as written.
+  // Host names and IPv6 literals are case-insensitive: lower-case them so equal hosts compare equal.
   const lower = host.toLowerCase();
   return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
 }
@@ -78,6 +78,7 @@ function checkRepository(repository: string): string | undefined {
   if (repository === "") return "the repository name is empty";
   if (repository.length > MAX_NAME) return `the repository name is longer than ${MAX_NAME} characters`;
   for (const component of repository.split("/")) {
+    if (component === "") return "the repository path has an empty component (a leading, trailing or doubled '/')";
     if (!PATH_COMPONENT.test(component)) {
       const upper = component !== component.toLowerCase() ? " (upper case is not allowed)" : "";
       return `path component ${JSON.stringify(component)} must be lower-case letters and digits separated by '.', '_', '__' or '-'${upper}`;
@@ -89,6 +90,7 @@ function checkRepository(repository: string): string | undefined {
 /** Checks a tag against the distribution spec grammar; returns a problem or undefined. */
 export function checkTag(tag: string): string | undefined {
   if (TAG.test(tag)) return undefined;
+  if (tag === "") return "the tag is empty";
   if (tag.length > 128) return "a tag is at most 128 characters";
   return "a tag is letters, digits, '_', '.' and '-', starting with a letter, digit or '_'";
 }
@@ -136,6 +138,8 @@ export function parseReference(input: string): Reference {
     registry = DOCKER_HUB;
     repository = rest;
   }
+  // Checked before Docker Hub's `library/` is added, which would hide an empty name.
+  if (repository === "") throw new ReferenceError(input, "the repository name is empty", "write it as host/repository:tag, e.g. localhost:5000/app:v1");
   if (registry === DOCKER_HUB && !repository.includes("/")) repository = `library/${repository}`;
 
   const problem = checkRepository(repository);
@@ -144,15 +148,21 @@ export function parseReference(input: string): Reference {
   return { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
 
-/** The spec's `registry` field: `host[:port][/prefix/path]`. */
+/**
+ * The spec's `registry` field: `host[:port][/prefix/path]`. As in image references, a first component
+ * that is not a host (no '.', no ':', not localhost) is a Docker Hub namespace: `myuser` is
+ * docker.io/myuser, so `registry/name` names the same repository either way it is parsed.
+ */
 export function parseRegistryLocation(input: string): RegistryLocation {
   const text = input.trim().replace(/\/+$/, "");
   const slash = text.indexOf("/");
-  const host = slash >= 0 ? text.slice(0, slash) : text;
-  const prefix = slash >= 0 ? text.slice(slash + 1) : "";
-  const hostProblem = host === "" ? "the host is empty" : checkHost(host);
+  const first = slash >= 0 ? text.slice(0, slash) : text;
+  const isHost = looksLikeHost(first);
+  const host = isHost ? first : DOCKER_HUB;
+  const prefix = isHost ? (slash >= 0 ? text.slice(slash + 1) : "") : text;
+  const hostProblem = first === "" ? "the host is empty" : checkHost(host);
   if (hostProblem) {
-    throw new ReferenceError(input, `registry host ${JSON.stringify(host)} is invalid: ${hostProblem}`, "write the registry as host[:port][/path], e.g. localhost:5000 or 123456789012.dkr.ecr.us-east-1.amazonaws.com/team");
+    throw new ReferenceError(input, `registry host ${JSON.stringify(first)} is invalid: ${hostProblem}`, "write the registry as host[:port][/path], e.g. localhost:5000 or 123456789012.dkr.ecr.us-east-1.amazonaws.com/team");
   }
   if (prefix !== "") {
     const problem = checkRepository(prefix);

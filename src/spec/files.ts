@@ -1,0 +1,217 @@
+// Which host files go into the image, and where. This is the one place that decides it: the builder
+// lays exactly these entries into the image's layer and the tag hashes exactly these entries, so the
+// two cannot disagree.
+//
+// Rules (docs/tag-algorithm.md has the full statement):
+// - `sourceRoot` lands at `workdir` (flytekit copies the source root to /root); then each `copy`
+//   entry in order; a later entry replaces an earlier one at the same destination path.
+// - Directories are walked; `.git` is always left out; `.gitignore` files (in baseDir, in the folders
+//   between baseDir and the copied folder, and inside it) and a `.dockerignore` at the root of the
+//   copied folder exclude entries. A path named explicitly in `copy` is never excluded.
+// - Modes are normalised the way git stores them (files 0644 or 0755, directories 0755, symlinks
+//   0777), so the umask of the machine that checked the files out does not change the image or tag.
+// - Symlinks are kept as links (never followed); sockets, FIFOs and devices are skipped.
+import { lstat, readFile, readdir, readlink, stat } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { dirname, join, posix, relative, resolve, sep } from "node:path";
+import ignore from "ignore";
+import { ValidationError, type ValidationIssue } from "../errors.js";
+import type { ImageSpec } from "./image-spec.js";
+import { imageDestination } from "./paths.js";
+
+export interface FileEntry {
+  /** Absolute path on the host. */
+  readonly source: string;
+  /** Absolute POSIX path inside the image. */
+  readonly path: string;
+  readonly type: "file" | "dir" | "symlink";
+  /** Normalised permission bits: 0o644 or 0o755 for files, 0o755 for directories, 0o777 for symlinks. */
+  readonly mode: number;
+  /** Size in bytes for files; 0 for directories and symlinks. */
+  readonly size: number;
+  /** Where a symlink points, as stored in the link. */
+  readonly linkTarget?: string;
+}
+
+const ALWAYS_EXCLUDED = new Set([".git"]);
+
+/**
+ * The files the spec puts into the image, sorted by destination path. Fails with a ValidationError
+ * when a path the spec names does not exist.
+ */
+export async function collectFiles(spec: ImageSpec): Promise<FileEntry[]> {
+  await verifySpecFiles(spec);
+  const byPath = new Map<string, FileEntry>();
+  const add = (entry: FileEntry) => byPath.set(entry.path, entry);
+
+  if (spec.sourceRoot !== undefined) {
+    const root = resolve(spec.baseDir, spec.sourceRoot);
+    // The workdir already exists in the image; only what is inside the source root is laid down.
+    for (const entry of await walkDirectory(root, spec.workdir, spec.baseDir)) add(entry);
+  }
+  for (const item of spec.copy) {
+    const src = typeof item === "string" ? item : item.src;
+    const dest = typeof item === "string" ? item : (item.dest ?? item.src);
+    const source = resolve(spec.baseDir, src);
+    const info = await lstat(source);
+    let target = imageDestination(dest, spec.workdir);
+    if (info.isDirectory()) {
+      // A copied folder is a new directory in the image, unless it lands on the workdir or /.
+      const rootEntry = target !== spec.workdir && target !== "/" ? await entryFor(source, target, info) : undefined;
+      if (rootEntry) add(rootEntry);
+      for (const entry of await walkDirectory(source, target, spec.baseDir)) add(entry);
+    } else {
+      // `dest: some/dir/` (trailing slash) means "into that folder", as in a Dockerfile COPY.
+      if (typeof item !== "string" && item.dest?.endsWith("/")) target = posix.join(target, posix.basename(src));
+      const entry = await entryFor(source, target, info);
+      if (entry) add(entry);
+    }
+  }
+  return [...byPath.values()].sort((a, b) => compareCodeUnits(a.path, b.path));
+}
+
+/**
+ * Checks that every path the spec (and its nested base specs) names exists and is of the right
+ * kind. Messages name the resolved path, so a wrong baseDir is obvious.
+ */
+export async function verifySpecFiles(spec: ImageSpec): Promise<void> {
+  const issues: ValidationIssue[] = [];
+  await collectMissing(spec, "", issues);
+  if (issues.length > 0) throw new ValidationError(issues);
+}
+
+async function collectMissing(spec: ImageSpec, prefix: string, issues: ValidationIssue[]): Promise<void> {
+  const expect = async (field: string, path: string, kind: "file" | "dir" | "any") => {
+    const absolute = resolve(spec.baseDir, path);
+    const info = await stat(absolute).catch(() => undefined);
+    const problem = !info
+      ? "does not exist"
+      : kind === "file" && !info.isFile()
+        ? "is not a file"
+        : kind === "dir" && !info.isDirectory()
+          ? "is not a directory"
+          : undefined;
+    if (problem) {
+      issues.push({
+        path: `${prefix}${field}`,
+        message: `${JSON.stringify(path)} ${problem} (looked for ${absolute})`,
+        hint: `relative paths resolve against the spec file's folder (${spec.baseDir})`,
+      });
+    }
+  };
+  if (spec.requirements !== undefined) await expect("requirements", spec.requirements, "file");
+  if (spec.sourceRoot !== undefined) await expect("sourceRoot", spec.sourceRoot, "dir");
+  for (const [index, item] of spec.copy.entries()) {
+    await expect(typeof item === "string" ? `copy[${index}]` : `copy[${index}].src`, typeof item === "string" ? item : item.src, "any");
+  }
+  if (typeof spec.baseImage === "object") await collectMissing(spec.baseImage, `${prefix}baseImage.`, issues);
+}
+
+type Ignore = ReturnType<typeof ignore>;
+
+/** Ignore rules from one .gitignore or .dockerignore, applying to paths below `base`. */
+interface IgnoreRules {
+  readonly base: string;
+  readonly rules: Ignore;
+}
+
+/** Entries below `root` (not `root` itself), destinations under `target`. */
+async function walkDirectory(root: string, target: string, baseDir: string): Promise<FileEntry[]> {
+  const gitignores = await inheritedGitignores(root, baseDir);
+  const dockerignore = await readDockerignore(root);
+  const entries: FileEntry[] = [];
+
+  const visit = async (dir: string, rules: readonly IgnoreRules[]): Promise<void> => {
+    const own = await readGitignore(dir);
+    // Deeper .gitignore files take precedence, as in git: the deepest rule set with an opinion wins.
+    const active = own ? [own, ...rules] : rules;
+    const names = (await readdir(dir)).sort(compareCodeUnits);
+    for (const name of names) {
+      if (ALWAYS_EXCLUDED.has(name)) continue;
+      const source = join(dir, name);
+      const info = await lstat(source);
+      const isDir = info.isDirectory();
+      if (isIgnored(source, isDir, active) || (dockerignore && ignoredBy(dockerignore, source, isDir) === true)) continue;
+      const entry = await entryFor(source, posix.join(target, toPosix(relative(root, source))), info);
+      if (!entry) continue;
+      entries.push(entry);
+      if (isDir) await visit(source, active);
+    }
+  };
+  await visit(root, gitignores);
+  return entries;
+}
+
+function isIgnored(path: string, isDir: boolean, rules: readonly IgnoreRules[]): boolean {
+  for (const set of rules) {
+    const verdict = ignoredBy(set, path, isDir);
+    if (verdict !== undefined) return verdict;
+  }
+  return false;
+}
+
+/** true: ignored, false: explicitly re-included (`!pattern`), undefined: no rule matched. */
+function ignoredBy(set: IgnoreRules, path: string, isDir: boolean): boolean | undefined {
+  const rel = toPosix(relative(set.base, path));
+  if (rel === "" || rel.startsWith("..")) return undefined;
+  const result = set.rules.test(isDir ? `${rel}/` : rel);
+  if (result.ignored) return true;
+  if (result.unignored) return false;
+  return undefined;
+}
+
+/** .gitignore files of baseDir and every folder down to (not including) root, deepest first. */
+async function inheritedGitignores(root: string, baseDir: string): Promise<IgnoreRules[]> {
+  const rules: IgnoreRules[] = [];
+  const fromBase = relative(baseDir, root);
+  if (fromBase === "" || fromBase.startsWith("..")) return rules;
+  let dir = dirname(root);
+  for (;;) {
+    const own = await readGitignore(dir);
+    if (own) rules.push(own);
+    if (dir === baseDir || dirname(dir) === dir) break;
+    dir = dirname(dir);
+  }
+  return rules;
+}
+
+async function readGitignore(dir: string): Promise<IgnoreRules | undefined> {
+  const text = await readFile(join(dir, ".gitignore"), "utf8").catch(() => undefined);
+  return text === undefined ? undefined : { base: dir, rules: ignore().add(text) };
+}
+
+/**
+ * .dockerignore patterns are anchored at the root of the copied folder (Go's filepath.Match with
+ * `**`), unlike .gitignore's, which match at any depth. Anchoring each pattern with a leading '/'
+ * gives that meaning in gitignore syntax.
+ */
+async function readDockerignore(root: string): Promise<IgnoreRules | undefined> {
+  const text = await readFile(join(root, ".dockerignore"), "utf8").catch(() => undefined);
+  if (text === undefined) return undefined;
+  const patterns: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const negated = line.startsWith("!");
+    const pattern = posix.normalize((negated ? line.slice(1) : line).trim().replace(/^\/+/, ""));
+    if (pattern === "." || pattern === "") continue;
+    patterns.push(`${negated ? "!" : ""}/${pattern}`);
+  }
+  return { base: root, rules: ignore().add(patterns) };
+}
+
+async function entryFor(source: string, path: string, info: Stats): Promise<FileEntry | undefined> {
+  if (info.isDirectory()) return { source, path, type: "dir", mode: 0o755, size: 0 };
+  if (info.isSymbolicLink()) return { source, path, type: "symlink", mode: 0o777, size: 0, linkTarget: await readlink(source) };
+  if (info.isFile()) return { source, path, type: "file", mode: info.mode & 0o111 ? 0o755 : 0o644, size: info.size };
+  return undefined;
+}
+
+function toPosix(path: string): string {
+  return sep === "/" ? path : path.split(sep).join("/");
+}
+
+/** Plain code-unit order (JavaScript's default sort), stated so other implementations can match it. */
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,346 @@
+// The ImageSpec schema: the single source of truth for which fields exist, their types, defaults and
+// per-field rules. Field names are camelCase; src/spec/keys.ts maps flytekit's snake_case onto them.
+// Checks that need the file system (does the requirements file exist?) live in src/spec/files.ts,
+// so building an ImageSpec value stays pure.
+import { z } from "zod";
+import { checkTag, parseReference, parseRegistryLocation } from "../reference/reference.js";
+import { checkEcrHost } from "../ecr/host.js";
+import { formatPlatform, parsePlatform } from "../oci/types.js";
+import { ImagespecError } from "../errors.js";
+import { checkRequirement } from "./pep508.js";
+import { parseAptPackage } from "./debian.js";
+import { checkContainedPath, checkImagePath, normaliseContainedPath, normaliseImagePath } from "./paths.js";
+import type { ImageSpec } from "./image-spec.js";
+
+export const BUILDERS = ["auto", "native", "docker", "podman", "buildah", "buildkit"] as const;
+export const TAG_MUTABILITIES = ["MUTABLE", "IMMUTABLE", "MUTABLE_WITH_EXCLUSION", "IMMUTABLE_WITH_EXCLUSION"] as const;
+export const DEFAULT_WORKDIR = "/root";
+export const DEFAULT_PLATFORM = "linux/amd64";
+/** The placeholder in `tagFormat` that the spec hash replaces (flytekit's name for it). */
+export const SPEC_HASH_PLACEHOLDER = "{spec_hash}";
+/** Length of the spec hash in a tag: 26 base32 characters, 130 bits. */
+export const SPEC_HASH_LENGTH = 26;
+
+/** Marks ImageSpec values, also across two copies of this package (a CLI and a user's import). */
+export const IMAGE_SPEC_BRAND: unique symbol = Symbol.for("imagespec.ImageSpec") as never;
+
+export function isImageSpecValue(value: unknown): value is ImageSpec {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[IMAGE_SPEC_BRAND] === true;
+}
+
+type Check<T> = (value: T) => { message: string; hint?: string } | undefined;
+
+/** Attaches a check that reports its message (and hint) as a custom issue on the value's path. */
+function checked<S extends z.ZodType>(schema: S, check: Check<z.output<S>>): S {
+  return schema.superRefine((value, ctx) => {
+    const problem = check(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem.message, input: value, params: { hint: problem.hint } });
+  }) as S;
+}
+
+/** A list whose items are each checked; issues land on `field[i]`. */
+function checkedList(item: z.ZodType<string>, check: Check<string>) {
+  return z.array(item).superRefine((items, ctx) => {
+    items.forEach((value, index) => {
+      const problem = check(value);
+      if (problem) ctx.addIssue({ code: "custom", message: problem.message, path: [index], input: value, params: { hint: problem.hint } });
+    });
+  });
+}
+
+const text = z.string().min(1);
+/** YAML turns `PORT: 8080` into a number; environment values and labels are strings, so convert. */
+const scalarText = z.union([z.string(), z.number(), z.boolean()], { error: "expected a string" }).transform(String);
+
+const nameSchema = checked(
+  z.string().transform((name) => name.trim().toLowerCase()),
+  (name) => {
+    const components = name.split("/");
+    const bad = components.find((c) => !/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(c));
+    if (bad === undefined && name.length <= 255) return undefined;
+    return {
+      message: `${JSON.stringify(name)} is not a valid image name: expected lower-case letters and digits separated by '.', '_', '-' (and '/' between path parts)`,
+      hint: "name the image like a repository, e.g. my-app or team/my-app",
+    };
+  },
+);
+
+const registrySchema = checked(z.string(), (registry) => {
+  let host: string;
+  try {
+    host = parseRegistryLocation(registry).host;
+  } catch (error) {
+    if (!(error instanceof ImagespecError)) throw error;
+    return { message: error.message, hint: error.hint ?? "write the registry as host[:port][/path]" };
+  }
+  const ecr = checkEcrHost(host);
+  if (ecr.kind === "invalid") return { message: `${JSON.stringify(registry)}: ${ecr.problem}`, hint: ecr.hint };
+  if (ecr.kind === "ecr" && ecr.ecr.public && !registry.includes("/")) {
+    return {
+      message: `${JSON.stringify(registry)}: ECR Public needs your registry alias after the host`,
+      hint: "write public.ecr.aws/<alias>, e.g. public.ecr.aws/my-team",
+    };
+  }
+  return undefined;
+});
+
+/** A reference string, or a nested ImageSpec (plain objects are turned into ImageSpecs before parsing). */
+const baseImageSchema = z
+  .union([z.string(), z.custom<ImageSpec>(isImageSpecValue)], { error: "expected an image reference (like python:3.12-slim) or a nested ImageSpec" })
+  .superRefine((value, ctx) => {
+    if (typeof value !== "string") return;
+    try {
+      parseReference(value);
+    } catch (error) {
+      if (!(error instanceof ImagespecError)) throw error;
+      ctx.addIssue({ code: "custom", message: error.message, input: value, params: { hint: error.hint } });
+    }
+  });
+
+const pythonVersionSchema = z
+  .union([z.string(), z.number()], { error: "expected a Python version like \"3.12\"" })
+  .superRefine((value, ctx) => {
+    if (typeof value === "number") {
+      ctx.addIssue({
+        code: "custom",
+        message: `${value} is a number; write the version as a string such as "3.12", since YAML reads 3.10 as 3.1`,
+        input: value,
+        params: { hint: 'quote it: python_version: "3.12"' },
+      });
+    } else if (!/^3\.\d{1,2}(?:\.\d{1,2})?$/.test(value)) {
+      ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is not a Python 3 version: expected major.minor like "3.12" (or "3.12.4")`, input: value });
+    }
+  })
+  .transform(String);
+
+const requirementList = checkedList(z.string(), (requirement) => {
+  const problem = checkRequirement(requirement);
+  if (problem === undefined) return undefined;
+  return {
+    message: `${JSON.stringify(requirement)} is not a PEP 508 requirement: ${problem}`,
+    hint: 'write name[extras] op version[, op version] [; marker] or name @ url, e.g. "numpy>=1.26" or "torch==2.3.0; sys_platform == \'linux\'"',
+  };
+});
+
+const aptList = checkedList(z.string(), (pkg) => {
+  const parsed = parseAptPackage(pkg);
+  return "problem" in parsed ? { message: parsed.problem, hint: "write an apt package as name[:arch][=version], e.g. libssl-dev or curl=7.88.1-10+deb12u5" } : undefined;
+});
+
+const wordList = checkedList(text, (word) =>
+  /\s/.test(word.trim()) || word.trim() === "" ? { message: `${JSON.stringify(word)} must be one word without spaces` } : undefined,
+);
+
+const condaPackageList = checkedList(z.string(), (spec) => (spec.trim() === "" ? { message: "a conda package spec is empty" } : undefined));
+
+const containedPath = checked(z.string(), (path) => {
+  const problem = checkContainedPath(path);
+  return problem ? { message: problem, hint: "paths are relative to the spec file's folder and stay inside it" } : undefined;
+}).transform(normaliseContainedPath);
+
+/** The requirements file may live anywhere: it is hashed by content, not copied by path. */
+const requirementsPath = checked(z.string(), (path) => (path.trim() === "" ? { message: "the requirements path is empty" } : undefined));
+
+const imagePath = checked(z.string(), (path) => {
+  const problem = checkImagePath(path);
+  return problem ? { message: problem } : undefined;
+}).transform(normaliseImagePath);
+
+const copyDestination = checked(z.string(), (dest) => {
+  if (dest.startsWith("/")) {
+    const problem = checkImagePath(dest);
+    return problem ? { message: problem } : undefined;
+  }
+  if (dest.trim() === "" || dest.includes("\\") || dest.split("/").includes("..")) {
+    return {
+      message: `${JSON.stringify(dest)} is not a destination: expected an absolute path in the image or a path relative to workdir, with '/' and no '..'`,
+      hint: "a relative destination lands under workdir; an absolute one is used as is",
+    };
+  }
+  return undefined;
+});
+
+/** `copy` item: a path copied to the same relative path under workdir (flytekit), or {src, dest}. */
+export const copyEntrySchema = z
+  .union([z.string(), z.strictObject({ src: z.string(), dest: copyDestination.optional() })], {
+    error: 'expected a relative path (like "src") or {src, dest}',
+  })
+  // The path check sits outside the union so that its message, not "no option matched", is reported.
+  .superRefine((entry, ctx) => {
+    const src = typeof entry === "string" ? entry : entry.src;
+    const problem = checkContainedPath(src);
+    if (problem) {
+      ctx.addIssue({ code: "custom", message: problem, path: typeof entry === "string" ? [] : ["src"], input: src, params: { hint: "copy paths are relative to the spec file's folder and stay inside it" } });
+    }
+  })
+  .transform((entry) => (typeof entry === "string" ? normaliseContainedPath(entry) : { ...entry, src: normaliseContainedPath(entry.src) }));
+
+const platformSchema = z
+  .union([z.string(), z.array(z.string())], { error: 'expected a platform like "linux/amd64", a comma-separated list, or a list' })
+  .transform((value, ctx) => {
+    const written = typeof value === "string" ? value.split(",") : value;
+    const platforms = new Set<string>();
+    written.forEach((entry, index) => {
+      const where = typeof value === "string" ? [] : [index];
+      try {
+        const platform = parsePlatform(entry);
+        if (platform.os !== "linux") {
+          ctx.addIssue({ code: "custom", message: `${JSON.stringify(entry)}: only linux images can be built`, path: where, input: entry });
+          return;
+        }
+        // arm64 has one variant in practice; writing it or not must not change the image.
+        if (platform.architecture === "arm64" && platform.variant === "v8") delete platform.variant;
+        platforms.add(formatPlatform(platform));
+      } catch (error) {
+        if (!(error instanceof ImagespecError)) throw error;
+        ctx.addIssue({ code: "custom", message: error.message, path: where, input: entry, params: { hint: error.hint } });
+      }
+    });
+    if (written.length === 0) ctx.addIssue({ code: "custom", message: "the platform list is empty", input: value });
+    return [...platforms];
+  });
+
+const urlSchema = checked(z.string(), (url) => {
+  try {
+    const parsed = new URL(url);
+    if (["http:", "https:", "file:"].includes(parsed.protocol)) return undefined;
+  } catch {
+    // reported below
+  }
+  return { message: `${JSON.stringify(url)} is not an http(s) or file URL`, hint: "an index URL looks like https://pypi.org/simple" };
+});
+
+const environmentSchema = z.record(z.string(), scalarText).superRefine((env, ctx) => {
+  for (const key of Object.keys(env)) {
+    if (key === "" || key.includes("=") || key.includes("\0")) {
+      ctx.addIssue({ code: "custom", message: `${JSON.stringify(key)} is not an environment variable name: it must be non-empty and contain no '='`, path: [key], input: key });
+    }
+  }
+});
+
+const labelSchema = z.record(z.string(), scalarText).superRefine((labels, ctx) => {
+  for (const key of Object.keys(labels)) {
+    if (key.trim() === "") ctx.addIssue({ code: "custom", message: "a label key is empty", path: [key], input: key });
+  }
+});
+
+const argvSchema = z.array(z.string(), {
+  error: (issue) => (typeof issue.input === "string" ? `expected a list of arguments, like ["python", "main.py"], not the string ${JSON.stringify(issue.input)}` : undefined),
+});
+
+const userSchema = checked(z.string(), (user) =>
+  /^[A-Za-z0-9_.][A-Za-z0-9_.-]*(?::[A-Za-z0-9_.][A-Za-z0-9_.-]*)?$/.test(user)
+    ? undefined
+    : { message: `${JSON.stringify(user)} is not a user: expected name, uid, name:group or uid:gid` },
+);
+
+const tagFormatSchema = checked(z.string(), (format) => {
+  if (!format.includes(SPEC_HASH_PLACEHOLDER)) {
+    return {
+      message: `${JSON.stringify(format)} has no ${SPEC_HASH_PLACEHOLDER}; without it the tag would not change with the spec and a stale image would be reused`,
+      hint: `put ${SPEC_HASH_PLACEHOLDER} in the format, e.g. "${SPEC_HASH_PLACEHOLDER}-gpu"`,
+    };
+  }
+  const other = format.replaceAll(SPEC_HASH_PLACEHOLDER, "").match(/\{[^}]*\}/);
+  if (other) return { message: `${JSON.stringify(format)}: unknown placeholder ${other[0]}; the only placeholder is ${SPEC_HASH_PLACEHOLDER}` };
+  const problem = checkTag(format.replaceAll(SPEC_HASH_PLACEHOLDER, "a".repeat(SPEC_HASH_LENGTH)));
+  return problem ? { message: `${JSON.stringify(format)} does not make a valid tag: ${problem}` } : undefined;
+});
+
+const ACCOUNT_OR_PRINCIPAL = /^(?:\d{12}|arn:aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:iam::\d{12}:(?:root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+))$/;
+
+const lifecyclePolicySchema = z.looseObject({
+  rules: z
+    .array(
+      z.looseObject({
+        rulePriority: z.number().int().min(1),
+        selection: z.looseObject({ tagStatus: z.enum(["tagged", "untagged", "any"]) }),
+        action: z.looseObject({ type: z.literal("expire") }),
+      }),
+    )
+    .min(1),
+});
+
+export const ecrEncryptionSchema = z.strictObject({
+  type: z.enum(["AES256", "KMS"]).default("AES256"),
+  kmsKey: text.optional(),
+});
+
+export const ecrSchema = z
+  .strictObject({
+    createRepository: z.boolean().default(true),
+    tagMutability: z.enum(TAG_MUTABILITIES).default("MUTABLE"),
+    /** Wildcard filters for the *_WITH_EXCLUSION mutabilities, e.g. "latest" or "dev-*". */
+    tagMutabilityExclusions: z.array(text).default([]),
+    scanOnPush: z.boolean().default(false),
+    encryption: ecrEncryptionSchema.prefault({}),
+    tags: z.record(z.string(), scalarText).default({}),
+    allowPullFrom: checkedList(z.string(), (principal) =>
+      ACCOUNT_OR_PRINCIPAL.test(principal)
+        ? undefined
+        : {
+            message: `${JSON.stringify(principal)} is neither a 12-digit AWS account id nor an IAM role/user ARN`,
+            hint: "write 123456789012 or arn:aws:iam::123456789012:role/name",
+          },
+    ).default([]),
+    lifecyclePolicy: lifecyclePolicySchema.optional(),
+  })
+  .superRefine((ecr, ctx) => {
+    if (ecr.encryption.kmsKey !== undefined && ecr.encryption.type !== "KMS") {
+      ctx.addIssue({ code: "custom", message: "a kmsKey needs encryption type KMS", path: ["encryption", "kmsKey"], input: ecr.encryption.kmsKey, params: { hint: "set encryption.type: KMS, or drop kmsKey" } });
+    }
+    const withExclusion = ecr.tagMutability.endsWith("_WITH_EXCLUSION");
+    if (withExclusion && ecr.tagMutabilityExclusions.length === 0) {
+      ctx.addIssue({ code: "custom", message: `${ecr.tagMutability} needs tagMutabilityExclusions (tag filters like "latest" or "dev-*")`, path: ["tagMutabilityExclusions"], input: ecr.tagMutabilityExclusions });
+    }
+    if (!withExclusion && ecr.tagMutabilityExclusions.length > 0) {
+      ctx.addIssue({ code: "custom", message: `tagMutabilityExclusions only apply with tagMutability ${ecr.tagMutability}_WITH_EXCLUSION`, path: ["tagMutabilityExclusions"], input: ecr.tagMutabilityExclusions });
+    }
+    for (const [key, value] of Object.entries(ecr.tags)) {
+      if (key.length === 0 || key.length > 128 || value.length > 256) {
+        ctx.addIssue({ code: "custom", message: `tag ${JSON.stringify(key)}: AWS tag keys are 1-128 characters and values at most 256`, path: ["tags", key], input: value });
+      }
+    }
+  });
+
+export const imageSpecSchema = z.strictObject({
+  name: nameSchema,
+  registry: registrySchema.optional(),
+  baseImage: baseImageSchema.optional(),
+  pythonVersion: pythonVersionSchema.optional(),
+  packages: requirementList.default([]),
+  requirements: requirementsPath.optional(),
+  aptPackages: aptList.default([]),
+  condaPackages: condaPackageList.default([]),
+  condaChannels: wordList.default([]),
+  env: environmentSchema.default({}),
+  commands: z.array(text).default([]),
+  copy: z.array(copyEntrySchema).default([]),
+  sourceRoot: containedPath.optional(),
+  platform: platformSchema.prefault(DEFAULT_PLATFORM),
+  pipIndex: urlSchema.optional(),
+  pipExtraIndexUrl: z
+    .union([urlSchema, z.array(urlSchema)], { error: "expected an index URL or a list of them" })
+    .transform((urls) => (typeof urls === "string" ? [urls] : urls))
+    .prefault([]),
+  pipExtraArgs: z.string().optional(),
+  entrypoint: argvSchema.optional(),
+  cmd: argvSchema.optional(),
+  workdir: imagePath.default(DEFAULT_WORKDIR),
+  user: userSchema.optional(),
+  labels: labelSchema.default({}),
+  tagFormat: tagFormatSchema.optional(),
+  builder: z.enum(BUILDERS).default("auto"),
+  builderOptions: z.record(z.string(), z.unknown()).default({}),
+  ecr: ecrSchema.prefault({}),
+  forcePush: z.boolean().default(false),
+});
+
+/** A spec as code writes it (camelCase). Files may also use snake_case; see keys.ts. */
+export type ImageSpecSchemaInput = z.input<typeof imageSpecSchema>;
+/** A parsed spec: defaults applied, values normalised. */
+export type ImageSpecFields = z.output<typeof imageSpecSchema>;
+export type CopyEntry = z.output<typeof copyEntrySchema>;
+export type CopyInput = z.input<typeof copyEntrySchema>;
+export type EcrOptions = z.output<typeof ecrSchema>;
+export type Builder = (typeof BUILDERS)[number];

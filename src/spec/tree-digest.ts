@@ -1,0 +1,43 @@
+// The digest of a file tree as it lands in the image: destination path, type, normalised mode and
+// content (a symlink by its target). Host paths, mtimes, owners and walk order are not in it, so a
+// checkout anywhere gives the same digest.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { canonicalJson, type JsonValue } from "./canonical-json.js";
+import type { FileEntry } from "./files.js";
+
+/** Files hashed at once: enough to keep a disk busy, few enough not to run out of descriptors. */
+const PARALLEL_READS = 8;
+
+/** `sha256:<hex>` of the canonical JSON list of entry records (see docs/tag-algorithm.md). */
+export async function treeDigest(entries: readonly FileEntry[]): Promise<string> {
+  const records = await mapLimited(entries, PARALLEL_READS, entryRecord);
+  return `sha256:${createHash("sha256").update(canonicalJson(records)).digest("hex")}`;
+}
+
+async function entryRecord(entry: FileEntry): Promise<JsonValue> {
+  const record: Record<string, JsonValue> = { path: entry.path, type: entry.type, mode: entry.mode.toString(8).padStart(4, "0") };
+  if (entry.type === "file") record.digest = await fileDigest(entry.source);
+  if (entry.type === "symlink") record.target = entry.linkTarget ?? "";
+  return record;
+}
+
+/** `sha256:<hex>` of a file's content, streamed so large files use little memory. */
+export async function fileDigest(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest("hex")}`;
+}
+
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
