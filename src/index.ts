@@ -4,3 +4,4 @@ export * from "./reference/index.js";
 export * from "./oci/index.js";
 export * from "./spec/index.js";
 export { parseEcrHost, checkEcrHost, looksLikeEcrHost, type EcrHost } from "./ecr/host.js";
+export * from "./registry/index.js";

@@ -50,7 +50,11 @@ export class DigestingStream extends Transform {
       return;
     }
     if (this.expect?.size !== undefined && this.expect.size !== this.count) {
-      callback(new DigestMismatchError(`${what} (size ${this.count}, expected ${this.expect.size})`, this.expect.digest ?? "?", this.result));
+      callback(
+        new ImagespecError("DIGEST_MISMATCH", `${what}: content is ${this.count} bytes, expected ${this.expect.size}`, {
+          hint: "the content changed or was cut short in transit; retry, and if it persists the source is damaged",
+        }),
+      );
       return;
     }
     callback();

@@ -2,3 +2,4 @@ export * from "./media-types.js";
 export * from "./digest.js";
 export * from "./types.js";
 export * from "./image.js";
+export * from "./layout.js";

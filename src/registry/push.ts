@@ -1,0 +1,216 @@
+// Pushing an image or index, go-containerregistry's way: HEAD every blob and skip what is there,
+// mount what another repository of the same registry holds, upload the rest with bounded
+// concurrency (each digest once, even across concurrent pushes), then the manifests — children by
+// digest before their index, the tag last — so an interrupted push never leaves a tag pointing at
+// missing content.
+import { ImagespecError } from "../errors.js";
+import { formatReference, withDigest, type Reference } from "../reference/index.js";
+import { isImageIndex, type Blob, type Image, type ImageIndex } from "../oci/index.js";
+import type { DistributionClient } from "./client.js";
+import { forEachLimited } from "./concurrency.js";
+import { RegistryError } from "./errors.js";
+import { backoffDelay, DEFAULT_RETRY, sleep } from "./retry.js";
+import { repositoryScope } from "./scope.js";
+import { uploadBlob, type UploadSettings } from "./upload.js";
+
+export type BlobOutcome = "exists" | "mounted" | "uploaded";
+
+export type PushEvent =
+  | { readonly type: "blob"; readonly status: "exists" | "uploaded"; readonly digest: string; readonly size: number }
+  | { readonly type: "blob"; readonly status: "mounted"; readonly digest: string; readonly size: number; readonly from: string }
+  | { readonly type: "blob"; readonly status: "uploading"; readonly digest: string; readonly size: number; readonly bytes: number }
+  | { readonly type: "manifest"; readonly status: "exists" | "pushed"; readonly digest: string; readonly mediaType: string; readonly reference: string };
+
+export interface PushOptions {
+  /** Blobs uploaded at once (default 4). */
+  readonly concurrency?: number;
+  readonly onProgress?: (event: PushEvent) => void;
+  readonly signal?: AbortSignal;
+  readonly upload?: UploadSettings;
+  /** Fresh upload sessions tried per blob after a transient failure (default 3). */
+  readonly uploadAttempts?: number;
+}
+
+export interface PushResult {
+  /** Where the image now is, pinned: `registry/repo:tag@digest`. */
+  readonly reference: string;
+  readonly digest: string;
+  readonly mediaType: string;
+  /** Size of the top-level manifest or index. */
+  readonly size: number;
+  /** Blob and manifest bytes sent to the registry (mounted and existing blobs cost nothing). */
+  readonly pushedBytes: number;
+  readonly blobs: Readonly<Record<BlobOutcome, number>>;
+  readonly manifests: { readonly pushed: number; readonly existing: number };
+}
+
+/**
+ * Blob pushes in flight, by repository and digest, so concurrent pushes that share layers upload
+ * each one once. One per registry client.
+ */
+export class InflightBlobs {
+  private readonly pending = new Map<string, Promise<BlobOutcome>>();
+
+  run(key: string, start: () => Promise<BlobOutcome>): { promise: Promise<BlobOutcome>; owner: boolean } {
+    const existing = this.pending.get(key);
+    if (existing) return { promise: existing, owner: false };
+    const promise = start();
+    this.pending.set(key, promise);
+    void promise.then(
+      () => this.pending.delete(key),
+      () => this.pending.delete(key),
+    );
+    return { promise, owner: true };
+  }
+}
+
+export async function pushImage(
+  client: DistributionClient,
+  ref: Reference,
+  image: Image | ImageIndex,
+  options: PushOptions = {},
+  inflight = new InflightBlobs(),
+): Promise<PushResult> {
+  if (ref.digest !== undefined && ref.digest !== image.digest) {
+    throw new ImagespecError("DIGEST_MISMATCH", `cannot push ${image.digest} to ${formatReference(ref)}: the reference pins another digest`, {
+      hint: "drop the @digest from the destination, or push the image that has that digest",
+    });
+  }
+  const images = isImageIndex(image) ? image.images : [image];
+  const blobs = uniqueBlobs(images);
+  const counts: Record<BlobOutcome, number> = { exists: 0, mounted: 0, uploaded: 0 };
+  let pushedBytes = 0;
+  const emit = options.onProgress ?? ((): void => undefined);
+
+  await forEachLimited(
+    blobs,
+    options.concurrency ?? 4,
+    async (blob, signal) => {
+      const key = `${ref.registry}/${ref.repository}@${blob.descriptor.digest}`;
+      const { promise, owner } = inflight.run(key, () => ensureBlob(client, ref, blob, { ...options, signal }, emit));
+      let outcome: BlobOutcome;
+      try {
+        outcome = await promise;
+        if (!owner) {
+          // Another push was already sending it: for this push, it is a blob that exists.
+          outcome = "exists";
+          emit({ type: "blob", status: "exists", digest: blob.descriptor.digest, size: blob.descriptor.size });
+        }
+      } catch (error) {
+        // The other push failing or being cancelled is not this push's failure: do it here.
+        if (owner || signal.aborted) throw error;
+        outcome = await ensureBlob(client, ref, blob, { ...options, signal }, emit);
+      }
+      counts[outcome]++;
+      if (outcome === "uploaded") pushedBytes += blob.descriptor.size;
+    },
+    options.signal,
+  );
+
+  const manifests = { pushed: 0, existing: 0 };
+  const signal = options.signal;
+  if (isImageIndex(image)) {
+    for (const child of image.images) {
+      if (await manifestPresent(client, ref.repository, child.digest, signal)) {
+        manifests.existing++;
+        emit({ type: "manifest", status: "exists", digest: child.digest, mediaType: child.mediaType, reference: formatReference(withDigest(ref, child.digest)) });
+        continue;
+      }
+      await client.putManifest(ref.repository, child.digest, child.manifestBytes, child.mediaType, signal);
+      manifests.pushed++;
+      pushedBytes += child.manifestBytes.length;
+      emit({ type: "manifest", status: "pushed", digest: child.digest, mediaType: child.mediaType, reference: formatReference(withDigest(ref, child.digest)) });
+    }
+  }
+  const top = isImageIndex(image) ? { bytes: image.indexBytes, mediaType: image.mediaType } : { bytes: image.manifestBytes, mediaType: image.mediaType };
+  // The tag is written last: everything it points at is already in the registry.
+  await client.putManifest(ref.repository, ref.tag ?? image.digest, top.bytes, top.mediaType, signal);
+  manifests.pushed++;
+  pushedBytes += top.bytes.length;
+  const pinned = formatReference(withDigest(ref, image.digest));
+  emit({ type: "manifest", status: "pushed", digest: image.digest, mediaType: top.mediaType, reference: pinned });
+  return { reference: pinned, digest: image.digest, mediaType: top.mediaType, size: top.bytes.length, pushedBytes, blobs: counts, manifests };
+}
+
+/** Configs and layers of every image, each digest once. */
+function uniqueBlobs(images: readonly Image[]): Blob[] {
+  const byDigest = new Map<string, Blob>();
+  for (const image of images) {
+    for (const blob of [image.config, ...image.layers]) {
+      const known = byDigest.get(blob.descriptor.digest);
+      // Keep the copy that knows the most places to mount from.
+      if (!known || (blob.sources?.length ?? 0) > (known.sources?.length ?? 0)) byDigest.set(blob.descriptor.digest, blob);
+    }
+  }
+  return [...byDigest.values()];
+}
+
+async function manifestPresent(client: DistributionClient, repository: string, digest: string, signal?: AbortSignal): Promise<boolean> {
+  const res = await client.headManifest(repository, digest, [repositoryScope(repository, "pull", "push")], signal);
+  await res.discard();
+  if (res.status === 200) return true;
+  if (res.status === 404) return false;
+  return res.fail();
+}
+
+async function ensureBlob(
+  client: DistributionClient,
+  ref: Reference,
+  blob: Blob,
+  options: PushOptions & { signal: AbortSignal },
+  emit: (event: PushEvent) => void,
+): Promise<BlobOutcome> {
+  const { digest, size } = blob.descriptor;
+  const { signal } = options;
+  const repository = ref.repository;
+  if (await client.hasBlob(repository, digest, [repositoryScope(repository, "pull", "push")], signal)) {
+    emit({ type: "blob", status: "exists", digest, size });
+    return "exists";
+  }
+  let session: { location: URL; minChunkLength?: number } | undefined;
+  for (const source of blob.sources ?? []) {
+    if (source.registry !== ref.registry || source.repository === repository) continue;
+    try {
+      const start = await client.startUpload(repository, { mount: { digest, from: source.repository }, signal });
+      if (start.mounted) {
+        emit({ type: "blob", status: "mounted", digest, size, from: source.repository });
+        return "mounted";
+      }
+      // Declined: the registry opened an ordinary upload session instead; use it.
+      session = start;
+      break;
+    } catch (error) {
+      if (signal.aborted) throw error;
+      // A mount is only a shortcut (the source may be unreadable to us); upload instead.
+    }
+  }
+  const attempts = options.uploadAttempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await uploadBlob({
+        client,
+        repository,
+        blob,
+        ...(session ? { session } : {}),
+        ...(options.upload ? { settings: options.upload } : {}),
+        onBytes: (bytes) => emit({ type: "blob", status: "uploading", digest, size, bytes }),
+        signal,
+      });
+      break;
+    } catch (error) {
+      if (attempt >= attempts || signal.aborted || !worthRestarting(error)) throw error;
+      session = undefined; // the old session may hold part of the bytes; start clean
+      await sleep(backoffDelay(DEFAULT_RETRY, attempt), signal);
+    }
+  }
+  emit({ type: "blob", status: "uploaded", digest, size });
+  return "uploaded";
+}
+
+/** Failures that a fresh upload session (with the blob reopened from the start) may get past. */
+function worthRestarting(error: unknown): boolean {
+  if (!(error instanceof RegistryError)) return false;
+  if (error.retryable) return true;
+  if (["NETWORK_ERROR", "TIMEOUT", "REGISTRY_UNAVAILABLE", "TOOMANYREQUESTS", "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "UPLOAD_STALLED"].includes(error.code)) return true;
+  return error.status !== undefined && error.status >= 500;
+}

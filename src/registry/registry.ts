@@ -1,0 +1,174 @@
+// The public face of the registry package: one object holding the connection pools, the keychain
+// and the token cache, with the operations the builder and the CLI need.
+import { ImagespecError } from "../errors.js";
+import { formatReference, parseReference, type Reference } from "../reference/index.js";
+import type { Image, ImageIndex, Platform } from "../oci/index.js";
+import { readLayout, writeLayout, type LayoutWriteResult } from "../oci/layout.js";
+import { Authenticator, TokenCache } from "./auth.js";
+import { DistributionClient, type FetchedManifest } from "./client.js";
+import { manifestExists, type ExistsResult } from "./exists.js";
+import { defaultKeychain, type Keychain } from "./keychain.js";
+import { formatImageLocation, parseImageLocation, type ImageLocation } from "./location.js";
+import { fetchManifest, pullAny, pullImage, pullIndex } from "./pull.js";
+import { InflightBlobs, pushImage, type PushEvent, type PushOptions, type PushResult } from "./push.js";
+import { Transport, type TransportOptions } from "./transport.js";
+import type { UploadSettings } from "./upload.js";
+
+export interface RegistryOptions extends TransportOptions {
+  /** Where credentials come from (default: defaultKeychain()). */
+  readonly keychain?: Keychain;
+  /** Blobs pushed at once (default 4). */
+  readonly concurrency?: number;
+  /** How blobs are uploaded (monolithic/streamed/chunked thresholds). */
+  readonly upload?: UploadSettings;
+  /** Share tokens between Registry objects that use the same keychain. */
+  readonly tokenCache?: TokenCache;
+  /**
+   * Runs before each push to a registry, before any request: the repository hook (src/ecr uses
+   * it to create an ECR repository on demand). A rejection fails the push.
+   */
+  readonly beforePush?: (ref: Reference) => Promise<void>;
+}
+
+export interface CopyOptions {
+  /** Copy only this platform's image out of an index. */
+  readonly platform?: Platform | string;
+  readonly onProgress?: (event: PushEvent) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface CopyResult {
+  readonly source: string;
+  readonly destination: string;
+  readonly digest: string;
+  readonly mediaType: string;
+  /** Set when the destination is a registry. */
+  readonly push?: PushResult;
+  /** Set when the destination is a layout. */
+  readonly layout?: LayoutWriteResult;
+}
+
+type RefInput = Reference | string;
+
+function toReference(ref: RefInput): Reference {
+  return typeof ref === "string" ? parseReference(ref) : ref;
+}
+
+export class Registry {
+  readonly keychain: Keychain;
+  private readonly transport: Transport;
+  private readonly tokens: TokenCache;
+  private readonly clients = new Map<string, DistributionClient>();
+  private readonly inflight = new InflightBlobs();
+
+  constructor(private readonly options: RegistryOptions = {}) {
+    this.transport = new Transport(options);
+    this.keychain = options.keychain ?? defaultKeychain();
+    this.tokens = options.tokenCache ?? new TokenCache();
+  }
+
+  /** The low-level API client for one registry host. */
+  client(registry: string): DistributionClient {
+    let client = this.clients.get(registry);
+    if (!client) {
+      client = new DistributionClient(registry, this.transport, new Authenticator(registry, this.transport, this.keychain, this.tokens));
+      this.clients.set(registry, client);
+    }
+    return client;
+  }
+
+  /** Present (with digest, media type, size) or absent; anything else throws. */
+  exists(ref: RefInput, signal?: AbortSignal): Promise<ExistsResult> {
+    const reference = toReference(ref);
+    return manifestExists(this.client(reference.registry), reference, signal);
+  }
+
+  getManifest(ref: RefInput, signal?: AbortSignal): Promise<FetchedManifest> {
+    const reference = toReference(ref);
+    return fetchManifest(this.client(reference.registry), reference, signal);
+  }
+
+  /** The image or index as stored. */
+  get(ref: RefInput, signal?: AbortSignal): Promise<Image | ImageIndex> {
+    const reference = toReference(ref);
+    return pullAny(this.client(reference.registry), reference, signal);
+  }
+
+  /** One image; an index is resolved for `platform` (default linux/amd64). */
+  getImage(ref: RefInput, platform?: Platform | string, signal?: AbortSignal): Promise<Image> {
+    const reference = toReference(ref);
+    return pullImage(this.client(reference.registry), reference, platform, signal);
+  }
+
+  getIndex(ref: RefInput, signal?: AbortSignal): Promise<ImageIndex> {
+    const reference = toReference(ref);
+    return pullIndex(this.client(reference.registry), reference, signal);
+  }
+
+  async push(ref: RefInput, image: Image | ImageIndex, options: PushOptions = {}): Promise<PushResult> {
+    const reference = toReference(ref);
+    await this.options.beforePush?.(reference);
+    return pushImage(
+      this.client(reference.registry),
+      reference,
+      image,
+      {
+        ...(this.options.concurrency !== undefined ? { concurrency: this.options.concurrency } : {}),
+        ...(this.options.upload ? { upload: this.options.upload } : {}),
+        ...options,
+      },
+      this.inflight,
+    );
+  }
+
+  /** Every tag of the reference's repository (`pageSize` asks for pages of that many, following Link headers). */
+  listTags(ref: RefInput, options: { pageSize?: number; signal?: AbortSignal } = {}): Promise<string[]> {
+    const reference = toReference(ref);
+    return this.client(reference.registry).listTags(reference.repository, options);
+  }
+
+  /** Deletes the manifest a reference names (by digest: every tag pointing at it goes too). */
+  async delete(ref: RefInput, signal?: AbortSignal): Promise<void> {
+    const reference = toReference(ref);
+    let digest = reference.digest;
+    if (digest === undefined) {
+      const found = await this.exists(reference, signal);
+      if (!found.present) {
+        throw new ImagespecError("MANIFEST_UNKNOWN", `cannot delete ${formatReference(reference)}: it does not exist`, { hint: "check the tag; list tags to see what exists" });
+      }
+      digest = found.digest;
+    }
+    await this.client(reference.registry).deleteManifest(reference.repository, digest, signal);
+  }
+
+  /** Copies between registries and OCI layouts (`oci:DIR[:TAG]`), in any direction. */
+  async copy(src: string | ImageLocation, dst: string | ImageLocation, options: CopyOptions = {}): Promise<CopyResult> {
+    const from = typeof src === "string" ? parseImageLocation(src) : src;
+    const to = typeof dst === "string" ? parseImageLocation(dst) : dst;
+    const signal = options.signal;
+    let image: Image | ImageIndex;
+    if (from.kind === "layout") {
+      image = await readLayout(from.layout.dir, {
+        ...(from.layout.tag !== undefined ? { tag: from.layout.tag } : {}),
+        ...(options.platform !== undefined ? { platform: options.platform } : {}),
+      });
+    } else {
+      image = options.platform !== undefined ? await this.getImage(from.reference, options.platform, signal) : await this.get(from.reference, signal);
+    }
+    const common = { source: formatImageLocation(from), destination: formatImageLocation(to), digest: image.digest, mediaType: image.mediaType };
+    if (to.kind === "layout") {
+      const layout = await writeLayout(to.layout.dir, image, to.layout.tag !== undefined ? { tag: to.layout.tag } : {});
+      return { ...common, layout };
+    }
+    const push = await this.push(to.reference, image, {
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    return { ...common, push };
+  }
+
+  /** Closes pooled connections. */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+}

@@ -1,0 +1,292 @@
+// Blob uploads, three ways the distribution spec allows: monolithic (POST, then PUT with the
+// bytes: small blobs), streamed (one PATCH carrying the whole stream, then PUT: the default for
+// large blobs), and chunked (PATCHes with Content-Range of at least the registry's minimum chunk,
+// resuming from the Range it reports). The content is verified against the descriptor while it
+// flows; a mismatch aborts before the closing PUT, so the registry never accepts bad bytes.
+import { Transform, type Readable, type TransformCallback } from "node:stream";
+import { ImagespecError } from "../errors.js";
+import { DigestingStream, DigestMismatchError, sha256, type Blob } from "../oci/index.js";
+import type { DistributionClient } from "./client.js";
+import { errorCode, RegistryError } from "./errors.js";
+import { resolveLocation } from "./transport.js";
+import { repositoryScope } from "./scope.js";
+
+export type UploadMode = "auto" | "monolithic" | "streaming" | "chunked";
+
+export interface UploadSettings {
+  /** `auto` (default): monolithic up to `monolithicMaxBytes`, streamed above it. */
+  readonly mode?: UploadMode;
+  /** Default 1 MiB. */
+  readonly monolithicMaxBytes?: number;
+  /** PATCH size in chunked mode (default 5 MiB, ECR's minimum); raised to the registry's OCI-Chunk-Min-Length. */
+  readonly chunkSize?: number;
+}
+
+export const DEFAULT_MONOLITHIC_MAX = 1 << 20;
+export const DEFAULT_CHUNK_SIZE = 5 << 20;
+
+/** The blob's own source failed (a file vanished, a generator threw) while it was being pushed. */
+export class BlobReadError extends ImagespecError {
+  constructor(digest: string, cause: unknown) {
+    super("BLOB_READ_FAILED", `reading blob ${digest} for upload failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      hint: "the content's source failed mid-push; nothing was tagged — fix the source and push again",
+      cause,
+    });
+  }
+}
+
+export interface UploadRequest {
+  readonly client: DistributionClient;
+  readonly repository: string;
+  readonly blob: Blob;
+  /** An upload session already open (a declined mount returns one). */
+  readonly session?: { readonly location: URL; readonly minChunkLength?: number };
+  readonly settings?: UploadSettings;
+  /** Bytes of the blob read so far. */
+  readonly onBytes?: (bytes: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** Uploads one blob; returns once the registry has it under its digest. */
+export async function uploadBlob(request: UploadRequest): Promise<void> {
+  const { client, repository, blob, settings = {}, signal } = request;
+  const session = request.session ?? (await openSession(client, repository, signal));
+  const size = blob.descriptor.size;
+  const mode = settings.mode ?? "auto";
+  const monolithicMax = settings.monolithicMaxBytes ?? DEFAULT_MONOLITHIC_MAX;
+  const content = await VerifiedContent.open(blob, request.onBytes);
+  try {
+    let location: URL;
+    if (mode === "monolithic" || (mode === "auto" && size <= monolithicMax)) {
+      const bytes = await content.readAll();
+      await finish(client, repository, session.location, blob.descriptor.digest, bytes, signal);
+      return;
+    }
+    if (mode === "chunked") {
+      const chunkSize = Math.max(settings.chunkSize ?? DEFAULT_CHUNK_SIZE, session.minChunkLength ?? 0);
+      location = await sendChunks(client, repository, session.location, content, chunkSize, signal);
+    } else {
+      location = await sendStream(client, repository, session.location, content, size, signal);
+    }
+    content.assertVerified();
+    await finish(client, repository, location, blob.descriptor.digest, undefined, signal);
+  } finally {
+    content.close();
+  }
+}
+
+async function openSession(client: DistributionClient, repository: string, signal?: AbortSignal): Promise<{ location: URL; minChunkLength?: number }> {
+  const start = await client.startUpload(repository, signal ? { signal } : {});
+  if (start.mounted) throw new ImagespecError("UPLOAD_INVALID", `${client.registry}: the registry reported a mount that was not asked for`, { hint: "the registry is not following the distribution spec; tell its operator" });
+  return start;
+}
+
+const pushScopes = (repository: string): string[] => [repositoryScope(repository, "pull", "push")];
+
+/** One PATCH with the whole stream as its body. */
+async function sendStream(client: DistributionClient, repository: string, location: URL, content: VerifiedContent, size: number, signal?: AbortSignal): Promise<URL> {
+  let res;
+  try {
+    res = await client.send(
+      {
+        method: "PATCH",
+        url: location,
+        headers: { "content-type": "application/octet-stream", "content-length": String(size) },
+        body: content.stream,
+        ...(signal ? { signal } : {}),
+      },
+      pushScopes(repository),
+    );
+  } catch (error) {
+    // More bytes than the descriptor's size: undici stops at Content-Length before our check runs.
+    if (errorCode(error) === "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH" || errorCode((error as { cause?: unknown }).cause) === "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH") {
+      throw content.failure() ?? new DigestMismatchError(`blob ${content.digest}`, content.digest, `(content longer than its size ${size})`);
+    }
+    throw content.failure() ?? error;
+  }
+  const failure = content.failure();
+  if (failure) {
+    await res.discard();
+    throw failure;
+  }
+  // Some registries (ECR) answer 201 where the spec says 202.
+  if (res.status !== 202 && res.status !== 201 && res.status !== 204) return res.fail();
+  await res.discard();
+  return nextLocation(res.header("location"), location);
+}
+
+/** PATCHes of `chunkSize` bytes with Content-Range, resending whatever the registry's Range says it did not keep. */
+async function sendChunks(client: DistributionClient, repository: string, location: URL, content: VerifiedContent, chunkSize: number, signal?: AbortSignal): Promise<URL> {
+  let offset = 0;
+  let current = location;
+  const pending: Buffer[] = [];
+  let pendingLength = 0;
+  const flush = async (): Promise<void> => {
+    let chunk = Buffer.concat(pending, pendingLength);
+    pending.length = 0;
+    pendingLength = 0;
+    for (let tries = 0; chunk.length > 0; tries++) {
+      if (tries >= 5) {
+        throw new RegistryError({ method: "PATCH", url: current, code: "UPLOAD_STALLED", problem: `the registry keeps not accepting bytes from offset ${offset}`, hint: "retry the push; if it persists, use --upload-mode streaming" });
+      }
+      const end = offset + chunk.length - 1;
+      const res = await client.send(
+        {
+          method: "PATCH",
+          url: current,
+          headers: { "content-type": "application/octet-stream", "content-length": String(chunk.length), "content-range": `${offset}-${end}` },
+          body: chunk,
+          ...(signal ? { signal } : {}),
+        },
+        pushScopes(repository),
+      );
+      if (res.status !== 202 && res.status !== 201 && res.status !== 204) return res.fail();
+      await res.discard();
+      current = nextLocation(res.header("location"), current);
+      const accepted = acceptedLength(res.header("range")) ?? end + 1;
+      if (accepted > end + 1 || accepted < offset) {
+        throw new RegistryError({ method: "PATCH", url: current, code: "UPLOAD_INVALID", problem: `the registry reports range 0-${accepted - 1} after bytes ${offset}-${end}`, hint: "the registry lost track of the upload; push again" });
+      }
+      chunk = chunk.subarray(accepted - offset);
+      offset = accepted;
+    }
+  };
+  try {
+    for await (const piece of content.stream) {
+      pending.push(piece as Buffer);
+      pendingLength += (piece as Buffer).length;
+      if (pendingLength >= chunkSize) await flush();
+    }
+  } catch (error) {
+    throw content.failure() ?? error;
+  }
+  if (pendingLength > 0) await flush();
+  return current;
+}
+
+/** Closes the session: PUT `?digest=`, with the bytes for a monolithic upload. */
+async function finish(client: DistributionClient, repository: string, location: URL, digest: string, bytes: Buffer | undefined, signal?: AbortSignal): Promise<void> {
+  const url = new URL(location);
+  url.searchParams.set("digest", digest);
+  const body = bytes ?? Buffer.alloc(0);
+  const res = await client.send(
+    { method: "PUT", url, headers: { "content-type": "application/octet-stream", "content-length": String(body.length) }, body, ...(signal ? { signal } : {}) },
+    pushScopes(repository),
+  );
+  if (res.status !== 201 && res.status !== 204 && res.status !== 200) return res.fail();
+  await res.discard();
+}
+
+/** Location may be relative or absolute; it may also be left out, meaning "same place". */
+function nextLocation(header: string | undefined, previous: URL): URL {
+  return header ? resolveLocation(header, previous, "PATCH") : previous;
+}
+
+/** `Range: 0-1023` (or `bytes=0-1023`) -> 1024 bytes held. */
+function acceptedLength(range: string | undefined): number | undefined {
+  const match = /(\d+)-(\d+)/.exec(range ?? "");
+  return match ? Number(match[2]) + 1 : undefined;
+}
+
+/**
+ * The blob's stream with verification and byte counting, remembering which side failed:
+ * the source (BlobReadError) or the content (DigestMismatchError), as opposed to the network.
+ */
+class VerifiedContent {
+  private sourceError: unknown;
+  private verifyError: unknown;
+
+  private constructor(
+    readonly digest: string,
+    private readonly source: Readable,
+    private readonly verifier: DigestingStream,
+    readonly stream: Readable,
+  ) {}
+
+  static async open(blob: Blob, onBytes?: (bytes: number) => void): Promise<VerifiedContent> {
+    const { digest, size } = blob.descriptor;
+    let source: Readable;
+    try {
+      source = await blob.open();
+    } catch (error) {
+      throw error instanceof ImagespecError ? error : new BlobReadError(digest, error);
+    }
+    const verifier = new DigestingStream({ digest, size, what: `blob ${digest}` });
+    const counter = new ProgressStream(onBytes);
+    const content = new VerifiedContent(digest, source, verifier, counter);
+    // Wired by hand rather than with pipeline(): pipeline would destroy the source with the
+    // network's error, and a network failure must not be mistaken for a broken source.
+    source.on("error", (e) => {
+      content.sourceError ??= e;
+      verifier.destroy(e);
+    });
+    verifier.on("error", (e) => {
+      if (e !== content.sourceError) content.verifyError ??= e;
+      counter.destroy(e);
+    });
+    counter.on("close", () => {
+      if (!source.destroyed) source.destroy();
+      if (!verifier.destroyed) verifier.destroy();
+    });
+    source.pipe(verifier).pipe(counter);
+    return content;
+  }
+
+  /** Why the content itself failed, if it did. */
+  failure(): ImagespecError | undefined {
+    if (this.sourceError !== undefined) return this.sourceError instanceof ImagespecError ? this.sourceError : new BlobReadError(this.digest, this.sourceError);
+    if (this.verifyError instanceof ImagespecError) return this.verifyError;
+    return undefined;
+  }
+
+  /** Throws unless the whole stream was read and matched the descriptor. */
+  assertVerified(): void {
+    const failure = this.failure();
+    if (failure) throw failure;
+    if (!this.verifier.writableFinished) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, "(upload ended before the content did)");
+    if (this.verifier.digest !== this.digest) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, this.verifier.digest);
+  }
+
+  /** The whole (small) content, verified. */
+  async readAll(): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of this.stream) chunks.push(chunk as Buffer);
+    } catch (error) {
+      throw this.failure() ?? error;
+    }
+    const bytes = Buffer.concat(chunks);
+    this.assertVerified();
+    if (sha256(bytes) !== this.digest) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, sha256(bytes));
+    return bytes;
+  }
+
+  close(): void {
+    if (!this.source.destroyed) this.source.destroy();
+    if (!this.stream.destroyed) this.stream.destroy();
+  }
+}
+
+/** Counts bytes on their way to the registry, reporting about every MiB and at the end. */
+class ProgressStream extends Transform {
+  private total = 0;
+  private reported = 0;
+
+  constructor(private readonly onBytes?: (bytes: number) => void) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.total += chunk.length;
+    if (this.onBytes && this.total - this.reported >= 1 << 20) {
+      this.reported = this.total;
+      this.onBytes(this.total);
+    }
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.onBytes && this.total !== this.reported) this.onBytes(this.total);
+    callback();
+  }
+}
