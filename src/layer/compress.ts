@@ -1,0 +1,224 @@
+// Compressing a layer tar into a cache file in one pass, learning on the way the diffID
+// (sha256 of the tar), the blob digest (sha256 of the compressed bytes) and both sizes.
+//
+// Which implementation compresses is a matter of identity, not just speed: gzip from zlib,
+// from pigz and from zlib on a worker pool are all valid gzip but differ byte for byte, and
+// the blob digest is what registries deduplicate and manifests pin. So the default never
+// depends on what happens to be installed:
+//   - gzip: the worker-pool implementation on node's bundled zlib (parallel-gzip.ts). It is
+//     always present and uses every core; its bytes depend only on the input, the level, the
+//     block size and node's zlib build, never on the core count or on PATH. pigz (faster, and
+//     slightly smaller output) is an explicit choice: `gzip: "pigz"`.
+//   - zstd: the zstd program (multi-threaded; its output does not depend on the thread count).
+//     node's zlib zstd (node >= 22.15) is an explicit choice: `zstd: "node"`.
+// `Compressor.id` names everything that decides the bytes (implementation, its version, level,
+// block size); anything that caches layers by key must include it.
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { PassThrough, type Duplex, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { promisify } from "node:util";
+import * as zlib from "node:zlib";
+import { DigestingStream, MediaType, type Descriptor, type Digest } from "../oci/index.js";
+import { LayerError } from "./errors.js";
+import { DEFAULT_GZIP_BLOCK_SIZE, ParallelGzip } from "./parallel-gzip.js";
+import { findExecutable, ProcessStream } from "./process-stream.js";
+
+export type Compression = "gzip" | "zstd" | "none";
+export type GzipImplementation = "node" | "pigz";
+export type ZstdImplementation = "cli" | "node";
+
+export interface CompressionOptions {
+  /** Default "gzip". */
+  compression?: Compression;
+  /** gzip 0-9 (default 6), zstd 1-19 (default 3). */
+  level?: number;
+  /** Default "node" (worker threads); "pigz" requires pigz on PATH. */
+  gzip?: GzipImplementation;
+  /** Default "cli" (zstd on PATH); "node" requires node's zlib zstd. */
+  zstd?: ZstdImplementation;
+  /** Cores to use. Never changes the output bytes. Default: all available. */
+  threads?: number;
+}
+
+export interface Compressor {
+  readonly compression: Compression;
+  readonly mediaType: string;
+  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-6/block-1048576`. */
+  readonly id: string;
+  /** A fresh stream that compresses what is written to it. */
+  create(): Duplex;
+}
+
+export interface CompressedBlob {
+  /** The cache file holding the compressed bytes, named after their digest. */
+  readonly path: string;
+  readonly descriptor: Descriptor;
+  /** sha256 of the uncompressed tar: the image config's rootfs.diff_ids entry. */
+  readonly diffId: Digest;
+  readonly uncompressedSize: number;
+  /** The Compressor.id that produced the file. */
+  readonly compressor: string;
+}
+
+/** Picks the compressor the options describe, or explains what to install. */
+export async function resolveCompressor(options: CompressionOptions = {}): Promise<Compressor> {
+  const compression = options.compression ?? "gzip";
+  const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
+  switch (compression) {
+    case "none":
+      return { compression, mediaType: MediaType.OciLayerTar, id: "none", create: () => new PassThrough() };
+    case "gzip": {
+      const level = checkLevel(options.level ?? 6, 0, 9, "gzip");
+      if (checkChoice("gzip", options.gzip ?? "node", ["node", "pigz"]) === "node") {
+        return {
+          compression,
+          mediaType: MediaType.OciLayerGzip,
+          id: `gzip/node-zlib-${process.versions.zlib}/level-${level}/block-${DEFAULT_GZIP_BLOCK_SIZE}`,
+          create: () => new ParallelGzip({ level, workers: threads }),
+        };
+      }
+      const pigz = requireProgram("pigz", "apt-get install pigz, or leave the gzip option at its default (\"node\")");
+      const version = await programVersion(pigz, ["--version"]);
+      return {
+        compression,
+        mediaType: MediaType.OciLayerGzip,
+        id: `gzip/pigz-${version}/level-${level}/block-128k`,
+        // -n: no file name or mtime in the header; -b fixed so the block layout is pinned.
+        create: () => new ProcessStream(pigz, ["-n", `-${level}`, "-b", "128", "-p", String(threads), "-c"]),
+      };
+    }
+    case "zstd": {
+      const level = checkLevel(options.level ?? 3, 1, 19, "zstd");
+      if (checkChoice("zstd", options.zstd ?? "cli", ["cli", "node"]) === "node") {
+        const createZstd = nodeZstd();
+        if (createZstd === undefined) {
+          throw new LayerError("COMPRESSOR_UNAVAILABLE", `this node (${process.version}) has no zlib zstd support`, {
+            hint: "use node >= 22.15, or leave the zstd option at its default (\"cli\") with zstd installed (apt-get install zstd)",
+          });
+        }
+        const params = { [createZstd.levelParameter]: level };
+        return {
+          compression,
+          mediaType: MediaType.OciLayerZstd,
+          id: `zstd/node-zlib-${createZstd.version}/level-${level}`,
+          create: () => createZstd.create({ params }),
+        };
+      }
+      const zstd = requireProgram("zstd", "apt-get install zstd" + (nodeZstd() ? ', or set zstd: "node" to use node\'s built-in zstd' : ""));
+      const version = await programVersion(zstd, ["--version"]);
+      return {
+        compression,
+        mediaType: MediaType.OciLayerZstd,
+        id: `zstd/cli-${version}/level-${level}`,
+        create: () => new ProcessStream(zstd, [`-T${threads}`, `-${level}`, "--no-progress", "-q", "-c"]),
+      };
+    }
+    default:
+      throw new LayerError("LAYER_INVALID_OPTION", `unknown compression ${JSON.stringify(compression)}`, { hint: 'use "gzip", "zstd" or "none"' });
+  }
+}
+
+/**
+ * Compresses a tar stream into `cacheDir/sha256-<hex>` and reports its digests. The file is
+ * written under a temporary name and renamed once complete, so a crash never leaves a partial
+ * blob under a digest name; two writers of the same blob produce the same file.
+ */
+export async function compressToCache(
+  tar: Readable,
+  options: CompressionOptions & { cacheDir: string; compressor?: Compressor },
+): Promise<CompressedBlob> {
+  const compressor = options.compressor ?? (await resolveCompressor(options));
+  await mkdir(options.cacheDir, { recursive: true });
+  const temp = join(options.cacheDir, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+  const uncompressed = new DigestingStream();
+  const compressed = new DigestingStream();
+  try {
+    await pipeline(tar, uncompressed, compressor.create(), compressed, createWriteStream(temp));
+    const path = join(options.cacheDir, `sha256-${compressed.digest.slice("sha256:".length)}`);
+    await rename(temp, path);
+    return {
+      path,
+      descriptor: { mediaType: compressor.mediaType, digest: compressed.digest, size: compressed.size },
+      diffId: uncompressed.digest,
+      uncompressedSize: uncompressed.size,
+      compressor: compressor.id,
+    };
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+function checkLevel(level: number, min: number, max: number, name: string): number {
+  if (!Number.isInteger(level) || level < min || level > max) {
+    throw new LayerError("LAYER_INVALID_OPTION", `${name} level ${String(level)} is out of range`, { hint: `use a whole number from ${min} to ${max}` });
+  }
+  return level;
+}
+
+function checkChoice<T extends string>(option: string, value: T, allowed: readonly T[]): T {
+  if (!allowed.includes(value)) {
+    throw new LayerError("LAYER_INVALID_OPTION", `${option} implementation ${JSON.stringify(value)} is not known`, {
+      hint: `use ${allowed.map((a) => JSON.stringify(a)).join(" or ")}`,
+    });
+  }
+  return value;
+}
+
+function requireProgram(name: string, fix: string): string {
+  const path = findExecutable(name);
+  if (path === undefined) {
+    throw new LayerError("COMPRESSOR_UNAVAILABLE", `${name} is not on PATH`, { hint: fix });
+  }
+  return path;
+}
+
+const execFileAsync = promisify(execFile);
+const versions = new Map<string, Promise<string>>();
+
+/** The program's version (e.g. "2.6" from "pigz 2.6"), asked once per process. */
+function programVersion(path: string, args: string[]): Promise<string> {
+  let version = versions.get(path);
+  if (version === undefined) {
+    version = readVersion(path, args);
+    versions.set(path, version);
+  }
+  return version;
+}
+
+async function readVersion(path: string, args: string[]): Promise<string> {
+  let text: string;
+  try {
+    const { stdout, stderr } = await execFileAsync(path, args, { timeout: 10_000 });
+    text = `${stdout}\n${stderr}`; // some versions print it on stderr
+  } catch (error) {
+    throw new LayerError("COMPRESSOR_FAILED", `cannot run ${path} ${args.join(" ")}`, { cause: error });
+  }
+  const match = /v?(\d+(?:\.\d+)+)/.exec(text);
+  if (match === null) throw new LayerError("COMPRESSOR_FAILED", `cannot tell the version of ${path} from ${JSON.stringify(text.trim())}`);
+  return match[1]!;
+}
+
+interface NodeZstd {
+  create(options: { params: Record<number, number> }): Duplex;
+  levelParameter: number;
+  version: string;
+}
+
+/** node's zlib zstd, present from node 22.15 / 23.8; undefined on node 20 (absent from its types too). */
+function nodeZstd(): NodeZstd | undefined {
+  const api = zlib as unknown as {
+    createZstdCompress?: (options: { params: Record<number, number> }) => Duplex;
+    constants: Record<string, number | undefined>;
+  };
+  const create = api.createZstdCompress;
+  const levelParameter = api.constants.ZSTD_c_compressionLevel;
+  if (typeof create !== "function" || levelParameter === undefined) return undefined;
+  const versions = process.versions as Record<string, string | undefined>;
+  return { create: (options) => create(options), levelParameter, version: versions.zstd ?? process.version };
+}

@@ -1,0 +1,151 @@
+// A small pool of worker threads that each turn one block of bytes into one gzip member.
+// zlib's one-shot gzip on a worker is the unit of parallelism: blocks are independent, so
+// any number of workers, in any scheduling, yields the same members.
+//
+// The worker's code is plain JavaScript given to the Worker as source text: it has no imports
+// of ours, so it runs the same from TypeScript (tsx) and from the compiled dist/ without a
+// second entry file to locate. Idle workers are unref'd, so a pool never keeps the process alive.
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+
+export interface GzipBlockOptions {
+  level: number;
+}
+
+const WORKER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const { gzipSync } = require("node:zlib");
+parentPort.on("message", ({ id, input, length, level }) => {
+  try {
+    // One output chunk large enough for any block (deflate grows incompressible data by well
+    // under 1/1000), and at least 16 KiB so zlib never takes it from node's shared small-buffer
+    // pool, which must not be transferred.
+    const chunkSize = Math.max(length + (length >> 10) + 1024, 16384);
+    const member = gzipSync(new Uint8Array(input, 0, length), {
+      level, windowBits: 15, memLevel: 8, strategy: 0, chunkSize,
+    });
+    const own = member.byteOffset === 0 && member.buffer.byteLength >= 16384;
+    const output = own ? member.buffer : new Uint8Array(member).buffer;
+    // The input goes back too, so the caller can reuse it for a later block.
+    parentPort.postMessage({ id, input, output, outputLength: member.length }, [input, output]);
+  } catch (error) {
+    parentPort.postMessage({ id, input, error: String((error && error.message) || error) }, [input]);
+  }
+});
+`;
+
+/** A compressed member, and the input buffer handed back for reuse. */
+export interface GzipBlockResult {
+  member: Buffer;
+  input: ArrayBuffer;
+}
+
+interface Job {
+  id: number;
+  input: ArrayBuffer;
+  length: number;
+  level: number;
+  resolve(result: GzipBlockResult): void;
+  reject(error: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  job: Job | undefined;
+}
+
+type WorkerReply = { id: number; input: ArrayBuffer } & ({ output: ArrayBuffer; outputLength: number } | { error: string });
+
+export class GzipWorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextId = 0;
+  private closed = false;
+
+  constructor(readonly size: number) {}
+
+  /**
+   * Compresses `length` bytes of `input` into one gzip member. The ArrayBuffer is transferred
+   * to the worker (no copy) and comes back with the result; until then the caller must not
+   * touch it.
+   */
+  gzip(input: ArrayBuffer, length: number, options: GzipBlockOptions): Promise<GzipBlockResult> {
+    if (this.closed) return Promise.reject(new Error("gzip worker pool is closed"));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, input, length, level: options.level, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Stops the workers; jobs still queued or running fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) job.reject(new Error("gzip worker pool closed"));
+    const slots = this.slots.splice(0);
+    for (const slot of slots) slot.job?.reject(new Error("gzip worker pool closed"));
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      const slot = this.slots.find((s) => s.job === undefined) ?? this.spawn();
+      if (slot === undefined) return;
+      const job = this.queue.shift()!;
+      slot.job = job;
+      slot.worker.ref();
+      slot.worker.postMessage({ id: job.id, input: job.input, length: job.length, level: job.level }, [job.input]);
+    }
+  }
+
+  private spawn(): Slot | undefined {
+    if (this.slots.length >= this.size) return undefined;
+    // execArgv: [] keeps loaders such as tsx out of the worker, which needs none.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    const slot: Slot = { worker, job: undefined };
+    worker.on("message", (reply: WorkerReply) => this.settle(slot, reply));
+    worker.on("error", (error) => this.retire(slot, error));
+    worker.on("exit", (code) => this.retire(slot, new Error(`gzip worker exited with code ${code}`)));
+    this.slots.push(slot);
+    return slot;
+  }
+
+  private settle(slot: Slot, reply: WorkerReply): void {
+    const job = slot.job;
+    if (job === undefined || job.id !== reply.id) return;
+    slot.job = undefined;
+    slot.worker.unref();
+    if ("error" in reply) job.reject(new Error(`gzip worker: ${reply.error}`));
+    else job.resolve({ member: Buffer.from(reply.output, 0, reply.outputLength), input: reply.input });
+    this.dispatch();
+  }
+
+  /** A worker that crashed fails its job and is replaced on the next dispatch. */
+  private retire(slot: Slot, error: Error): void {
+    const index = this.slots.indexOf(slot);
+    if (index === -1) return;
+    this.slots.splice(index, 1);
+    slot.job?.reject(error);
+    slot.job = undefined;
+    if (!this.closed) this.dispatch();
+  }
+}
+
+const pools = new Map<number, GzipWorkerPool>();
+
+/** The process-wide pool with `size` workers (default: one per available core). */
+export function gzipWorkerPool(size: number = availableParallelism()): GzipWorkerPool {
+  const count = Math.max(1, Math.floor(size));
+  let pool = pools.get(count);
+  if (pool === undefined) {
+    pool = new GzipWorkerPool(count);
+    pools.set(count, pool);
+  }
+  return pool;
+}
+
+/** Terminates every shared gzip worker (they are unref'd when idle, so this is rarely needed). */
+export async function closeGzipWorkers(): Promise<void> {
+  const all = [...pools.values()];
+  pools.clear();
+  await Promise.all(all.map((pool) => pool.close()));
+}

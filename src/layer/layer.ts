@@ -1,0 +1,111 @@
+// Layers as the rest of imagespec sees them: a Blob (descriptor + open()) that also knows its
+// diffID. Every constructor here ends with the compressed bytes in a file, built once, so
+// open() can be called any number of times (push, retry, write a layout) without rebuilding.
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { pipeline, type Readable } from "node:stream";
+import { DigestingStream, isDigest, MediaType, type Blob, type Descriptor } from "../oci/index.js";
+import type { Reference } from "../reference/index.js";
+import { compressToCache, type CompressionOptions } from "./compress.js";
+import type { LayerEntry } from "./entries.js";
+import { LayerError } from "./errors.js";
+import { tarStream } from "./tar.js";
+
+export interface Layer extends Blob {
+  /** sha256 of the uncompressed tar, listed in the image config's rootfs.diff_ids. */
+  readonly diffId: string;
+  readonly uncompressedSize?: number;
+}
+
+/** A layer whose compressed bytes are in a local file. */
+export interface FileLayer extends Layer {
+  readonly path: string;
+  /** The Compressor.id that wrote the file, when this process wrote it. */
+  readonly compressor?: string;
+}
+
+export interface LayerBuildOptions extends CompressionOptions {
+  /** Directory the compressed blob is written to (as `sha256-<hex>`). */
+  cacheDir: string;
+}
+
+export interface EntriesLayerOptions extends LayerBuildOptions {
+  /** mtime of every entry in seconds; default SOURCE_DATE_EPOCH, else 0. */
+  epoch?: number | Date;
+}
+
+/** Builds a reproducible layer from entries: tar, compress and hash in one pass. */
+export async function layerFromEntries(entries: Iterable<LayerEntry>, options: EntriesLayerOptions): Promise<FileLayer> {
+  const { epoch, ...build } = options;
+  return layerFromTarStream(tarStream(entries, epoch === undefined ? {} : { epoch }), build);
+}
+
+/** Compresses an uncompressed tar stream (built elsewhere, e.g. from a .deb) into a layer. */
+export async function layerFromTarStream(tar: Readable, options: LayerBuildOptions): Promise<FileLayer> {
+  const blob = await compressToCache(tar, options);
+  return fileLayer(blob.path, blob.descriptor, blob.diffId, blob.uncompressedSize, { compressor: blob.compressor });
+}
+
+export interface ExistingLayerOptions {
+  /** Digest of the file's bytes; every open() checks the bytes against it. */
+  digest: string;
+  diffId: string;
+  /** Default: gzip. */
+  mediaType?: string;
+  /** Checked against the file now when given. */
+  size?: number;
+  uncompressedSize?: number;
+  /** Repositories known to hold the blob, for cross-repository mounts. */
+  sources?: readonly Reference[];
+}
+
+/**
+ * A layer already compressed on disk, e.g. from a local cache. Nothing is rehashed up front;
+ * instead every open() verifies the digest as it streams, so a damaged cache file fails the
+ * read rather than being pushed.
+ */
+export async function layerFromFile(path: string, options: ExistingLayerOptions): Promise<FileLayer> {
+  for (const [name, value] of [["digest", options.digest], ["diffId", options.diffId]] as const) {
+    if (!isDigest(value)) {
+      throw new LayerError("LAYER_INVALID_OPTION", `layer ${path}: ${name} ${JSON.stringify(value)} is not a sha256 digest`, {
+        hint: "write digests as sha256:<64 lowercase hex digits>",
+      });
+    }
+  }
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (error) {
+    throw new LayerError("LAYER_INVALID_OPTION", `layer file ${path} cannot be read: ${(error as Error).message}`, { cause: error });
+  }
+  if (options.size !== undefined && options.size !== size) {
+    throw new LayerError("LAYER_SIZE_MISMATCH", `layer file ${path} has ${size} bytes, expected ${options.size}`, {
+      hint: "the cached file is incomplete or was replaced; delete it so the layer is rebuilt",
+    });
+  }
+  const descriptor: Descriptor = { mediaType: options.mediaType ?? MediaType.OciLayerGzip, digest: options.digest, size };
+  return fileLayer(path, descriptor, options.diffId, options.uncompressedSize, {
+    ...(options.sources !== undefined ? { sources: options.sources } : {}),
+  });
+}
+
+function fileLayer(
+  path: string,
+  descriptor: Descriptor,
+  diffId: string,
+  uncompressedSize: number | undefined,
+  extra: { compressor?: string; sources?: readonly Reference[] },
+): FileLayer {
+  return {
+    path,
+    descriptor,
+    diffId,
+    ...(uncompressedSize !== undefined ? { uncompressedSize } : {}),
+    ...extra,
+    async open() {
+      const check = new DigestingStream({ digest: descriptor.digest, size: descriptor.size, what: `layer ${path}` });
+      // pipeline closes the file when the reader stops early or the check fails.
+      return pipeline(createReadStream(path), check, () => {});
+    },
+  };
+}

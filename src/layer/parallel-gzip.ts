@@ -1,0 +1,99 @@
+// gzip on every core without pigz: the input is cut into fixed-size blocks, each block becomes
+// an independent gzip member on a worker thread, and the members are written in input order.
+// RFC 1952 allows a gzip file to be a series of members and every gunzip and tar reader
+// decompresses them as one stream. Because the block size is fixed and blocks share no
+// state, the output depends only on the input, the level and the block size, not on the
+// number of workers or on timing. Memory stays bounded: at most `inFlight` blocks are
+// compressing at once, and the stream stops accepting input while the reader lags behind.
+import { Transform, type TransformCallback } from "node:stream";
+import { gzipWorkerPool, type GzipBlockResult, type GzipWorkerPool } from "./gzip-workers.js";
+
+export const DEFAULT_GZIP_BLOCK_SIZE = 1024 * 1024;
+
+export interface ParallelGzipOptions {
+  /** zlib level 0-9; default 6 (gzip's own default). */
+  level?: number;
+  /** Bytes per gzip member; part of what determines the output bytes. Default 1 MiB. */
+  blockSize?: number;
+  /** Worker threads; does not change the output. Default: one per available core. */
+  workers?: number;
+  /** Blocks compressing at once, bounding memory; default twice the workers. */
+  inFlight?: number;
+  /** A pool to use instead of the shared one. */
+  pool?: GzipWorkerPool;
+}
+
+// Byte 9 of a gzip header names the OS that wrote it; zlib fills in the build platform's code
+// (3 on Linux, 19 on macOS). Pinning it keeps the bytes identical on every machine.
+const GZIP_OS_OFFSET = 9;
+const GZIP_OS_UNIX = 3;
+
+export class ParallelGzip extends Transform {
+  private readonly level: number;
+  private readonly blockSize: number;
+  private readonly inFlight: number;
+  private readonly pool: GzipWorkerPool;
+  /** Members being compressed, oldest first: the order they are written in. */
+  private readonly pending: Promise<GzipBlockResult>[] = [];
+  /** Block buffers back from the workers, reused so a long stream allocates no new ones. */
+  private readonly spare: ArrayBuffer[] = [];
+  private block: Buffer;
+  private filled = 0;
+  private submitted = 0;
+
+  constructor(options: ParallelGzipOptions = {}) {
+    super();
+    this.level = options.level ?? 6;
+    this.blockSize = options.blockSize ?? DEFAULT_GZIP_BLOCK_SIZE;
+    this.pool = options.pool ?? gzipWorkerPool(options.workers);
+    this.inFlight = Math.max(1, options.inFlight ?? this.pool.size * 2);
+    if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9) throw new RangeError(`gzip level ${this.level} is not 0-9`);
+    if (!Number.isInteger(this.blockSize) || this.blockSize < 1) throw new RangeError(`gzip block size ${this.blockSize} is not positive`);
+    this.block = Buffer.allocUnsafeSlow(this.blockSize);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.append(chunk).then(() => callback(), callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    // An empty input still becomes one (empty) member: a gzip file has at least one.
+    if (this.filled > 0 || this.submitted === 0) this.submit();
+    this.writeCompleted(0).then(() => callback(), callback);
+  }
+
+  private async append(chunk: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(this.blockSize - this.filled, chunk.length - offset);
+      chunk.copy(this.block, this.filled, offset, offset + n);
+      this.filled += n;
+      offset += n;
+      if (this.filled === this.blockSize) {
+        this.submit();
+        await this.writeCompleted(this.inFlight - 1);
+      }
+    }
+  }
+
+  /** Hands the current block to the pool (its memory moves to the worker) and starts a new one. */
+  private submit(): void {
+    const member = this.pool.gzip(this.block.buffer as ArrayBuffer, this.filled, { level: this.level });
+    member.catch(() => {}); // observed when written; this keeps an early failure from being "unhandled"
+    this.pending.push(member);
+    this.submitted++;
+    const reused = this.spare.pop();
+    this.block = reused === undefined ? Buffer.allocUnsafeSlow(this.blockSize) : Buffer.from(reused);
+    this.filled = 0;
+  }
+
+  /** Writes finished members in order until at most `limit` are still compressing. */
+  private async writeCompleted(limit: number): Promise<void> {
+    while (this.pending.length > limit) {
+      const { member, input } = await this.pending.shift()!;
+      this.spare.push(input);
+      member[GZIP_OS_OFFSET] = GZIP_OS_UNIX;
+      this.push(member);
+    }
+  }
+}
