@@ -7,3 +7,4 @@ export { parseEcrHost, checkEcrHost, looksLikeEcrHost, type EcrHost } from "./ec
 export * from "./layer/index.js";
 export * from "./registry/index.js";
 export * from "./build/index.js";
+export * from "./python/index.js";

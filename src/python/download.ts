@@ -1,0 +1,209 @@
+// Fetching the resolved wheels into a content-addressed cache, `<cache>/wheels/sha256/<hex>`:
+// each file is hashed while it streams to a temp name, checked against the hash the index
+// published, and only then renamed into place, so whatever sits under its digest is that
+// content. A wheel already there is not fetched again.
+//
+// Resolvers drop credentials from the URLs they report; a wheel on the same origin as a
+// configured index gets that index's credentials back (as HTTP Basic), and they never reach a
+// message or another host.
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable, Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { fileURLToPath } from "node:url";
+import { EnvHttpProxyAgent, fetch, type Dispatcher } from "undici";
+import { PythonError, redactUrl } from "./errors.js";
+import type { ResolvedWheel } from "./resolution.js";
+
+export interface DownloadOptions {
+  /** Root of imagespec's cache; wheels go to `<cacheDir>/wheels/sha256/<hex>`. */
+  readonly cacheDir: string;
+  /** Wheels fetched at once (default 4). */
+  readonly concurrency?: number;
+  /** Index URLs as configured, credentials included: a wheel URL on one of their origins is fetched with them. */
+  readonly indexUrls?: readonly string[];
+  /** Attempts per wheel for transient failures (default 3). */
+  readonly attempts?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface DownloadedWheel extends ResolvedWheel {
+  /** Host path of the cached file. */
+  readonly path: string;
+  /** Hex sha256 of the file (the published one when there was one, checked). */
+  readonly sha256: string;
+  readonly size: number;
+  readonly fromCache: boolean;
+}
+
+export function wheelCachePath(cacheDir: string, sha256: string): string {
+  return join(cacheDir, "wheels", "sha256", sha256);
+}
+
+export async function downloadWheels(wheels: readonly ResolvedWheel[], options: DownloadOptions): Promise<DownloadedWheel[]> {
+  const results = new Array<DownloadedWheel>(wheels.length);
+  await forEachBounded(wheels.length, options.concurrency ?? 4, async (index) => {
+    results[index] = await downloadWheel(wheels[index]!, options);
+  });
+  return results;
+}
+
+export async function downloadWheel(wheel: ResolvedWheel, options: DownloadOptions): Promise<DownloadedWheel> {
+  const expected = wheel.sha256?.toLowerCase();
+  if (expected !== undefined) {
+    if (!/^[0-9a-f]{64}$/.test(expected)) {
+      throw new PythonError("WHEEL_HASH_MISMATCH", `${wheel.filename}: the published sha256 ${JSON.stringify(wheel.sha256)} is not a sha256`);
+    }
+    const cached = await sizeOf(wheelCachePath(options.cacheDir, expected));
+    if (cached !== undefined) return { ...wheel, path: wheelCachePath(options.cacheDir, expected), sha256: expected, size: cached, fromCache: true };
+  }
+  const attempts = Math.max(1, options.attempts ?? 3);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetchIntoCache(wheel, expected, options);
+    } catch (error) {
+      if (!(error instanceof TransientError) || attempt >= attempts) throw error instanceof TransientError ? error.final : error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+    }
+  }
+}
+
+async function fetchIntoCache(wheel: ResolvedWheel, expected: string | undefined, options: DownloadOptions): Promise<DownloadedWheel> {
+  const tempDir = join(options.cacheDir, "wheels", "tmp");
+  await mkdir(tempDir, { recursive: true });
+  const temp = join(tempDir, `${randomBytes(8).toString("hex")}.part`);
+  const hasher = new HashingStream();
+  try {
+    await pipeline(await openSource(wheel, options), hasher, createWriteStream(temp));
+    const actual = hasher.hex();
+    if (expected !== undefined && actual !== expected) {
+      throw new PythonError("WHEEL_HASH_MISMATCH", `${wheel.filename} from ${redactUrl(wheel.url)} has sha256 ${actual}, but the index published ${expected}`, {
+        hint: "the file changed on the index or was altered in transit; it was not used. If the index is yours, republish the wheel or refresh the resolution (refresh: true)",
+      });
+    }
+    const path = wheelCachePath(options.cacheDir, actual);
+    await mkdir(join(path, ".."), { recursive: true });
+    await rename(temp, path);
+    return { ...wheel, path, sha256: actual, size: hasher.size, fromCache: false };
+  } catch (error) {
+    if (error instanceof PythonError || error instanceof TransientError) throw error;
+    throw new TransientError(
+      new PythonError("WHEEL_DOWNLOAD_FAILED", `cannot download ${wheel.filename} from ${redactUrl(wheel.url)}: ${(error as Error).message}`, {
+        hint: "check that the index is reachable from this machine",
+        cause: error,
+      }),
+    );
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+/** A failure worth retrying; `final` is what the caller sees when the attempts run out. */
+class TransientError extends Error {
+  constructor(readonly final: PythonError) {
+    super(final.message);
+  }
+}
+
+async function openSource(wheel: ResolvedWheel, options: DownloadOptions): Promise<Readable> {
+  const url = new URL(wheel.url);
+  if (url.protocol === "file:") {
+    const path = fileURLToPath(url);
+    if ((await sizeOf(path)) === undefined) {
+      throw new PythonError("WHEEL_DOWNLOAD_FAILED", `${wheel.filename}: ${wheel.url} is not a readable file`, {
+        hint: "the local wheel was moved or deleted; refresh the resolution (refresh: true)",
+      });
+    }
+    return createReadStream(path);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new PythonError("WHEEL_DOWNLOAD_FAILED", `${wheel.filename}: cannot fetch ${redactUrl(wheel.url)} (only http, https and file URLs)`);
+  }
+  const headers: Record<string, string> = { "user-agent": "imagespec" };
+  const authorization = indexCredentialsFor(url, options.indexUrls ?? []);
+  if (authorization !== undefined) headers.authorization = authorization;
+  const response = await fetch(url, { headers, redirect: "follow", dispatcher: dispatcher(), ...(options.signal ? { signal: options.signal } : {}) });
+  if (!response.ok || response.body === null) {
+    await response.body?.cancel();
+    const failure = new PythonError("WHEEL_DOWNLOAD_FAILED", `cannot download ${wheel.filename} from ${redactUrl(wheel.url)}: HTTP ${response.status}`, {
+      hint:
+        response.status === 401 || response.status === 403
+          ? "the index wants credentials: put them in the index URL (https://user:token@host/simple) of pipIndex or pipExtraIndexUrl"
+          : "the file may have been removed from the index; refresh the resolution (refresh: true)",
+    });
+    if (response.status === 429 || response.status >= 500) throw new TransientError(failure);
+    throw failure;
+  }
+  return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+}
+
+/** `Basic ...` for a URL on the origin of an index URL that carries credentials. */
+export function indexCredentialsFor(url: URL, indexUrls: readonly string[]): string | undefined {
+  for (const index of indexUrls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(index);
+    } catch {
+      continue;
+    }
+    if (parsed.origin !== url.origin || (parsed.username === "" && parsed.password === "")) continue;
+    const user = decodeURIComponent(parsed.username);
+    const password = decodeURIComponent(parsed.password);
+    return `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+  }
+  return undefined;
+}
+
+let sharedDispatcher: Dispatcher | undefined;
+
+/** Honours HTTP(S)_PROXY and NO_PROXY like pip does. */
+function dispatcher(): Dispatcher {
+  sharedDispatcher ??= new EnvHttpProxyAgent();
+  return sharedDispatcher;
+}
+
+class HashingStream extends Transform {
+  private readonly hash = createHash("sha256");
+  private digest: string | undefined;
+  size = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    callback(null, chunk);
+  }
+
+  hex(): string {
+    this.digest ??= this.hash.digest("hex");
+    return this.digest;
+  }
+}
+
+async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs task(0..count-1) with at most `limit` at a time; the first failure is thrown after the running ones settle. */
+async function forEachBounded(count: number, limit: number, task: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < count) {
+      const index = next++;
+      try {
+        await task(index);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, worker));
+  if (failure) throw failure.error;
+}

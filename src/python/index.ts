@@ -1,0 +1,22 @@
+// Python packages for the native builder: requirements resolved for the target platform, wheels
+// fetched into a content-addressed cache and laid into layers as pip would install them.
+//
+// The builder's path through it:
+//   discoverPython(baseListing, baseEnv, { pythonVersion })  -> interpreter, version, install scheme
+//   resolveRequirements(requirements, target, { cacheDir })  -> pinned wheels (cached by inputs)
+//   downloadWheels(resolution.wheels, { cacheDir, indexUrls }) -> verified files in the wheel cache
+//   planWheelLayers(downloaded)                               -> large wheels alone, the rest together
+//   wheelLayerCacheKey(group.wheels, installTarget)           -> reuse a layer built before
+//   wheelGroupEntries(group.wheels, installTarget)            -> LayerEntry[] for the layer writer
+export { PythonError, type PythonErrorCode } from "./errors.js";
+export * from "./wheel-filename.js";
+export * from "./tags.js";
+export * from "./scheme.js";
+export * from "./install.js";
+export * from "./resolution.js";
+export * from "./resolve.js";
+export { pipResolveArgs, parsePipReport } from "./resolve-pip.js";
+export { uvResolveArgs, uvPythonPlatform, parsePylock } from "./resolve-uv.js";
+export * from "./download.js";
+export * from "./layers.js";
+export * from "./interpreter.js";

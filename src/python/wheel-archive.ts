@@ -1,0 +1,126 @@
+// A wheel opened as a zip: the central directory is read once, and each member is streamed on
+// demand. The reader opens the file for every range it reads instead of holding a descriptor, so
+// entries handed to a layer writer stay valid however late (or how often) they are opened, and
+// nothing has to be closed.
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import yauzl from "yauzl";
+import { PythonError } from "./errors.js";
+
+export interface ArchiveMember {
+  /** The member's name as stored, checked to stay inside the archive root. */
+  readonly name: string;
+  readonly size: number;
+  /** Unix permission bits from the external attributes, or undefined when the zip was not made on Unix. */
+  readonly unixMode: number | undefined;
+  readonly isDirectory: boolean;
+}
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const UNIX_HOST = 3;
+
+/** Reads byte ranges of one file, opening it anew for each range. */
+class FileRangeReader extends yauzl.RandomAccessReader {
+  constructor(private readonly path: string) {
+    super();
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    return createReadStream(this.path, { start, end: end - 1 });
+  }
+}
+
+export class WheelArchive {
+  private constructor(
+    readonly path: string,
+    private readonly zip: yauzl.ZipFile,
+    private readonly entries: ReadonlyMap<string, { entry: yauzl.Entry; member: ArchiveMember }>,
+    readonly members: readonly ArchiveMember[],
+  ) {}
+
+  /** Reads the central directory; throws WHEEL_INVALID for a damaged zip and WHEEL_UNSAFE_PATH for a member that would escape. */
+  static async open(path: string, what = path): Promise<WheelArchive> {
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch (error) {
+      throw damaged(what, error);
+    }
+    const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
+      // decodeStrings off: names are checked here, with an error that names the wheel.
+      yauzl.fromRandomAccessReader(new FileRangeReader(path), size, { lazyEntries: true, autoClose: false, decodeStrings: false }, (error, zipfile) =>
+        error ? reject(damaged(what, error)) : resolve(zipfile),
+      );
+    });
+    const entries = new Map<string, { entry: yauzl.Entry; member: ArchiveMember }>();
+    const members: ArchiveMember[] = [];
+    try {
+      for await (const entry of zip.eachEntry()) {
+        const name = memberName(entry.fileName as unknown as Buffer, what);
+        if (entries.has(name)) {
+          throw new PythonError("WHEEL_INVALID", `${what}: the zip lists ${JSON.stringify(name)} twice`, { hint: "rebuild the wheel" });
+        }
+        const hostIsUnix = entry.versionMadeBy >> 8 === UNIX_HOST;
+        const attributes = entry.externalFileAttributes >>> 16;
+        const isDirectory = name.endsWith("/") || (hostIsUnix && (attributes & S_IFMT) === S_IFDIR);
+        const member = { name, size: entry.uncompressedSize, unixMode: hostIsUnix && attributes !== 0 ? attributes : undefined, isDirectory };
+        entries.set(name, { entry, member });
+        members.push(member);
+      }
+    } catch (error) {
+      throw error instanceof PythonError ? error : damaged(what, error);
+    }
+    return new WheelArchive(path, zip, entries, members);
+  }
+
+  member(name: string): ArchiveMember | undefined {
+    return this.entries.get(name)?.member;
+  }
+
+  /** A stream of the member's uncompressed bytes; the size is checked by the zip reader. */
+  async openMember(name: string): Promise<Readable> {
+    const entry = this.entries.get(name)?.entry;
+    if (entry === undefined) throw new PythonError("WHEEL_INVALID", `${this.path}: no member ${JSON.stringify(name)}`);
+    try {
+      return await this.zip.openReadStreamPromise(entry, {});
+    } catch (error) {
+      throw damaged(`${this.path}: ${name}`, error);
+    }
+  }
+
+  /** A small member (metadata) read whole. */
+  async readMember(name: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.openMember(name)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+}
+
+function damaged(what: string, cause: unknown): PythonError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new PythonError("WHEEL_INVALID", `${what} is not a readable zip archive: ${reason}`, {
+    hint: "the wheel is damaged or truncated; delete it from the cache and download it again",
+    cause,
+  });
+}
+
+/**
+ * Wheels name their members in UTF-8 with forward slashes. Anything absolute, with `..`, with a
+ * backslash (a Windows separator some extractors honour) or a NUL could land outside the
+ * install directory, so the whole wheel is refused.
+ */
+function memberName(raw: Buffer, what: string): string {
+  const name = raw.toString("utf8");
+  const unsafe = (problem: string) =>
+    new PythonError("WHEEL_UNSAFE_PATH", `${what} holds a member ${JSON.stringify(name)} that ${problem}`, {
+      hint: "the wheel could write outside its install directory; it is refused. Report it to the package's maintainers",
+    });
+  if (name.includes("\0")) throw unsafe("contains a NUL byte");
+  if (name.includes("\\")) throw unsafe("contains a backslash");
+  if (name.startsWith("/") || /^[A-Za-z]:/.test(name)) throw unsafe("is an absolute path");
+  if (name.split("/").includes("..")) throw unsafe('contains ".."');
+  if (name === "" || name === "/") throw unsafe("has an empty name");
+  return name;
+}
