@@ -1,0 +1,213 @@
+// The registry flags every command that talks to registries shares (exists, inspect, copy, build),
+// turned into one `Registry`: CA file, insecure hosts, credentials read from stdin (never argv),
+// a verbose log of HTTP exchanges on stderr, and upload concurrency. Also the one place that
+// reads an image from wherever a user names it (a registry reference or an `oci:DIR[:TAG]` layout).
+import { InvalidArgumentError, Option, type Command } from "commander";
+import type { Readable } from "node:stream";
+import { ImagespecError } from "../errors.js";
+import {
+  formatPlatform,
+  isImageIndex,
+  parsePlatform,
+  platformMatches,
+  readLayout,
+  type Image,
+  type ImageIndex,
+  type Platform,
+} from "../oci/index.js";
+import { checkHost } from "../reference/index.js";
+import {
+  authKeyHost,
+  Credential,
+  defaultKeychain,
+  readConfig,
+  Registry,
+  type CredentialSource,
+  type ImageLocation,
+  type RegistryLogEvent,
+  type RegistryOptions,
+} from "../registry/index.js";
+
+/** The parsed flags, as commander hands them to an action (camel-cased). */
+export interface RegistryFlags {
+  caFile?: string;
+  insecureRegistry?: string[];
+  username?: string;
+  passwordStdin?: boolean;
+  /** Accepted by the parser only to be refused with an explanation: see registryFromOptions. */
+  password?: string;
+  verbose?: boolean;
+  concurrency?: number;
+}
+
+export interface RegistryContext {
+  /**
+   * Hosts (`host[:port]`) the --username/--password-stdin credentials are offered to. Undefined:
+   * every registry the command talks to.
+   */
+  readonly credentialHosts?: readonly string[];
+  /** Extra credential sources, asked after the command-line credentials (the ECR provider slot). */
+  readonly providers?: readonly CredentialSource[];
+  /** More Registry options (timeouts, upload settings, a repository hook). */
+  readonly registryOptions?: Omit<RegistryOptions, "keychain" | "caFile" | "insecureRegistries" | "concurrency" | "logger">;
+  /** Default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where --password-stdin reads from. Default process.stdin. */
+  readonly stdin?: Readable;
+  /** Where --verbose writes. Default process.stderr. */
+  readonly stderr?: { write(text: string): unknown };
+}
+
+export const CA_FILE_ENV = "IMAGESPEC_CA_FILE";
+export const INSECURE_REGISTRIES_ENV = "IMAGESPEC_INSECURE_REGISTRIES";
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number of at least 1");
+  return n;
+}
+
+function registryHost(value: string, previous: string[] | undefined): string[] {
+  const host = value.trim();
+  const problem = checkHost(host);
+  if (problem) throw new InvalidArgumentError(`${problem}; write a host as HOST or HOST:PORT, without a scheme or path`);
+  return [...(previous ?? []), host];
+}
+
+/** Adds the shared registry flags to a command (call before its action runs). */
+export function addRegistryOptions(command: Command): Command {
+  return command
+    .option("--ca-file <file>", `PEM file of CA certificates trusted besides the system ones (env ${CA_FILE_ENV})`)
+    .option(
+      "--insecure-registry <host>",
+      `reach this host[:port] without verifying its certificate, falling back to plain HTTP; repeatable (env ${INSECURE_REGISTRIES_ENV}, comma-separated)`,
+      registryHost,
+    )
+    .option("--username <user>", "user name for the registries named on the command line (password from --password-stdin)")
+    .option("--password-stdin", "read the password for --username from stdin (up to EOF; one trailing newline is dropped)")
+    .addOption(new Option("--password <password>", "refused: a password in argv is visible to every user of the machine").hideHelp())
+    .option("--verbose", "print every HTTP exchange with the registries on stderr (credentials and tokens redacted)")
+    .option("--concurrency <n>", "blobs transferred at once (default 4)", positiveInteger);
+}
+
+function usage(message: string, hint: string): ImagespecError {
+  return new ImagespecError("INVALID_OPTION", message, { hint });
+}
+
+/** Reads stdin to the end and returns it without one trailing newline. */
+async function readPassword(stdin: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+}
+
+/** The values of the flags and their environment defaults, checked. Throws INVALID_OPTION (exit 2). */
+export async function registryFromOptions(flags: RegistryFlags, context: RegistryContext = {}): Promise<Registry> {
+  const env = context.env ?? process.env;
+  if (flags.password !== undefined) {
+    // The value is never echoed: it is exactly what must not end up in logs.
+    throw usage("--password is not accepted: a password on the command line can be read by every user of the machine (ps, /proc) and lands in shell history", "pipe it in instead: printf %s \"$PASSWORD\" | imagespec ... --username USER --password-stdin");
+  }
+  if (flags.passwordStdin && flags.username === undefined) throw usage("--password-stdin needs --username", "pass the user name with --username USER");
+  if (flags.username !== undefined && !flags.passwordStdin) throw usage("--username needs --password-stdin", "pipe the password in: printf %s \"$PASSWORD\" | imagespec ... --username USER --password-stdin");
+
+  let secret: string | undefined;
+  const sources: CredentialSource[] = [];
+  if (flags.username !== undefined) {
+    if (flags.username === "") throw usage("--username is empty", "pass the user name with --username USER");
+    secret = await readPassword(context.stdin ?? process.stdin);
+    if (secret === "") throw usage("--password-stdin read an empty password", "pipe the password in: printf %s \"$PASSWORD\" | imagespec ... --username USER --password-stdin");
+    const credential = Credential.basic(flags.username, secret, "command-line");
+    const hosts = context.credentialHosts ? new Set(context.credentialHosts.map((h) => authKeyHost(h))) : undefined;
+    sources.push({ name: "command-line", resolve: async (registry) => (hosts === undefined || hosts.has(authKeyHost(registry)) ? credential : undefined) });
+  }
+  const keychain = defaultKeychain({ providers: [...sources, ...(context.providers ?? [])], env });
+
+  const caFile = flags.caFile ?? (env[CA_FILE_ENV] || undefined);
+  let insecure = flags.insecureRegistry;
+  if (insecure === undefined) {
+    insecure = [];
+    for (const host of (env[INSECURE_REGISTRIES_ENV] ?? "").split(",").map((h) => h.trim()).filter((h) => h !== "")) {
+      const problem = checkHost(host);
+      if (problem) throw usage(`${INSECURE_REGISTRIES_ENV}: ${JSON.stringify(host)}: ${problem}`, "list hosts as HOST or HOST:PORT separated by commas, without a scheme or path");
+      insecure.push(host);
+    }
+  }
+  const stderr = context.stderr ?? process.stderr;
+  const logger = flags.verbose ? verboseLogger((line) => stderr.write(`${line}\n`), secret) : undefined;
+  return new Registry({
+    ...context.registryOptions,
+    keychain,
+    ...(caFile !== undefined ? { caFile } : {}),
+    insecureRegistries: insecure,
+    ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+    ...(logger ? { logger } : {}),
+  });
+}
+
+/**
+ * Lines for the registry's log events, curl -v style: `>` what was sent, `<` what came back, `*`
+ * everything else. The events arrive redacted; the known password is scrubbed once more anyway.
+ */
+export function verboseLogger(write: (line: string) => void, secret?: string): (event: RegistryLogEvent) => void {
+  const scrub = (text: string): string => (secret !== undefined && secret.length >= 3 ? text.split(secret).join("[redacted]") : text);
+  const out = (line: string): void => write(scrub(line));
+  const headers = (prefix: string, h: Record<string, string>): void => {
+    for (const [name, value] of Object.entries(h)) out(`${prefix}   ${name}: ${value}`);
+  };
+  return (event) => {
+    switch (event.type) {
+      case "request":
+        out(`> ${event.method} ${event.url}`);
+        headers(">", event.headers);
+        break;
+      case "response":
+        out(`< ${event.status} ${event.method} ${event.url} (${event.ms} ms)`);
+        headers("<", event.headers);
+        break;
+      case "retry":
+        out(`* retry ${event.method} ${event.url} in ${event.delayMs} ms (attempt ${event.attempt}: ${event.reason})`);
+        break;
+      case "redirect":
+        out(`* redirect ${event.method} ${event.from} -> ${event.to}${event.droppedAuthorization ? " (authorization not forwarded)" : ""}`);
+        break;
+      case "scheme":
+        out(`* ${event.registry} speaks ${event.scheme}`);
+        break;
+      case "auth":
+        out(`* auth ${event.registry}: ${event.action} (${event.scheme}${event.source ? `, credentials from ${event.source}` : ", anonymous"}) for ${event.scopes.join(" ") || "no scope"}`);
+        break;
+    }
+  };
+}
+
+/** The hosts of registry locations, for RegistryContext.credentialHosts. */
+export function registryHosts(locations: readonly ImageLocation[]): string[] {
+  return [...new Set(locations.flatMap((l) => (l.kind === "registry" ? [l.reference.registry] : [])))];
+}
+
+/**
+ * What a location holds: an image or an index as stored, or with `platform` one image (from an
+ * index, or a single image checked to be that platform).
+ */
+export async function loadImage(registry: Registry, location: ImageLocation, platform?: string): Promise<Image | ImageIndex> {
+  const wanted = platform !== undefined ? parsePlatform(platform) : undefined;
+  let value: Image | ImageIndex;
+  if (location.kind === "layout") {
+    value = await readLayout(location.layout.dir, {
+      ...(location.layout.tag !== undefined ? { tag: location.layout.tag } : {}),
+      ...(wanted ? { platform: wanted } : {}),
+    });
+  } else {
+    value = wanted ? await registry.getImage(location.reference, wanted) : await registry.get(location.reference);
+  }
+  if (wanted && !isImageIndex(value)) {
+    // A single image in a layout is returned whatever the platform; say so rather than pretend.
+    const config = await readConfig(value.config);
+    const actual: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+    if (!platformMatches(wanted, actual)) {
+      throw new ImagespecError("PLATFORM_NOT_FOUND", `the image is ${formatPlatform(actual)}, not ${formatPlatform(wanted)}`, { hint: "leave out --platform, or name an image built for that platform" });
+    }
+  }
+  return value;
+}
