@@ -3,6 +3,13 @@
 # and what the tests need to make their own fixtures. Debian 12; run as root (or with sudo).
 set -euo pipefail
 packages=(docker-registry skopeo umoci pigz zstd busybox-static apache2-utils openssl ca-certificates)
+# test/support/debian-base.ts: debootstrap (needs the archive keyring to check the mirror's Release file).
+packages+=(debootstrap debian-archive-keyring)
+# test/support/podman.ts runs built images with rootful podman on runc (crun does not work on these
+# machines; naming runc also keeps apt from picking crun for podman's "crun | runc"). conmon and
+# containers-common with a network stack (netavark) come as dependencies. Not needed, so not
+# installed: uidmap, slirp4netns, fuse-overlayfs (rootless only), catatonit, buildah.
+packages+=(podman runc)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
