@@ -1,3 +1,12 @@
 export * from "./config.js";
 export * from "./plan.js";
 export * from "./native.js";
+export { defaultCacheDir } from "./cache-dir.js";
+export { blockedError, noWheelError, DOCKERFILE_BUILDERS } from "./unsupported.js";
+export { baseListingCached, readBaseListing, listLayer, mergeLayerListings, glibcFromDpkgStatus, muslFromApkInstalled, type BaseListing, type LayerListing } from "./base-listing.js";
+export { pythonStepKey, basePythonKey, wheelLayerKey, filesLayerKey, cacheTag, CACHE_TAG_PREFIX, STEP_CACHE_VERSION, type LayerIdentity } from "./step-keys.js";
+export { STEP_CACHE_ARTIFACT_TYPE, StepCacheAnnotation, stepCacheArtifact, parseStepCacheManifest, lookupStepCache, storeStepCache, type CacheStep } from "./registry-step-cache.js";
+export { basePythonArtifact, parseBasePythonManifest, lookupBasePython, storeBasePython, type BasePythonFacts } from "./base-python.js";
+export type { PythonStepRecord, PythonStepLayer, CachedLayer } from "./step-cache.js";
+export { pythonLayerHistory, type PythonStepSource, type PythonStepResult } from "./python-step.js";
+export type { PythonPreview, PreviewLayer } from "./python-preview.js";

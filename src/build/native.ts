@@ -1,10 +1,9 @@
 // The native builder: executes a plan without running anything inside the image. The base's
 // layers are reused as they are (streamed or mounted, never unpacked), imagespec's own layers
 // are written reproducibly on top, and the result goes to a registry or an OCI image layout.
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
-import { closeGzipWorkers, layerFromEntries, type Compression, type LayerEntry } from "../layer/index.js";
+import { closeGzipWorkers, resolveCompressor, type Compression, type CompressionOptions } from "../layer/index.js";
 import {
   formatPlatform,
   imageFromParts,
@@ -20,11 +19,19 @@ import {
   type ImageIndex,
   type Platform,
 } from "../oci/index.js";
-import { parseReference } from "../reference/index.js";
+import { DEFAULT_IMAGE_PATH, PythonError } from "../python/index.js";
+import { parseReference, type Reference } from "../reference/index.js";
 import { Registry, readConfig, type PushEvent } from "../registry/index.js";
 import type { ImageSpec } from "../spec/index.js";
+import { storeBasePython } from "./base-python.js";
+import { defaultCacheDir } from "./cache-dir.js";
 import { buildConfig, type AddedLayer } from "./config.js";
-import { blockedError, planBuild, SPEC_ID_ENV, type BaseSource, type Plan } from "./plan.js";
+import { filesLayer } from "./files-layer.js";
+import { planBuild, SPEC_ID_ENV, type BaseSource, type Plan, type Step } from "./plan.js";
+import { pythonLayerHistory, runPythonStep, type PythonStepOptions, type PythonStepResult, type PythonStepSource } from "./python-step.js";
+import { storeStepCache } from "./registry-step-cache.js";
+import type { LayerIdentity } from "./step-keys.js";
+import { blockedError, noWheelError } from "./unsupported.js";
 
 /** Where a build goes when the spec names no registry: an OCI image layout in the working folder. */
 export const DEFAULT_LAYOUT_DIR = ".imagespec/images";
@@ -33,7 +40,24 @@ export type BuildEvent =
   | { kind: "plan"; image: string; plan: Plan }
   | { kind: "exists"; image: string; digest: string }
   | { kind: "base"; image: string; platform: string; reference: string; digest?: string }
-  | { kind: "layer"; image: string; step: string; digest: string; size: number }
+  | { kind: "layer"; image: string; step: string; digest: string; size: number; fromCache?: boolean }
+  /** Where the Python layers of one platform came from; `resolved`: pip or uv ran. */
+  | {
+      kind: "python";
+      image: string;
+      platform: string;
+      source: PythonStepSource;
+      /** How the base's interpreter was found: cached listings, reading the base layers, or the registry's step cache. */
+      base: PythonStepResult["discoveredFrom"];
+      interpreter: string;
+      layers: number;
+      wheels: number;
+      resolved: boolean;
+    }
+  /** The step-cache artifact in the target repository after the push: already there, or written now. */
+  | { kind: "step-cache"; image: string; platform: string; step: "base-python" | "python"; tag: string; status: "present" | "stored" }
+  /** Something went wrong that did not affect the image (a step cache that could not be read or written). */
+  | { kind: "warning"; image: string; message: string }
   | { kind: "push"; image: string; event: PushEvent }
   | { kind: "done"; image: string; digest: string };
 
@@ -44,8 +68,12 @@ export interface BuildOptions {
   output?: string;
   /** Build and push even when the tag exists. The spec's forcePush does the same. */
   force?: boolean;
-  /** Folder for reusable build data (compressed layers). Default `$XDG_CACHE_HOME/imagespec`. */
+  /** Folder for reusable build data (listings, resolutions, wheels, layers, step records). Default `$XDG_CACHE_HOME/imagespec`. */
   cacheDir?: string;
+  /** Resolve Python requirements again, ignoring cached resolutions and step caches (local and registry). */
+  refresh?: boolean;
+  /** Wheels above this many bytes get a layer of their own (default 20 MiB). */
+  largeWheelBytes?: number;
   compression?: Compression;
   /** Mtime of every file and the config's creation time, in seconds. Default SOURCE_DATE_EPOCH, else 0. */
   epoch?: number;
@@ -69,11 +97,6 @@ export interface BuildResult {
 }
 
 type Destination = { kind: "registry"; reference: string } | { kind: "layout"; dir: string; tag: string };
-
-export function defaultCacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
-  return join(base, "imagespec");
-}
 
 export function buildEpoch(explicit?: number): number {
   if (explicit !== undefined) return explicit;
@@ -144,7 +167,7 @@ export class NativeBuilder {
   }
 
   build(spec: ImageSpec): Promise<BuildResult> {
-    return planBuild(spec).then((plan) => {
+    return planBuild(spec, { preview: false }).then((plan) => {
       const key = `${plan.image}\0${this.options.output ?? ""}`;
       let running = this.inFlight.get(key);
       if (!running) {
@@ -176,52 +199,44 @@ export class NativeBuilder {
       }
     }
 
-    const baseStep = plan.steps.find((s) => s.kind === "base");
-    const filesStep = plan.steps.find((s) => s.kind === "files");
-    const configStep = plan.steps.find((s) => s.kind === "config");
+    const baseStep = findStep(plan, "base");
+    const pythonStep = findStep(plan, "python");
+    const filesStep = findStep(plan, "files");
+    const configStep = findStep(plan, "config");
     if (!baseStep || !configStep) throw new Error("a plan always has a base and a config step");
 
-    const epoch = buildEpoch(this.options.epoch);
     const cacheDir = this.options.cacheDir ?? defaultCacheDir();
-    const added: { blob: Blob; history: AddedLayer }[] = [];
+    const compression: CompressionOptions = this.options.compression ? { compression: this.options.compression } : {};
+    const identity: LayerIdentity = { compressor: (await resolveCompressor(compression)).id, epoch: buildEpoch(this.options.epoch) };
+
+    // The files are the same on every platform: one layer, built (or found) once.
+    let files: { blob: Blob; history: AddedLayer } | undefined;
     if (filesStep) {
-      const entries: LayerEntry[] = filesStep.entries.map((e) => ({
-        path: e.path,
-        type: e.type,
-        mode: e.mode,
-        size: e.size,
-        ...(e.type === "file" ? { source: e.source } : {}),
-        ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
-      }));
-      const layer = await layerFromEntries(entries, {
-        cacheDir: join(cacheDir, "layers"),
-        epoch,
-        ...(this.options.compression ? { compression: this.options.compression } : {}),
-      });
-      this.emit({ kind: "layer", image, step: "files", digest: layer.descriptor.digest, size: layer.descriptor.size });
-      added.push({ blob: layer, history: { diffId: layer.diffId, createdBy: `imagespec: files -> ${filesStep.workdir}` } });
+      const { layer, fromCache } = await filesLayer(filesStep.entries, { cacheDir, workdir: filesStep.workdir, compression, identity });
+      this.emit({ kind: "layer", image, step: "files", digest: layer.descriptor.digest, size: layer.descriptor.size, fromCache });
+      files = { blob: layer, history: { diffId: layer.diffId, createdBy: `imagespec: files -> ${filesStep.workdir}` } };
     }
 
-    const settings = {
-      env: configStep.env,
-      trailingEnv: [[SPEC_ID_ENV, configStep.specId]] as const,
-      labels: spec.labels,
-      workdir: spec.workdir,
-      ...(spec.entrypoint !== undefined ? { entrypoint: spec.entrypoint } : {}),
-      ...(spec.cmd !== undefined ? { cmd: spec.cmd } : {}),
-      ...(spec.user !== undefined ? { user: spec.user } : {}),
-    };
-    const images: { image: Image; platform: Platform }[] = [];
-    for (const platform of plan.platforms) {
-      const base = await this.base(baseStep.base, platform, image);
-      const config = buildConfig(base.config, platform, settings, added.map((a) => a.history), epoch);
-      const annotations: Record<string, string> = {};
-      if (base.reference !== undefined) annotations["org.opencontainers.image.base.name"] = base.reference;
-      if (base.digest !== undefined) annotations["org.opencontainers.image.base.digest"] = base.digest;
-      const layers = [...base.layers.map(asOciLayer), ...added.map((a) => a.blob)];
-      images.push({ image: imageFromParts(config, layers, { annotations }), platform });
-    }
-    const result: Image | ImageIndex = images.length === 1 ? images[0]!.image : indexFromImages(images);
+    const registryCache = destination.kind === "registry" ? { registry: this.registry, repository: parseReference(destination.reference) } : undefined;
+    const built = await Promise.all(
+      plan.platforms.map(async (platform) => {
+        const base = await this.base(baseStep.base, platform, image);
+        let python: PythonStepResult | undefined;
+        if (pythonStep) {
+          python = await this.python(plan, platform, base, { requirements: pythonStep.requirements, cacheDir, compression, identity, registryCache });
+        }
+        const pythonLayers = python ? python.record.layers.map((layer, i) => ({ blob: python.layers[i]!, history: { diffId: layer.diffId, createdBy: pythonLayerHistory(layer) } })) : [];
+        const added: { blob: Blob; history: AddedLayer }[] = [...pythonLayers, ...(files ? [files] : [])];
+        const env = python ? withScriptsOnPath(configStep.env, base.config, python.python.scheme.scripts) : configStep.env;
+        const config = buildConfig(base.config, platform, { ...settingsOf(spec, configStep), env }, added.map((a) => a.history), identity.epoch);
+        const annotations: Record<string, string> = {};
+        if (base.reference !== undefined) annotations["org.opencontainers.image.base.name"] = base.reference;
+        if (base.digest !== undefined) annotations["org.opencontainers.image.base.digest"] = base.digest;
+        const layers = [...base.layers.map(asOciLayer), ...added.map((a) => a.blob)];
+        return { image: imageFromParts(config, layers, { annotations }), platform, python };
+      }),
+    );
+    const result: Image | ImageIndex = built.length === 1 ? built[0]!.image : indexFromImages(built);
 
     if (destination.kind === "layout") {
       const written = await writeLayout(destination.dir, result, { tag: destination.tag });
@@ -232,6 +247,10 @@ export class NativeBuilder {
       onProgress: (event) => this.emit({ kind: "push", image, event }),
       ...(this.options.signal ? { signal: this.options.signal } : {}),
     });
+    // The image is complete; recording what its Python step learned, for the next runner, is best effort.
+    for (const { platform, python } of built) {
+      if (python && registryCache) await this.storeStepCaches(image, platform, python, registryCache);
+    }
     this.emit({ kind: "done", image, digest: pushed.digest });
     return {
       image,
@@ -242,6 +261,67 @@ export class NativeBuilder {
       bytesWritten: pushed.pushedBytes,
       blobsSkipped: pushed.blobs.exists + pushed.blobs.mounted,
     };
+  }
+
+  private async storeStepCaches(image: string, platform: Platform, python: PythonStepResult, target: { registry: Registry; repository: Reference }): Promise<void> {
+    const writes: { step: "base-python" | "python"; write: () => Promise<{ status: "present" | "stored"; tag: string }> }[] = [];
+    if (python.learned) {
+      const { key, facts } = python.learned;
+      writes.push({ step: "base-python", write: () => storeBasePython(target.registry, target.repository, key, facts, this.options.signal) });
+    }
+    if (python.source !== "registry-cache" && python.record.layers.length > 0) {
+      writes.push({ step: "python", write: () => storeStepCache(target.registry, target.repository, python.record, python.layers, this.options.signal) });
+    }
+    for (const { step, write } of writes) {
+      try {
+        const stored = await write();
+        this.emit({ kind: "step-cache", image, platform: formatPlatform(platform), step, tag: stored.tag, status: stored.status });
+      } catch (error) {
+        if (this.options.signal?.aborted) throw error;
+        this.emit({ kind: "warning", image, message: `could not write the ${step} step cache for ${formatPlatform(platform)}: ${(error as Error).message}` });
+      }
+    }
+  }
+
+  private async python(
+    plan: Plan,
+    platform: Platform,
+    base: Base,
+    step: Pick<PythonStepOptions, "requirements" | "cacheDir" | "compression" | "identity" | "registryCache">,
+  ): Promise<PythonStepResult> {
+    const { image } = plan;
+    let result: PythonStepResult;
+    try {
+      result = await runPythonStep({
+        ...step,
+        platform,
+        base,
+        ...(plan.spec.pythonVersion !== undefined ? { pythonVersion: plan.spec.pythonVersion } : {}),
+        ...(this.options.refresh ? { refresh: true } : {}),
+        ...(this.options.largeWheelBytes !== undefined ? { largeWheelBytes: this.options.largeWheelBytes } : {}),
+        ...(this.options.signal ? { signal: this.options.signal } : {}),
+      });
+    } catch (error) {
+      if (error instanceof PythonError && error.code === "PYTHON_NO_WHEEL_FOR_TARGET") throw noWheelError(plan, error);
+      throw error;
+    }
+    for (const message of result.warnings) this.emit({ kind: "warning", image, message });
+    const name = formatPlatform(platform);
+    this.emit({
+      kind: "python",
+      image,
+      platform: name,
+      source: result.source,
+      base: result.discoveredFrom,
+      interpreter: result.python.interpreter,
+      layers: result.layers.length,
+      wheels: result.record.wheels.length,
+      resolved: result.resolved,
+    });
+    result.layers.forEach((blob, i) => {
+      this.emit({ kind: "layer", image, step: `python ${name} ${i + 1}`, digest: blob.descriptor.digest, size: blob.descriptor.size, fromCache: result.source !== "built" });
+    });
+    return result;
   }
 
   private async existing(destination: Destination): Promise<string | undefined> {
@@ -274,6 +354,29 @@ export class NativeBuilder {
     this.emit({ kind: "base", image, platform: formatPlatform(platform), reference, digest: base.digest });
     return { config: await readConfig(base.config), layers: base.layers, reference, digest: base.digest };
   }
+}
+
+function findStep<K extends Step["kind"]>(plan: Plan, kind: K): Extract<Step, { kind: K }> | undefined {
+  return plan.steps.find((s): s is Extract<Step, { kind: K }> => s.kind === kind);
+}
+
+function settingsOf(spec: ImageSpec, configStep: Extract<Step, { kind: "config" }>) {
+  return {
+    trailingEnv: [[SPEC_ID_ENV, configStep.specId]] as const,
+    labels: spec.labels,
+    workdir: spec.workdir,
+    ...(spec.entrypoint !== undefined ? { entrypoint: spec.entrypoint } : {}),
+    ...(spec.cmd !== undefined ? { cmd: spec.cmd } : {}),
+    ...(spec.user !== undefined ? { user: spec.user } : {}),
+  };
+}
+
+/** PATH with the scripts directory in front, when the image's PATH lacks it (and the spec does not set PATH itself). */
+export function withScriptsOnPath(env: Readonly<Record<string, string>>, base: ImageConfig | undefined, scripts: string): Readonly<Record<string, string>> {
+  if (env.PATH !== undefined) return env;
+  const basePath = (base?.config?.Env ?? []).find((e) => e.startsWith("PATH="))?.slice("PATH=".length) ?? DEFAULT_IMAGE_PATH;
+  if (basePath.split(":").includes(scripts)) return env;
+  return { ...env, PATH: `${scripts}:${basePath}` };
 }
 
 function splitLayoutLocation(location: string): [string, string] {

@@ -1,10 +1,15 @@
 // The planner: spec -> ordered steps, with what changes least at the bottom (base, system
 // packages, Python packages, then the user's files, then config). `imagespec build --dry-run`
 // prints this plan; the native builder executes it.
+import { relative, resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
 import { formatPlatform, type Platform } from "../oci/index.js";
+import { redactUrl } from "../python/errors.js";
+import type { PythonRequirements } from "../python/index.js";
 import { parseReference, formatReference } from "../reference/index.js";
 import { collectFiles, imageName, type FileEntry, type ImageSpec } from "../spec/index.js";
+import { defaultCacheDir } from "./cache-dir.js";
+import { previewPython, type PythonPreview } from "./python-preview.js";
 
 /** Docker's name for the empty base image. */
 export const SCRATCH = "scratch";
@@ -16,13 +21,16 @@ export type BaseSource =
 
 export type Step =
   | { kind: "base"; base: BaseSource }
+  | { kind: "python"; requirements: PythonRequirements; preview: readonly PythonPreview[] }
   | { kind: "files"; entries: readonly FileEntry[]; workdir: string }
   | { kind: "config"; env: Readonly<Record<string, string>>; specId: string };
 
-/** A field the native builder cannot honour in this version, and why. */
+/** A field the native builder cannot honour, and why. */
 export interface Blocker {
   field: string;
   reason: string;
+  /** `dockerfile`: only a builder that runs commands in the image can do it; `later`: a later version of the native builder will. */
+  needs: "dockerfile" | "later";
 }
 
 export interface Plan {
@@ -32,6 +40,13 @@ export interface Plan {
   readonly platforms: readonly Platform[];
   readonly steps: readonly Step[];
   readonly blockers: readonly Blocker[];
+}
+
+export interface PlanOptions {
+  /** Where cached resolutions are looked up for the plan's Python preview. Default `$XDG_CACHE_HOME/imagespec`. */
+  cacheDir?: string;
+  /** Look up cached resolutions to show which wheel goes into which layer (default true). */
+  preview?: boolean;
 }
 
 /** The env var carrying the spec's tag, so a running container knows which spec made it. */
@@ -50,26 +65,46 @@ export function baseSource(spec: ImageSpec): Promise<BaseSource> | BaseSource {
   return { kind: "image", reference: formatReference(ref) };
 }
 
-/** What the native builder cannot do yet: these fields need a Dockerfile builder or a later version. */
+/** What the native builder cannot do: commands and conda need a Dockerfile builder; apt comes later. */
 function nativeBlockers(spec: ImageSpec): Blocker[] {
   const blockers: Blocker[] = [];
-  const dockerfile = "it runs inside the image, which needs a Dockerfile builder";
-  if (spec.commands.length > 0) blockers.push({ field: "commands", reason: dockerfile });
-  if (spec.condaPackages.length > 0) blockers.push({ field: "condaPackages", reason: dockerfile });
-  if (spec.packages.length > 0) blockers.push({ field: "packages", reason: "native Python package installation is not in this version" });
-  if (spec.requirements !== undefined) blockers.push({ field: "requirements", reason: "native Python package installation is not in this version" });
-  if (spec.aptPackages.length > 0) blockers.push({ field: "aptPackages", reason: "native apt installation is not in this version" });
+  const runsInside = "it runs inside the image";
+  if (spec.commands.length > 0) blockers.push({ field: "commands", reason: runsInside, needs: "dockerfile" });
+  if (spec.condaPackages.length > 0) blockers.push({ field: "condaPackages", reason: `conda ${runsInside}`, needs: "dockerfile" });
+  if (spec.aptPackages.length > 0) blockers.push({ field: "aptPackages", reason: "native apt installation is not in this version", needs: "later" });
   return blockers;
 }
 
-export async function planBuild(spec: ImageSpec): Promise<Plan> {
+/** The spec's Python inputs, with the requirements file as an absolute host path; undefined when it installs none. */
+export function pythonRequirements(spec: ImageSpec): PythonRequirements | undefined {
+  if (spec.packages.length === 0 && spec.requirements === undefined) return undefined;
+  return {
+    packages: [...spec.packages],
+    ...(spec.requirements !== undefined ? { requirementsFile: resolve(spec.baseDir, spec.requirements) } : {}),
+    ...(spec.pipIndex !== undefined ? { indexUrl: spec.pipIndex } : {}),
+    ...(spec.pipExtraIndexUrl.length > 0 ? { extraIndexUrls: [...spec.pipExtraIndexUrl] } : {}),
+    ...(spec.pipExtraArgs !== undefined ? { extraArgs: spec.pipExtraArgs } : {}),
+  };
+}
+
+export async function planBuild(spec: ImageSpec, options: PlanOptions = {}): Promise<Plan> {
   const image = await imageName(spec);
   const base = await baseSource(spec);
+  const platforms = spec.platforms();
   const steps: Step[] = [{ kind: "base", base }];
+  // Files first: collecting them checks that every path the spec names (requirements too) exists.
   const entries = await collectFiles(spec);
+  const requirements = pythonRequirements(spec);
+  if (requirements !== undefined) {
+    const preview =
+      options.preview === false
+        ? []
+        : await previewPython(requirements, platforms, base.kind === "scratch" ? undefined : base.reference, options.cacheDir ?? defaultCacheDir());
+    steps.push({ kind: "python", requirements, preview });
+  }
   if (entries.length > 0) steps.push({ kind: "files", entries, workdir: spec.workdir });
   steps.push({ kind: "config", env: configEnv(spec, entries.length > 0), specId: image.slice(image.lastIndexOf(":") + 1) });
-  return { spec, image, platforms: spec.platforms(), steps, blockers: nativeBlockers(spec) };
+  return { spec, image, platforms, steps, blockers: nativeBlockers(spec) };
 }
 
 /** The spec's env, plus PYTHONPATH so copied code imports (the spec id is added after these). */
@@ -79,22 +114,20 @@ export function configEnv(spec: ImageSpec, hasFiles: boolean): Record<string, st
   return env;
 }
 
-/** The error for a plan the native builder cannot execute. */
-export function blockedError(plan: Plan): ImagespecError {
-  const fields = plan.blockers.map((b) => `${b.field} (${b.reason})`).join("; ");
-  return new ImagespecError("NATIVE_UNSUPPORTED", `spec "${plan.spec.name}" uses fields the native builder cannot build: ${fields}`, {
-    hint: "remove those fields, or build this spec with a Dockerfile builder once one is configured (builder: buildah | podman | docker)",
-  });
-}
-
 export function describePlan(plan: Plan): string {
   const lines = [`image ${plan.image}`, `platforms ${plan.platforms.map(formatPlatform).join(", ")}`];
+  const indent = " ".repeat(13);
   plan.steps.forEach((step, i) => {
     const n = `${i + 1}.`;
     switch (step.kind) {
       case "base":
         lines.push(`${n} base      ${step.base.kind === "scratch" ? "scratch (empty)" : step.base.reference}${step.base.kind === "spec" ? " (built first from its spec)" : ""}`);
         break;
+      case "python": {
+        lines.push(`${n} python    ${describeRequirements(step.requirements, plan.spec.baseDir)}`);
+        for (const preview of step.preview) lines.push(...describePreview(preview).map((line) => `${indent}${line}`));
+        break;
+      }
       case "files": {
         const files = step.entries.filter((e) => e.type !== "dir");
         const bytes = files.reduce((sum, e) => sum + e.size, 0);
@@ -108,4 +141,36 @@ export function describePlan(plan: Plan): string {
   });
   for (const b of plan.blockers) lines.push(`   cannot build natively: ${b.field}: ${b.reason}`);
   return lines.join("\n");
+}
+
+function describeRequirements(requirements: PythonRequirements, baseDir: string): string {
+  const parts: string[] = [];
+  if (requirements.packages.length > 0) parts.push(`packages ${requirements.packages.join(", ")}`);
+  if (requirements.requirementsFile !== undefined) parts.push(`requirements ${relative(baseDir, requirements.requirementsFile)}`);
+  if (requirements.indexUrl !== undefined) parts.push(`index ${redactUrl(requirements.indexUrl)}`);
+  for (const url of requirements.extraIndexUrls ?? []) parts.push(`extra index ${redactUrl(url)}`);
+  if (requirements.extraArgs !== undefined) parts.push(`pip args ${requirements.extraArgs}`);
+  return parts.join("; ");
+}
+
+function describePreview(preview: PythonPreview): string[] {
+  switch (preview.status) {
+    case "unknown":
+      return [`${preview.platform}: resolved at build time (the base's Python has not been read on this machine yet)`];
+    case "unresolved":
+      return [`${preview.platform}: Python ${preview.python.version} (${preview.python.interpreter}); not resolved yet, resolved at build time`];
+    case "resolved": {
+      const head = `${preview.platform}: Python ${preview.python.version} (${preview.python.interpreter}); resolution cached, ${preview.wheels.length} wheels`;
+      if (preview.layers === undefined) return [`${head} (layers decided once they are downloaded)`, ...preview.wheels.map((w) => `  ${w}`)];
+      if (preview.layers.length === 0) return [`${head}: no layer`];
+      return [`${head}:`, ...preview.layers.map((layer, i) => `  layer ${i + 1} (${layer.kind}, ${formatBytes(layer.size)}): ${layer.wheels.join(", ")}`)];
+    }
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }

@@ -200,12 +200,12 @@ describe("native builder", () => {
   it("refuses fields it cannot build natively, naming them, and prints a plan", async () => {
     const project = join(work, "p9");
     await writeProject(project);
-    const s = spec(project, { commands: ["echo hi"], packages: ["requests"] });
+    const s = spec(project, { commands: ["echo hi"], aptPackages: ["curl"] });
     await assert.rejects(buildSpec(s, { registry, cacheDir: cache }), (e: Error & { code?: string; hint?: string }) => {
       assert.equal(e.code, "NATIVE_UNSUPPORTED");
       assert.match(e.message, /commands/);
-      assert.match(e.message, /packages/);
-      assert.match(e.hint ?? "", /builder/);
+      assert.match(e.message, /aptPackages/);
+      assert.match(e.hint ?? "", /Dockerfile builder \(docker, podman, buildah, buildkit\)/);
       return true;
     });
     const plan = describePlan(await planBuild(spec(project)));

@@ -1,0 +1,31 @@
+// The layer of the spec's files (`sourceRoot` and `copy`), reused from the local step cache when
+// the tree is unchanged: hashing the files is much cheaper than tarring and compressing them.
+import { join } from "node:path";
+import { layerFromEntries, type CompressionOptions, type FileLayer, type LayerEntry } from "../layer/index.js";
+import { treeDigest, type FileEntry } from "../spec/index.js";
+import { readLayerRecord, writeLayerRecord } from "./step-cache.js";
+import { filesLayerKey, type LayerIdentity } from "./step-keys.js";
+
+export interface FilesLayerOptions {
+  readonly cacheDir: string;
+  readonly workdir: string;
+  readonly compression: CompressionOptions;
+  readonly identity: LayerIdentity;
+}
+
+export async function filesLayer(files: readonly FileEntry[], options: FilesLayerOptions): Promise<{ layer: FileLayer; fromCache: boolean }> {
+  const key = filesLayerKey(await treeDigest(files), options.workdir, options.identity);
+  const cached = await readLayerRecord(options.cacheDir, key);
+  if (cached !== undefined) return { layer: cached, fromCache: true };
+  const entries: LayerEntry[] = files.map((e) => ({
+    path: e.path,
+    type: e.type,
+    mode: e.mode,
+    size: e.size,
+    ...(e.type === "file" ? { source: e.source } : {}),
+    ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
+  }));
+  const layer = await layerFromEntries(entries, { cacheDir: join(options.cacheDir, "layers"), epoch: options.identity.epoch, ...options.compression });
+  await writeLayerRecord(options.cacheDir, key, layer);
+  return { layer, fromCache: false };
+}

@@ -1,0 +1,208 @@
+// The Python step for one platform. First the base image's interpreter and install scheme:
+// from its layer listings (cached per layer on this machine), or, when those would have to be
+// downloaded and the image goes to a registry, from the `base-python` entry an earlier build left
+// there. Then the layers holding the resolved wheels, cheapest source first:
+//
+//   1. the local step record (same key: same inputs)         -> the layer files on this disk
+//   2. the step-cache artifact in the target repository      -> layers already in the registry
+//   3. resolve (cached by inputs), download (cached by hash), then per layer group either the
+//      locally cached layer (same wheels) or a freshly written one
+//
+// The key of 1 and 2 is computed before resolution from the resolution inputs, the install target
+// and the layer identity, so a hit costs no resolver run and no download. `refresh` skips 1, 2 and
+// the registry's base-python entry, and re-resolves; the per-group layer cache of 3 still applies
+// (same wheels, same bytes).
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { layerFromEntries, type CompressionOptions } from "../layer/index.js";
+import { formatPlatform, type Blob, type ImageConfig, type Platform } from "../oci/index.js";
+import {
+  DEFAULT_LARGE_WHEEL_BYTES,
+  discoverPython,
+  downloadWheels,
+  parseWheelFilename,
+  planWheelLayers,
+  PythonError,
+  resolutionKey,
+  resolveRequirements,
+  wheelGroupEntries,
+  wheelLayerCacheKey,
+  type DiscoveredPython,
+  type PythonRequirements,
+  type PythonTarget,
+} from "../python/index.js";
+import type { Reference } from "../reference/index.js";
+import type { Registry } from "../registry/index.js";
+import { baseListingCached, readBaseListing } from "./base-listing.js";
+import { lookupBasePython, rememberBasePython, type BasePythonFacts } from "./base-python.js";
+import { lookupStepCache, type StepCacheLookup } from "./registry-step-cache.js";
+import {
+  cachedLayerOf,
+  openCachedLayer,
+  readLayerRecord,
+  readPythonStepRecord,
+  writeLayerRecord,
+  writePythonStepRecord,
+  type PythonStepLayer,
+  type PythonStepRecord,
+} from "./step-cache.js";
+import { basePythonKey, pythonStepKey, wheelLayerKey, type LayerIdentity } from "./step-keys.js";
+
+export interface PythonStepOptions {
+  readonly requirements: PythonRequirements;
+  readonly platform: Platform;
+  readonly base: { readonly config: ImageConfig | undefined; readonly layers: readonly Blob[]; readonly reference?: string };
+  /** The spec's pythonVersion: the interpreter must be this version. */
+  readonly pythonVersion?: string;
+  readonly cacheDir: string;
+  readonly compression: CompressionOptions;
+  readonly identity: LayerIdentity;
+  readonly refresh?: boolean;
+  readonly largeWheelBytes?: number;
+  /** The repository the image is pushed to, whose step cache is read before resolving. */
+  readonly registryCache?: { readonly registry: Registry; readonly repository: Reference };
+  readonly signal?: AbortSignal;
+}
+
+export type PythonStepSource = "local-cache" | "registry-cache" | "built";
+
+export interface PythonStepResult {
+  readonly python: DiscoveredPython;
+  readonly target: PythonTarget;
+  readonly source: PythonStepSource;
+  readonly record: PythonStepRecord;
+  /** The layers, in record order. */
+  readonly layers: readonly Blob[];
+  /** What the registry's step cache answered, when it was asked. */
+  readonly registryLookup?: StepCacheLookup;
+  /** How the interpreter was found; `layers` means the base layers were read, and `learned` is worth storing in the registry. */
+  readonly discoveredFrom: "listing-cache" | "layers" | "registry-cache";
+  readonly learned?: { readonly key: string; readonly facts: BasePythonFacts };
+  /** Problems that did not stop the step (an unreadable registry entry). */
+  readonly warnings: readonly string[];
+  /** Whether pip/uv ran (false when its answer came from a cache). */
+  readonly resolved: boolean;
+}
+
+export async function runPythonStep(options: PythonStepOptions): Promise<PythonStepResult> {
+  const { cacheDir, platform, requirements } = options;
+  const warnings: string[] = [];
+  const found = await findBasePython(options, warnings);
+  const { python } = found;
+  const target: PythonTarget = { platform, pythonVersion: targetVersion(python.version, options.pythonVersion), ...(found.libc ? { libc: found.libc } : {}) };
+  if (options.base.reference !== undefined) {
+    await rememberBasePython(cacheDir, options.base.reference, platform, {
+      version: target.pythonVersion,
+      interpreter: python.interpreter,
+      ...(found.libc ? { libc: found.libc } : {}),
+    });
+  }
+  const largeWheelBytes = options.largeWheelBytes ?? DEFAULT_LARGE_WHEEL_BYTES;
+  const content = requirements.requirementsFile === undefined ? undefined : await readRequirements(requirements.requirementsFile);
+  const key = pythonStepKey({ resolutionKey: resolutionKey(requirements, content, target), target: python, largeWheelBytes, ...options.identity });
+  const done = (source: PythonStepSource, record: PythonStepRecord, layers: readonly Blob[], extra: Partial<PythonStepResult> = {}): PythonStepResult => ({
+    python,
+    target,
+    source,
+    record,
+    layers,
+    resolved: false,
+    discoveredFrom: found.from,
+    ...(found.learned ? { learned: found.learned } : {}),
+    warnings,
+    ...extra,
+  });
+
+  if (!options.refresh) {
+    const local = await readPythonStepRecord(cacheDir, key);
+    const files = local && (await Promise.all(local.layers.map((l) => openCachedLayer(cacheDir, l))));
+    if (local && files && files.every((f) => f !== undefined)) return done("local-cache", local, files as Blob[]);
+  }
+  let registryLookup: StepCacheLookup | undefined;
+  if (!options.refresh && options.registryCache) {
+    registryLookup = await lookupStepCache(options.registryCache.registry, options.registryCache.repository, key, options.signal);
+    if (registryLookup.status === "hit") return done("registry-cache", registryLookup.record, registryLookup.layers, { registryLookup });
+    if (registryLookup.status === "error") warnings.push(`step cache ${registryLookup.tag} could not be read, building the Python layers instead: ${messageOf(registryLookup.error)}`);
+  }
+
+  const resolution = await resolveRequirements(requirements, target, { cacheDir, ...(options.refresh ? { refresh: true } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const indexUrls = [requirements.indexUrl, ...(requirements.extraIndexUrls ?? [])].filter((u): u is string => u !== undefined);
+  const wheels = await downloadWheels(resolution.wheels, { cacheDir, indexUrls, ...(options.signal ? { signal: options.signal } : {}) });
+  const layers: Blob[] = [];
+  const recorded: PythonStepLayer[] = [];
+  for (const group of planWheelLayers(wheels, { largeWheelBytes }).groups) {
+    const layerKey = wheelLayerKey(wheelLayerCacheKey(group.wheels, python), options.identity);
+    let layer = await readLayerRecord(cacheDir, layerKey);
+    if (layer === undefined) {
+      const { entries } = await wheelGroupEntries(group.wheels, python);
+      layer = await layerFromEntries(entries, { cacheDir: join(cacheDir, "layers"), epoch: options.identity.epoch, ...options.compression });
+      await writeLayerRecord(cacheDir, layerKey, layer);
+    }
+    layers.push(layer);
+    recorded.push({ ...cachedLayerOf(layer), kind: group.kind, wheels: group.wheels.map((w) => w.filename) });
+  }
+  const record: PythonStepRecord = {
+    key,
+    platform: formatPlatform(platform),
+    python: { version: target.pythonVersion, interpreter: python.interpreter },
+    wheels: wheels.map((w) => ({ filename: w.filename, sha256: w.sha256 })).sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0)),
+    layers: recorded,
+  };
+  await writePythonStepRecord(cacheDir, record);
+  return done("built", record, layers, { resolved: !resolution.fromCache, ...(registryLookup ? { registryLookup } : {}) });
+}
+
+interface FoundPython extends BasePythonFacts {
+  readonly from: PythonStepResult["discoveredFrom"];
+  readonly learned?: { readonly key: string; readonly facts: BasePythonFacts };
+}
+
+/** The base's interpreter: from cached listings, else the registry's base-python entry, else by reading the layers. */
+async function findBasePython(options: PythonStepOptions, warnings: string[]): Promise<FoundPython> {
+  const { base, cacheDir } = options;
+  const env = base.config?.config?.Env ?? [];
+  const key = basePythonKey({ layers: base.layers.map((l) => l.descriptor.digest), env, pythonVersion: options.pythonVersion });
+  const listed = await baseListingCached(base.layers, { cacheDir });
+  if (!listed && options.registryCache && !options.refresh) {
+    const lookup = await lookupBasePython(options.registryCache.registry, options.registryCache.repository, key, options.signal);
+    if (lookup.status === "hit") return { ...lookup.facts, from: "registry-cache" };
+    if (lookup.status === "error") warnings.push(`step cache ${lookup.tag} could not be read, reading the base layers instead: ${messageOf(lookup.error)}`);
+  }
+  const listing = await readBaseListing(base.layers, { cacheDir });
+  const python = discoverPython(listing.paths, env, {
+    ...(options.pythonVersion !== undefined ? { pythonVersion: options.pythonVersion } : {}),
+    ...(base.reference !== undefined ? { image: base.reference } : {}),
+  });
+  const facts: BasePythonFacts = { python, ...(listing.libc ? { libc: listing.libc } : {}) };
+  return listed ? { ...facts, from: "listing-cache" } : { ...facts, from: "layers", learned: { key, facts } };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** `imagespec: python (shared) greet==1.0 helper==1.2`: the history line of a Python layer. */
+export function pythonLayerHistory(layer: Pick<PythonStepLayer, "kind" | "wheels">): string {
+  const names = layer.wheels.map((filename) => {
+    const parsed = parseWheelFilename(filename);
+    return `${parsed.project}==${parsed.version}`;
+  });
+  return `imagespec: python (${layer.kind}) ${names.join(" ")}`;
+}
+
+/** A patch level in the spec (3.11.7) is passed on to the resolver when it matches the interpreter's 3.11. */
+function targetVersion(discovered: string, wanted: string | undefined): string {
+  const trimmed = wanted?.trim();
+  return trimmed !== undefined && /^\d+\.\d+\.\d+$/.test(trimmed) && trimmed.startsWith(`${discovered}.`) ? trimmed : discovered;
+}
+
+async function readRequirements(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    throw new PythonError("PYTHON_RESOLUTION_FAILED", `cannot read the requirements file ${path}: ${(error as Error).message}`, {
+      hint: "the requirements path is relative to the spec file; check that it exists",
+      cause: error,
+    });
+  }
+}

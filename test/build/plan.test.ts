@@ -1,0 +1,102 @@
+// The plan and its description (`build --dry-run`): the Python step between base and files,
+// which wheel goes into which layer when the resolution is cached on this machine, and the
+// errors for what the native builder refuses, worded for the spec's builder setting.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, truncate, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { blockedError, describePlan, planBuild } from "../../src/build/index.js";
+import { rememberBasePython } from "../../src/build/base-python.js";
+import { parsePlatform } from "../../src/oci/index.js";
+import { resolutionKey, wheelCachePath, writeCachedResolution, type PythonRequirements } from "../../src/python/index.js";
+import { ImageSpec } from "../../src/spec/index.js";
+import { removeDir, tempDir } from "../support/tools.js";
+
+const BASE = "registry.example.com/python:3.11";
+const TORCH = "torch-2.3.0-cp311-cp311-manylinux_2_17_x86_64.whl";
+const SMALL = ["attrs-23.2.0-py3-none-any.whl", "six-1.16.0-py2.py3-none-any.whl"];
+
+describe("plan", () => {
+  let project: string;
+
+  before(async () => {
+    project = await tempDir("imagespec-plan-");
+    await mkdir(join(project, "src"), { recursive: true });
+    await writeFile(join(project, "src", "main.py"), "print(1)\n");
+    await writeFile(join(project, "requirements.txt"), "six\n");
+  });
+  after(async () => {
+    await removeDir(project);
+  });
+
+  const spec = (extra: Record<string, unknown> = {}) =>
+    new ImageSpec(
+      {
+        name: "app",
+        baseImage: BASE,
+        packages: ["torch", "attrs"],
+        requirements: "requirements.txt",
+        pipIndex: "https://user:secret@pypi.example.com/simple/",
+        sourceRoot: "src",
+        platform: "linux/amd64,linux/arm64",
+        ...extra,
+      },
+      { baseDir: project },
+    );
+
+  it("puts the Python step between the base and the files, and says what is still to be resolved", async () => {
+    const plan = await planBuild(spec(), { cacheDir: join(project, "empty-cache") });
+    assert.deepEqual(plan.steps.map((s) => s.kind), ["base", "python", "files", "config"]);
+    assert.deepEqual(plan.blockers, []);
+    const text = describePlan(plan);
+    assert.match(text, /^2\. python +packages torch, attrs; requirements requirements\.txt; index https:\/\/\*\*\*@pypi\.example\.com\/simple\/$/m);
+    assert.ok(!text.includes("secret"), "credentials never reach the plan");
+    assert.match(text, /^ +linux\/amd64: resolved at build time/m);
+    assert.match(text, /^ +linux\/arm64: resolved at build time/m);
+    assert.match(text, /^3\. files +1 files/m);
+  });
+
+  it("lists the layers of a cached resolution: large wheels alone, the rest together", async () => {
+    const cacheDir = join(project, "cache");
+    const s = spec();
+    const plan = await planBuild(s, { cacheDir, preview: false });
+    const step = plan.steps.find((x) => x.kind === "python");
+    assert.ok(step?.kind === "python");
+    const requirements: PythonRequirements = step.requirements;
+    const amd64 = parsePlatform("linux/amd64");
+    await rememberBasePython(cacheDir, BASE, amd64, { version: "3.11", interpreter: "/usr/local/bin/python3.11" });
+    await rememberBasePython(cacheDir, BASE, parsePlatform("linux/arm64"), { version: "3.11", interpreter: "/usr/local/bin/python3.11" });
+    const wheels = [TORCH, ...SMALL].map((filename, i) => ({ name: filename.split("-")[0]!, version: "1", url: `https://pypi.example.com/files/${filename}`, sha256: String(i).repeat(64), filename }));
+    await writeCachedResolution(cacheDir, { key: resolutionKey(requirements, "six\n", { platform: amd64, pythonVersion: "3.11" }), resolver: "pip", wheels });
+
+    // Resolved but not downloaded: the wheels are listed, the grouping needs their sizes.
+    const resolvedOnly = describePlan(await planBuild(s, { cacheDir }));
+    assert.match(resolvedOnly, /linux\/amd64: Python 3\.11 \(\/usr\/local\/bin\/python3\.11\); resolution cached, 3 wheels \(layers decided once they are downloaded\)\n +torch-2\.3\.0/);
+    assert.match(resolvedOnly, /linux\/arm64: Python 3\.11 \(\/usr\/local\/bin\/python3\.11\); not resolved yet/);
+
+    for (const [i, wheel] of wheels.entries()) {
+      const path = wheelCachePath(cacheDir, wheel.sha256);
+      await mkdir(join(path, ".."), { recursive: true });
+      await writeFile(path, "");
+      await truncate(path, i === 0 ? 25 * 1024 * 1024 : 2048);
+    }
+    const grouped = describePlan(await planBuild(s, { cacheDir }));
+    assert.match(grouped, /linux\/amd64: Python 3\.11 \(\/usr\/local\/bin\/python3\.11\); resolution cached, 3 wheels:\n +layer 1 \(large, 25\.0 MiB\): torch-2\.3\.0-cp311-cp311-manylinux_2_17_x86_64\.whl\n +layer 2 \(shared, 4\.0 KiB\): attrs-23\.2\.0-py3-none-any\.whl, six-1\.16\.0-py2\.py3-none-any\.whl/);
+  });
+
+  it("refuses commands and conda for a Dockerfile builder, and apt for a later version, worded for the builder setting", async () => {
+    const auto = await planBuild(spec({ commands: ["make"], aptPackages: ["curl"] }), { preview: false });
+    const autoError = blockedError(auto);
+    assert.equal(autoError.code, "NATIVE_UNSUPPORTED");
+    assert.match(autoError.message, /spec "app" uses fields the native builder cannot build: commands \(it runs inside the image\); aptPackages/);
+    assert.match(autoError.hint ?? "", /a Dockerfile builder \(docker, podman, buildah, buildkit\) is needed, and this version of imagespec has none yet/);
+
+    const native = blockedError(await planBuild(spec({ condaPackages: ["numpy"], builder: "native" }), { preview: false }));
+    assert.match(native.message, /sets builder: native, but the native builder cannot build condaPackages/);
+    assert.match(native.hint ?? "", /set builder to one of docker, podman, buildah, buildkit once a Dockerfile builder is available/);
+
+    const aptOnly = blockedError(await planBuild(spec({ aptPackages: ["curl"] }), { preview: false }));
+    assert.doesNotMatch(aptOnly.hint ?? "", /Dockerfile/);
+    assert.match(aptOnly.hint ?? "", /later version of the native builder/);
+  });
+});
