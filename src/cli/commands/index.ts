@@ -1,7 +1,11 @@
 // Every subcommand registers itself on the program; main.ts stays a list.
 import type { Command } from "commander";
+import { registerBuildCommand } from "./build.js";
+import { registerCopyCommand } from "./copy.js";
+import { registerExistsCommand } from "./exists.js";
+import { registerInspectCommand } from "./inspect.js";
 import { registerTagCommand } from "./tag.js";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerTagCommand];
+export const commands: RegisterCommand[] = [registerTagCommand, registerBuildCommand, registerExistsCommand, registerInspectCommand, registerCopyCommand];

@@ -1,0 +1,155 @@
+// `imagespec build SPEC_FILE...`: builds every spec in the files (each image once, in parallel),
+// skipping those whose tag already exists. Progress goes to stderr as timestamped lines; stdout
+// gets one `name@digest` line per image (or one JSON object per image with --json).
+import type { Command } from "commander";
+import { writeFile } from "node:fs/promises";
+import { describePlan, NativeBuilder, planBuild, type BuildEvent, type BuildResult } from "../../build/index.js";
+import type { Compression } from "../../layer/index.js";
+import { parseRegistryLocation } from "../../reference/index.js";
+import { loadSpecs, type LoadedSpec } from "../../spec/index.js";
+import { reportError } from "../output.js";
+import type { RegisterCommand } from "./index.js";
+import { registryFromOptions, addRegistryOptions, type RegistryFlags } from "../registry-options.js";
+
+interface BuildFlags extends RegistryFlags {
+  dryRun?: boolean;
+  output?: string;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  compression?: Compression;
+  cacheDir?: string;
+  metadataFile?: string;
+}
+
+export const registerBuildCommand: RegisterCommand = (program: Command) => {
+  const command = program
+    .command("build")
+    .description("build the images of the specs in the files and push them (skipped when the tag already exists)")
+    .argument("<spec-files...>", "spec files: .yaml, .yml, .json, or .ts/.js modules exporting ImageSpec values")
+    .option("--dry-run", "print the plan of each image and build nothing")
+    .option("-o, --output <oci:DIR[:TAG]>", "write an OCI image layout instead of pushing to the spec's registry")
+    .option("-f, --force", "build and push even when the tag already exists")
+    .option("--json", "print one JSON result per image on stdout")
+    .option("-q, --quiet", "print only the image names")
+    .option("--compression <gzip|zstd>", "layer compression (default gzip)")
+    .option("--cache-dir <dir>", "where reusable build data is kept (default $XDG_CACHE_HOME/imagespec)")
+    .option("--metadata-file <file>", "also write the results as a JSON array to this file");
+  addRegistryOptions(command);
+  command.addHelpText(
+    "after",
+    `
+Specs with no registry are written to the OCI layout .imagespec/images (read it with
+skopeo: oci:.imagespec/images:NAME:TAG).
+
+Examples:
+  imagespec build imagespec.yaml
+  imagespec build --dry-run imagespec.yaml
+  imagespec build -o oci:./out imagespec.yaml
+  imagespec build --json specs/*.yaml`,
+  );
+  command.action(async (files: string[], flags: BuildFlags) => {
+    process.exitCode = await runBuild(files, flags);
+  });
+};
+
+async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
+  if (flags.compression !== undefined && !["gzip", "zstd"].includes(flags.compression)) {
+    process.stderr.write(`error: --compression ${JSON.stringify(flags.compression)} is not supported\nhint: use gzip or zstd\n`);
+    return 2;
+  }
+  let specs: LoadedSpec[];
+  try {
+    specs = (await Promise.all(files.map((f) => loadSpecs(f)))).flat();
+  } catch (error) {
+    return reportError(error);
+  }
+  if (flags.dryRun) {
+    try {
+      for (const { spec } of specs) process.stdout.write(`${describePlan(await planBuild(spec))}\n\n`);
+      return 0;
+    } catch (error) {
+      return reportError(error);
+    }
+  }
+
+  let registry;
+  try {
+    // --username/--password-stdin go to the specs' target registries only, never to a base's.
+    const credentialHosts = [...new Set(specs.flatMap(({ spec }) => (spec.registry !== undefined ? [parseRegistryLocation(spec.registry).host] : [])))];
+    registry = await registryFromOptions(flags, { credentialHosts });
+  } catch (error) {
+    return reportError(error);
+  }
+  const started = Date.now();
+  const progress = flags.quiet || flags.json ? () => undefined : progressPrinter();
+  const builder = new NativeBuilder({
+    registry,
+    onEvent: progress,
+    ...(flags.output !== undefined ? { output: flags.output } : {}),
+    ...(flags.force ? { force: true } : {}),
+    ...(flags.compression !== undefined ? { compression: flags.compression } : {}),
+    ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
+  });
+  const outcomes = await Promise.allSettled(specs.map(({ spec }) => builder.build(spec)));
+  await builder.close();
+  await registry.close();
+
+  let exitCode = 0;
+  const results: (BuildResult & { seconds: number })[] = [];
+  const seen = new Set<string>();
+  for (const outcome of outcomes) {
+    if (outcome.status === "rejected") {
+      exitCode = Math.max(exitCode, reportError(outcome.reason));
+      continue;
+    }
+    if (seen.has(outcome.value.image)) continue;
+    seen.add(outcome.value.image);
+    const result = { ...outcome.value, seconds: (Date.now() - started) / 1000 };
+    results.push(result);
+    if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else if (flags.quiet) process.stdout.write(`${result.image}\n`);
+    else process.stdout.write(`${result.image}@${result.digest}\n`);
+  }
+  if (flags.metadataFile !== undefined) await writeFile(flags.metadataFile, `${JSON.stringify(results, null, 2)}\n`);
+  return exitCode;
+}
+
+function size(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** Plain timestamped lines, as CI logs want them. */
+function progressPrinter(): (event: BuildEvent) => void {
+  const line = (image: string, text: string) => process.stderr.write(`${new Date().toISOString()} ${image}: ${text}\n`);
+  return (event) => {
+    switch (event.kind) {
+      case "plan":
+        line(event.image, `planned ${event.plan.steps.length} steps for ${event.plan.platforms.length} platform(s)`);
+        break;
+      case "exists":
+        line(event.image, `exists (${event.digest}), nothing to build`);
+        break;
+      case "base":
+        line(event.image, `base ${event.reference} for ${event.platform}`);
+        break;
+      case "layer":
+        line(event.image, `layer ${event.step} ${event.digest.slice(0, 19)} ${size(event.size)}`);
+        break;
+      case "push": {
+        const e = event.event;
+        if (e.type === "blob" && e.status !== "uploading") {
+          line(event.image, `blob ${e.digest.slice(0, 19)} ${size(e.size)} ${e.status}${e.status === "mounted" ? ` from ${e.from}` : ""}`);
+        } else if (e.type === "manifest") {
+          line(event.image, `manifest ${e.digest.slice(0, 19)} ${e.status}`);
+        }
+        break;
+      }
+      case "done":
+        line(event.image, `done ${event.digest}`);
+        break;
+    }
+  };
+}
