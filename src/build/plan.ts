@@ -7,6 +7,7 @@ import { formatPlatform, type Platform } from "../oci/index.js";
 import { redactUrl } from "../python/errors.js";
 import type { PythonRequirements } from "../python/index.js";
 import { parseReference, formatReference } from "../reference/index.js";
+import { humanSize } from "../units.js";
 import { collectFiles, imageName, type FileEntry, type ImageSpec } from "../spec/index.js";
 import { defaultCacheDir } from "./cache-dir.js";
 import { previewPython, type PythonPreview } from "./python-preview.js";
@@ -163,14 +164,8 @@ function describePreview(preview: PythonPreview): string[] {
       const head = `${preview.platform}: Python ${preview.python.version} (${preview.python.interpreter}); resolution cached, ${preview.wheels.length} wheels`;
       if (preview.layers === undefined) return [`${head} (layers decided once they are downloaded)`, ...preview.wheels.map((w) => `  ${w}`)];
       if (preview.layers.length === 0) return [`${head}: no layer`];
-      return [`${head}:`, ...preview.layers.map((layer, i) => `  layer ${i + 1} (${layer.kind}, ${formatBytes(layer.size)}): ${layer.wheels.join(", ")}`)];
+      return [`${head}:`, ...preview.layers.map((layer, i) => `  layer ${i + 1} (${layer.kind}, ${humanSize(layer.size)}): ${layer.wheels.join(", ")}`)];
     }
   }
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
-}

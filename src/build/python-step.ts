@@ -12,7 +12,6 @@
 // and the layer identity, so a hit costs no resolver run and no download. `refresh` skips 1, 2 and
 // the registry's base-python entry, and re-resolves; the per-group layer cache of 3 still applies
 // (same wheels, same bytes).
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { layerFromEntries, type CompressionOptions } from "../layer/index.js";
 import { formatPlatform, type Blob, type ImageConfig, type Platform } from "../oci/index.js";
@@ -22,7 +21,7 @@ import {
   downloadWheels,
   parseWheelFilename,
   planWheelLayers,
-  PythonError,
+  readRequirementsFile,
   resolutionKey,
   resolveRequirements,
   wheelGroupEntries,
@@ -98,7 +97,7 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
     });
   }
   const largeWheelBytes = options.largeWheelBytes ?? DEFAULT_LARGE_WHEEL_BYTES;
-  const content = requirements.requirementsFile === undefined ? undefined : await readRequirements(requirements.requirementsFile);
+  const content = requirements.requirementsFile === undefined ? undefined : await readRequirementsFile(requirements.requirementsFile);
   const key = pythonStepKey({ resolutionKey: resolutionKey(requirements, content, target), target: python, largeWheelBytes, ...options.identity });
   const done = (source: PythonStepSource, record: PythonStepRecord, layers: readonly Blob[], extra: Partial<PythonStepResult> = {}): PythonStepResult => ({
     python,
@@ -196,13 +195,3 @@ function targetVersion(discovered: string, wanted: string | undefined): string {
   return trimmed !== undefined && /^\d+\.\d+\.\d+$/.test(trimmed) && trimmed.startsWith(`${discovered}.`) ? trimmed : discovered;
 }
 
-async function readRequirements(path: string): Promise<string> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (error) {
-    throw new PythonError("PYTHON_RESOLUTION_FAILED", `cannot read the requirements file ${path}: ${(error as Error).message}`, {
-      hint: "the requirements path is relative to the spec file; check that it exists",
-      cause: error,
-    });
-  }
-}

@@ -5,6 +5,7 @@
 // interpreter in the shebangs and the layout version of this code.
 import type { LayerEntry } from "../layer/entries.js";
 import { sha256 } from "../oci/index.js";
+import { humanSize } from "../units.js";
 import { installWheel, type InstalledWheel, type WheelFile } from "./install.js";
 import { SCHEME_KEYS, type InstallTarget } from "./scheme.js";
 
@@ -47,7 +48,7 @@ export function planWheelLayers<W extends LayerWheel>(wheels: readonly W[], opti
 
 /** One line per layer, for plan output: `layer 1 (large, 812.4 MiB): torch-2.3.0-cp311-...whl`. */
 export function describeWheelLayers(plan: WheelLayerPlan): string[] {
-  return plan.groups.map((group, i) => `layer ${i + 1} (${group.kind}, ${formatBytes(group.size)}): ${group.wheels.map((w) => w.filename).join(", ")}`);
+  return plan.groups.map((group, i) => `layer ${i + 1} (${group.kind}, ${humanSize(group.size)}): ${group.wheels.map((w) => w.filename).join(", ")}`);
 }
 
 /**
@@ -95,14 +96,3 @@ function compare(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}

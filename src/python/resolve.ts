@@ -79,7 +79,8 @@ export async function resolveRequirements(requirements: PythonRequirements, targ
   return { ...resolution, fromCache: false };
 }
 
-async function readRequirementsFile(path: string): Promise<string> {
+/** A requirements file's text, or a PythonError naming the path. */
+export async function readRequirementsFile(path: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
   } catch (error) {

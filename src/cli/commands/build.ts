@@ -7,6 +7,7 @@ import { describePlan, NativeBuilder, planBuild, type BuildEvent, type BuildResu
 import type { Compression } from "../../layer/index.js";
 import { parseRegistryLocation } from "../../reference/index.js";
 import { loadSpecs, type LoadedSpec } from "../../spec/index.js";
+import { humanSize } from "../../units.js";
 import { reportError } from "../output.js";
 import type { RegisterCommand } from "./index.js";
 import { registryFromOptions, addRegistryOptions, type RegistryFlags } from "../registry-options.js";
@@ -115,11 +116,6 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   return exitCode;
 }
 
-function size(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
 
 /** Plain timestamped lines, as CI logs want them. */
 function progressPrinter(): (event: BuildEvent) => void {
@@ -136,12 +132,12 @@ function progressPrinter(): (event: BuildEvent) => void {
         line(event.image, `base ${event.reference} for ${event.platform}`);
         break;
       case "layer":
-        line(event.image, `layer ${event.step} ${event.digest.slice(0, 19)} ${size(event.size)}`);
+        line(event.image, `layer ${event.step} ${event.digest.slice(0, 19)} ${humanSize(event.size)}`);
         break;
       case "push": {
         const e = event.event;
         if (e.type === "blob" && e.status !== "uploading") {
-          line(event.image, `blob ${e.digest.slice(0, 19)} ${size(e.size)} ${e.status}${e.status === "mounted" ? ` from ${e.from}` : ""}`);
+          line(event.image, `blob ${e.digest.slice(0, 19)} ${humanSize(e.size)} ${e.status}${e.status === "mounted" ? ` from ${e.from}` : ""}`);
         } else if (e.type === "manifest") {
           line(event.image, `manifest ${e.digest.slice(0, 19)} ${e.status}`);
         }

@@ -7,7 +7,7 @@ import { formatReference, withDigest } from "../../reference/index.js";
 import { formatImageLocation, parseImageLocation, type ImageLocation, type PushEvent, type Registry } from "../../registry/index.js";
 import { reportError } from "../output.js";
 import { addRegistryOptions, loadImage, registryFromOptions, registryHosts, type RegistryFlags } from "../registry-options.js";
-import { humanSize } from "./inspect.js";
+import { humanSize } from "../../units.js";
 import type { RegisterCommand } from "./index.js";
 
 interface CopyFlags extends RegistryFlags {

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { formatPlatform, isImageIndex, type Image, type ImageConfig, type ImageIndex, type Platform } from "../../oci/index.js";
 import { formatImageLocation, parseImageLocation, readConfig, type ImageLocation, type Registry } from "../../registry/index.js";
+import { humanSize } from "../../units.js";
 import { reportError } from "../output.js";
 import { addRegistryOptions, loadImage, registryFromOptions, registryHosts, type RegistryFlags } from "../registry-options.js";
 import type { RegisterCommand } from "./index.js";
@@ -126,17 +127,6 @@ export async function describe(location: ImageLocation, value: Image | ImageInde
   };
 }
 
-export function humanSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
 
 function shortMediaType(mediaType: string): string {
   return mediaType.replace(/^application\/vnd\.(oci\.image|docker\.image\.rootfs|docker\.container\.image|docker\.distribution)\./, "");
