@@ -1,0 +1,175 @@
+// In-memory state of the emulated ECR: accounts and their credentials, repositories (settings and
+// policies), registry tokens, and the deny() switches. The API server and the registry fronts share
+// one State, so a repository created through the API is what the fronts see.
+import { randomBytes } from "node:crypto";
+import { wildcardMatch } from "./policy.js";
+
+export interface EmulatorAccount {
+  readonly accountId: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly userArn: string;
+}
+
+export type TagMutability = "MUTABLE" | "IMMUTABLE" | "IMMUTABLE_WITH_EXCLUSION" | "MUTABLE_WITH_EXCLUSION";
+
+export interface ExclusionFilter {
+  readonly filterType: "WILDCARD";
+  readonly filter: string;
+}
+
+/** A snapshot of one repository, as tests see it through `emulator.repository()`. */
+export interface EmulatedRepository {
+  readonly accountId: string;
+  readonly name: string;
+  readonly arn: string;
+  readonly uri: string;
+  readonly createdAt: Date;
+  readonly imageTagMutability: TagMutability;
+  readonly imageTagMutabilityExclusionFilters: readonly ExclusionFilter[];
+  readonly imageScanningConfiguration: { readonly scanOnPush: boolean };
+  readonly encryptionConfiguration: { readonly encryptionType: string; readonly kmsKey?: string };
+  readonly tags: readonly { readonly Key: string; readonly Value: string }[];
+  readonly policyText?: string;
+  readonly lifecyclePolicyText?: string;
+}
+
+/** Mutable record behind a snapshot. */
+export interface RepositoryRecord {
+  accountId: string;
+  name: string;
+  createdAt: Date;
+  imageTagMutability: TagMutability;
+  imageTagMutabilityExclusionFilters: ExclusionFilter[];
+  imageScanningConfiguration: { scanOnPush: boolean };
+  encryptionConfiguration: { encryptionType: string; kmsKey?: string };
+  tags: { Key: string; Value: string }[];
+  policyText?: string;
+  lifecyclePolicyText?: string;
+  lifecycleEvaluatedAt?: Date;
+}
+
+export interface ApiCall {
+  operation: string;
+  /** Account of the signing key; "" when the request was not authenticated. */
+  account: string;
+  input: unknown;
+}
+
+export interface RegistryRequest {
+  method: string;
+  path: string;
+  /** 0 when the emulator dropped the connection without an answer. */
+  status: number;
+  account?: string;
+}
+
+interface Token {
+  account: string;
+  expiresAt: number;
+}
+
+function makeAccount(accountId: string, accessKeyId: string): EmulatorAccount {
+  // Secrets are fresh per emulator, so nothing can pass by reusing a value from another run.
+  return {
+    accountId,
+    accessKeyId,
+    secretAccessKey: randomBytes(30).toString("base64"),
+    userArn: `arn:aws:iam::${accountId}:user/imagespec-test`,
+  };
+}
+
+export class State {
+  readonly owner: EmulatorAccount = makeAccount("111111111111", "AKIAIMAGESPECOWNER11");
+  readonly other: EmulatorAccount = makeAccount("222222222222", "AKIAIMAGESPECOTHER22");
+  readonly calls: ApiCall[] = [];
+  readonly registryRequests: RegistryRequest[] = [];
+  private readonly repos = new Map<string, RepositoryRecord>(); // key: account + "/" + name
+  private readonly tokens = new Map<string, Token>(); // key: the Basic-auth password
+  private readonly denies: { account: string; action: string }[] = [];
+
+  constructor(
+    readonly region: string,
+    readonly tokenTtlSeconds: number,
+  ) {}
+
+  get accounts(): EmulatorAccount[] {
+    return [this.owner, this.other];
+  }
+
+  accountById(accountId: string): EmulatorAccount | undefined {
+    return this.accounts.find((a) => a.accountId === accountId);
+  }
+
+  accountByKey(accessKeyId: string): EmulatorAccount | undefined {
+    return this.accounts.find((a) => a.accessKeyId === accessKeyId);
+  }
+
+  registryHost(accountId: string): string {
+    return `${accountId}.dkr.ecr.${this.region}.amazonaws.com`;
+  }
+
+  repositoryArn(accountId: string, name: string): string {
+    return `arn:aws:ecr:${this.region}:${accountId}:repository/${name}`;
+  }
+
+  getRepo(accountId: string, name: string): RepositoryRecord | undefined {
+    return this.repos.get(`${accountId}/${name}`);
+  }
+
+  listRepos(accountId: string): RepositoryRecord[] {
+    return [...this.repos.values()].filter((r) => r.accountId === accountId).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  addRepo(repo: RepositoryRecord): void {
+    this.repos.set(`${repo.accountId}/${repo.name}`, repo);
+  }
+
+  deleteRepo(accountId: string, name: string): void {
+    this.repos.delete(`${accountId}/${name}`);
+  }
+
+  snapshot(r: RepositoryRecord): EmulatedRepository {
+    return {
+      accountId: r.accountId,
+      name: r.name,
+      arn: this.repositoryArn(r.accountId, r.name),
+      uri: `${this.registryHost(r.accountId)}/${r.name}`,
+      createdAt: new Date(r.createdAt),
+      imageTagMutability: r.imageTagMutability,
+      imageTagMutabilityExclusionFilters: r.imageTagMutabilityExclusionFilters.map((f) => ({ ...f })),
+      imageScanningConfiguration: { ...r.imageScanningConfiguration },
+      encryptionConfiguration: { ...r.encryptionConfiguration },
+      tags: r.tags.map((t) => ({ ...t })),
+      ...(r.policyText !== undefined ? { policyText: r.policyText } : {}),
+      ...(r.lifecyclePolicyText !== undefined ? { lifecyclePolicyText: r.lifecyclePolicyText } : {}),
+    };
+  }
+
+  /** A new registry password for `account`; the caller wraps it as base64("AWS:" + password). */
+  issueToken(account: string): { password: string; expiresAt: Date } {
+    const password = randomBytes(48).toString("base64url");
+    const expiresAt = Date.now() + this.tokenTtlSeconds * 1000;
+    this.tokens.set(password, { account, expiresAt });
+    return { password, expiresAt: new Date(expiresAt) };
+  }
+
+  lookupToken(password: string): { account: string; expired: boolean } | undefined {
+    const t = this.tokens.get(password);
+    return t && { account: t.account, expired: Date.now() >= t.expiresAt };
+  }
+
+  expireTokens(): void {
+    const past = Date.now() - 1000;
+    for (const t of this.tokens.values()) t.expiresAt = past;
+  }
+
+  deny(account: string, action: string): void {
+    this.denies.push({ account, action });
+  }
+
+  /** Identity side of IAM: every test user may do everything except what deny() switched off. */
+  identityAllows(account: string, action: string): boolean {
+    return !this.denies.some((d) => d.account === account && wildcardMatch(d.action, action));
+  }
+}
