@@ -3,7 +3,7 @@ export * from "./errors.js";
 export * from "./reference/index.js";
 export * from "./oci/index.js";
 export * from "./spec/index.js";
-export { parseEcrHost, checkEcrHost, looksLikeEcrHost, type EcrHost } from "./ecr/host.js";
+export * from "./ecr/index.js";
 export * from "./layer/index.js";
 export * from "./registry/index.js";
 export * from "./build/index.js";

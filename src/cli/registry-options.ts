@@ -16,8 +16,12 @@ import {
   type Platform,
 } from "../oci/index.js";
 import { checkHost } from "../reference/index.js";
+import { EcrSupport, type EcrSupportOptions } from "../ecr/index.js";
 import {
   authKeyHost,
+  checkEndpoint,
+  parseRegistryEndpoints,
+  REGISTRY_ENDPOINTS_ENV,
   Credential,
   defaultKeychain,
   readConfig,
@@ -38,6 +42,10 @@ export interface RegistryFlags {
   password?: string;
   verbose?: boolean;
   concurrency?: number;
+  /** `host=url`, repeatable: reach a registry host at another URL. */
+  registryEndpoint?: string[];
+  /** AWS profile for ECR (default: the SDK's choice, AWS_PROFILE). */
+  awsProfile?: string;
 }
 
 export interface RegistryContext {
@@ -48,6 +56,11 @@ export interface RegistryContext {
   readonly credentialHosts?: readonly string[];
   /** Extra credential sources, asked after the command-line credentials (the ECR provider slot). */
   readonly providers?: readonly CredentialSource[];
+  /**
+   * ECR support: its credential source goes into the keychain (after the command-line
+   * credentials) and is closed with the registry. Default: one made from the flags; false: none.
+   */
+  readonly ecr?: EcrSupport | false;
   /** More Registry options (timeouts, upload settings, a repository hook). */
   readonly registryOptions?: Omit<RegistryOptions, "keychain" | "caFile" | "insecureRegistries" | "concurrency" | "logger">;
   /** Default process.env. */
@@ -65,6 +78,22 @@ function positiveInteger(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number of at least 1");
   return n;
+}
+
+function endpointMapping(value: string, previous: string[] | undefined): string[] {
+  const eq = value.indexOf("=");
+  if (eq <= 0) throw new InvalidArgumentError("expected HOST=URL, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com=https://vpce-example:443");
+  try {
+    checkEndpoint(value.slice(0, eq), value.slice(eq + 1));
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
+  return [...(previous ?? []), value.trim()];
+}
+
+/** ECR support configured from the flags (--aws-profile). */
+export function ecrFromFlags(flags: Pick<RegistryFlags, "awsProfile">, options: EcrSupportOptions = {}): EcrSupport {
+  return new EcrSupport({ ...options, ...(flags.awsProfile !== undefined ? { profile: flags.awsProfile } : {}) });
 }
 
 function registryHost(value: string, previous: string[] | undefined): string[] {
@@ -87,7 +116,13 @@ export function addRegistryOptions(command: Command): Command {
     .option("--password-stdin", "read the password for --username from stdin (up to EOF; one trailing newline is dropped)")
     .addOption(new Option("--password <password>", "refused: a password in argv is visible to every user of the machine").hideHelp())
     .option("--verbose", "print every HTTP exchange with the registries on stderr (credentials and tokens redacted)")
-    .option("--concurrency <n>", "blobs transferred at once (default 4)", positiveInteger);
+    .option("--concurrency <n>", "blobs transferred at once (default 4)", positiveInteger)
+    .option(
+      "--registry-endpoint <host=url>",
+      `send requests for registry HOST to URL (a VPC endpoint, a mirror); references and credentials keep HOST; repeatable (env ${REGISTRY_ENDPOINTS_ENV}, comma-separated)`,
+      endpointMapping,
+    )
+    .option("--aws-profile <name>", "AWS profile for Amazon ECR login and repositories (default: the AWS SDK's choice, e.g. AWS_PROFILE)");
 }
 
 function usage(message: string, hint: string): ImagespecError {
@@ -121,7 +156,16 @@ export async function registryFromOptions(flags: RegistryFlags, context: Registr
     const hosts = context.credentialHosts ? new Set(context.credentialHosts.map((h) => authKeyHost(h))) : undefined;
     sources.push({ name: "command-line", resolve: async (registry) => (hosts === undefined || hosts.has(authKeyHost(registry)) ? credential : undefined) });
   }
-  const keychain = defaultKeychain({ providers: [...sources, ...(context.providers ?? [])], env });
+  let endpoints: Record<string, string>;
+  try {
+    endpoints = parseRegistryEndpoints(flags.registryEndpoint ?? (env[REGISTRY_ENDPOINTS_ENV] ?? ""));
+  } catch (error) {
+    if (flags.registryEndpoint === undefined && error instanceof ImagespecError) throw usage(`${REGISTRY_ENDPOINTS_ENV}: ${error.message}`, error.hint ?? "");
+    throw error;
+  }
+  const ecr = context.ecr === false ? undefined : (context.ecr ?? ecrFromFlags(flags));
+  const ownsEcr = context.ecr === undefined;
+  const keychain = defaultKeychain({ providers: [...sources, ...(ecr ? [ecr.credentials] : []), ...(context.providers ?? [])], env });
 
   const caFile = flags.caFile ?? (env[CA_FILE_ENV] || undefined);
   let insecure = flags.insecureRegistry;
@@ -142,6 +186,8 @@ export async function registryFromOptions(flags: RegistryFlags, context: Registr
     insecureRegistries: insecure,
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
     ...(logger ? { logger } : {}),
+    ...(Object.keys(endpoints).length > 0 ? { endpoints } : {}),
+    ...(ownsEcr && ecr ? { onClose: () => ecr.close() } : {}),
   });
 }
 

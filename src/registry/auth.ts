@@ -40,6 +40,8 @@ interface Authorization {
   readonly header: string;
   /** From the cache: a 401 may just mean it expired or was revoked. */
   readonly cached: boolean;
+  /** The credential sent as is (Basic): its source may replace it when the registry refuses it. */
+  readonly credential?: Credential;
 }
 
 /** Authenticates the requests to one registry. */
@@ -65,8 +67,25 @@ export class Authenticator {
     let auth = await this.authorization(wanted, false);
     // At most three sends: without auth (learning the challenge), with a cached token the
     // registry may have stopped accepting, with a freshly fetched one.
+    let renewed = false;
     for (let round = 0; ; round++) {
       const res = await this.transport.request(withAuthorization(req, auth));
+      if ((res.status === 401 || res.status === 403) && auth?.credential && !renewed) {
+        // A credential the registry refused may be a stale token (ECR's expire after 12 h and are
+        // refused with 403 DENIED): its source drops it and, when that may help, we ask once more.
+        renewed = true;
+        if (await this.keychain.invalidate(this.registry, auth.credential)) {
+          this.credential = undefined;
+          const next = await this.authorization(wanted, false);
+          if (next) {
+            await res.discard();
+            this.assertReplayable(req);
+            this.transport.logger?.({ type: "auth", registry: this.registry, scheme: "basic", scopes: wanted, source: auth.credential.source, action: "credential-refresh" });
+            auth = next;
+            continue;
+          }
+        }
+      }
       if (res.status !== 401) return res;
       const challenge = preferredChallenge(parseChallenges(res.headers["www-authenticate"]));
       if (!challenge) return this.unauthorized(res, auth);
@@ -83,11 +102,15 @@ export class Authenticator {
       const next = await this.authorization(wanted, auth?.cached === true);
       if (!next) return this.unauthorized(res, undefined);
       await res.discard();
-      if (req.body !== undefined && !Buffer.isBuffer(req.body) && typeof (req.body as { open?: unknown }).open !== "function") {
-        // A streamed body is spent; the caller starts over, and will find the new token cached.
-        throw new RegistryError({ method: req.method, url: req.url, status: 401, code: "UNAUTHORIZED", problem: "the token was refreshed; the upload must restart", retryable: true });
-      }
+      this.assertReplayable(req);
       auth = next;
+    }
+  }
+
+  private assertReplayable(req: HttpRequest): void {
+    if (req.body !== undefined && !Buffer.isBuffer(req.body) && typeof (req.body as { open?: unknown }).open !== "function") {
+      // A streamed body is spent; the caller starts over, and will find the new token cached.
+      throw new RegistryError({ method: req.method, url: req.url, status: 401, code: "UNAUTHORIZED", problem: "the token was refreshed; the upload must restart", retryable: true });
     }
   }
 
@@ -101,7 +124,7 @@ export class Authenticator {
       if (!credential || credential.kind === "registry-token") return undefined;
       if (!this.basicLogged) this.transport.logger?.({ type: "auth", registry: this.registry, scheme: "basic", scopes, source: credential.source, action: "basic" });
       this.basicLogged = true;
-      return { header: credential.basicAuthorization(), cached: false };
+      return { header: credential.basicAuthorization(), cached: false, credential };
     }
     if (challenge.scheme !== "bearer") return undefined;
     if (credential?.kind === "registry-token") return { header: `Bearer ${credential.secret}`, cached: false };
@@ -193,6 +216,8 @@ export class Authenticator {
 
   private credentialHint(credential: Credential | undefined): string {
     if (!credential) {
+      const reasons = this.keychain.describeMissing(this.registry);
+      if (reasons.length > 0) return `no credentials for ${this.registry}: ${reasons.join("; ")}`;
       return `no credentials were found for ${this.registry} (looked in: ${this.keychain.sources.map((s) => s.name).join(", ")}); run \`docker login ${this.registry}\`, configure a credential helper, or pass credentials`;
     }
     return `the credentials for ${this.registry} from ${credential.source} were rejected: check the user name and password, run \`docker login ${this.registry}\` again, or check the credential helper`;

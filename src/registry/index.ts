@@ -17,11 +17,13 @@ export {
 } from "./keychain.js";
 export { runCredentialHelper, CredentialHelperError } from "./credential-helper.js";
 export { authKeyHost, DOCKER_HUB_AUTH_KEY } from "./auth-file.js";
+export { writeAuthFileEntry } from "./auth-file-write.js";
 export { TokenCache, Authenticator } from "./auth.js";
 export { parseChallenges, type Challenge } from "./challenge.js";
 export { RegistryError, type RegistryErrorDetail } from "./errors.js";
 export { BlobReadError, type UploadMode, type UploadSettings } from "./upload.js";
 export { DistributionClient, type FetchedManifest, type ManifestDescriptor, type UploadStart } from "./client.js";
+export { parseRegistryEndpoints, checkEndpoint, REGISTRY_ENDPOINTS_ENV, type RegistryEndpoints } from "./endpoints.js";
 export { Transport, HttpResponse, type TransportOptions, type TransportTimeouts, type HttpRequest } from "./transport.js";
 export { redactUrl, redactHeaders, type RegistryLogEvent, type RegistryLogger } from "./log.js";
 export { repositoryScope, type RepositoryAction } from "./scope.js";

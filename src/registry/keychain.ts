@@ -18,6 +18,15 @@ export interface CredentialSource {
   readonly name: string;
   /** Credentials for a registry host (`host[:port]`, Docker Hub as `docker.io`), or undefined. */
   resolve(registry: string): Promise<Credential | undefined>;
+  /**
+   * Called when the registry refused a credential this source gave (401, or 403 for registries
+   * such as ECR that answer an expired token that way). The source drops what it cached and
+   * returns true when asking it again may give a credential that works (a cached token that may
+   * have expired); false when it would give the same answer (a token it fetched a moment ago).
+   */
+  invalidate?(registry: string, credential: Credential): Promise<boolean> | boolean;
+  /** Why the source had no credential for a registry it is responsible for (for the 401 hint). */
+  describeMissing?(registry: string): string | undefined;
 }
 
 export class Keychain {
@@ -47,6 +56,21 @@ export class Keychain {
     const at = this.chain.findIndex((s) => s.name === name);
     this.chain.splice(at + 1, 0, source);
     return this;
+  }
+
+  /** Tells the source a credential came from that the registry refused it; true when it is worth asking again. */
+  async invalidate(registry: string, credential: Credential): Promise<boolean> {
+    const source = this.chain.find((s) => s.name === credential.source);
+    if (!source?.invalidate) return false;
+    return source.invalidate(registry, credential);
+  }
+
+  /** What the sources say about having nothing for a registry (e.g. "no AWS credentials: ..."). */
+  describeMissing(registry: string): string[] {
+    return this.chain.flatMap((s) => {
+      const why = s.describeMissing?.(registry);
+      return why ? [why] : [];
+    });
   }
 
   /** The first source's answer; undefined means go anonymous. */

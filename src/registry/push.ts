@@ -9,6 +9,7 @@ import { isImageIndex, type Blob, type Image, type ImageIndex } from "../oci/ind
 import type { DistributionClient } from "./client.js";
 import { forEachLimited } from "./concurrency.js";
 import { RegistryError } from "./errors.js";
+import { manifestExists } from "./exists.js";
 import { backoffDelay, DEFAULT_RETRY, sleep } from "./retry.js";
 import { repositoryScope } from "./scope.js";
 import { uploadBlob, type UploadSettings } from "./upload.js";
@@ -124,12 +125,47 @@ export async function pushImage(
   }
   const top = isImageIndex(image) ? { bytes: image.indexBytes, mediaType: image.mediaType } : { bytes: image.manifestBytes, mediaType: image.mediaType };
   // The tag is written last: everything it points at is already in the registry.
-  await client.putManifest(ref.repository, ref.tag ?? image.digest, top.bytes, top.mediaType, signal);
-  manifests.pushed++;
-  pushedBytes += top.bytes.length;
   const pinned = formatReference(withDigest(ref, image.digest));
-  emit({ type: "manifest", status: "pushed", digest: image.digest, mediaType: top.mediaType, reference: pinned });
+  if (await putTopManifest(client, ref, image.digest, top.bytes, top.mediaType, signal)) {
+    manifests.pushed++;
+    pushedBytes += top.bytes.length;
+    emit({ type: "manifest", status: "pushed", digest: image.digest, mediaType: top.mediaType, reference: pinned });
+  } else {
+    manifests.existing++;
+    emit({ type: "manifest", status: "exists", digest: image.digest, mediaType: top.mediaType, reference: pinned });
+  }
   return { reference: pinned, digest: image.digest, mediaType: top.mediaType, size: top.bytes.length, pushedBytes, blobs: counts, manifests };
+}
+
+/**
+ * PUTs the top manifest under its tag. True when written; false when an immutable tag (ECR's
+ * TAG_INVALID) already points at exactly this manifest, which is the outcome the push wanted.
+ * The same tag on other content is an error that says so.
+ */
+async function putTopManifest(client: DistributionClient, ref: Reference, digest: string, bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await client.putManifest(ref.repository, ref.tag ?? digest, bytes, mediaType, signal);
+    return true;
+  } catch (error) {
+    if (ref.tag === undefined || !(error instanceof RegistryError) || !(error.code === "TAG_INVALID" || error.registryCodes.includes("TAG_INVALID"))) throw error;
+    let current: string | undefined;
+    try {
+      const found = await manifestExists(client, ref, signal);
+      current = found.present ? found.digest : undefined;
+    } catch {
+      throw error; // cannot tell why the tag was refused; the registry's own answer says most
+    }
+    if (current === digest) return false;
+    if (current === undefined) throw error;
+    throw new ImagespecError(
+      "TAG_IMMUTABLE",
+      `cannot push ${formatReference(ref)}: the tag is immutable in ${ref.registry}/${ref.repository} and already points at other content (${current}, not ${digest})`,
+      {
+        hint: "the image under this tag differs from the one built now (a non-reproducible input, or a tag written by another tool); push under another tag, delete the old image, or make the repository's tags mutable (ECR: tagMutability MUTABLE, or an *_WITH_EXCLUSION filter for this tag); --force cannot overwrite an immutable tag",
+        cause: error,
+      },
+    );
+  }
 }
 
 /** Configs and layers of every image, each digest once. */
@@ -198,13 +234,42 @@ async function ensureBlob(
       });
       break;
     } catch (error) {
-      if (attempt >= attempts || signal.aborted || !worthRestarting(error)) throw error;
+      if (signal.aborted) throw error;
+      if (isDroppedConnection(error)) {
+        // ECR drops the connection of an upload to a repository that does not exist.
+        const missing = await repositoryMissing(client, ref, signal);
+        if (missing) throw missing;
+      }
+      if (attempt >= attempts || !worthRestarting(error)) throw error;
       session = undefined; // the old session may hold part of the bytes; start clean
       await sleep(backoffDelay(DEFAULT_RETRY, attempt), signal);
     }
   }
   emit({ type: "blob", status: "uploaded", digest, size });
   return "uploaded";
+}
+
+function isDroppedConnection(error: unknown): boolean {
+  return error instanceof RegistryError && error.status === undefined && (error.code === "NETWORK_ERROR" || error.code === "TIMEOUT");
+}
+
+/** A NAME_UNKNOWN error when the registry says the repository does not exist; undefined when it exists or will not say. */
+async function repositoryMissing(client: DistributionClient, ref: Reference, signal: AbortSignal): Promise<RegistryError | undefined> {
+  let exists: boolean | undefined;
+  try {
+    exists = await client.repositoryExists(ref.repository, signal);
+  } catch {
+    return undefined;
+  }
+  if (exists !== false) return undefined;
+  const url = await client.url(`/v2/${ref.repository}/blobs/uploads/`, {}, signal);
+  return new RegistryError({
+    method: "POST",
+    url,
+    code: "NAME_UNKNOWN",
+    problem: `repository ${ref.repository} does not exist on ${ref.registry} (the registry dropped the upload connection)`,
+    hint: `create the repository first (ECR: aws ecr create-repository --repository-name ${ref.repository}, or let imagespec create it: ecr.createRepository, imagespec ecr ensure-repo)`,
+  });
 }
 
 /** Failures that a fresh upload session (with the blob reopened from the start) may get past. */

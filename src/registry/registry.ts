@@ -28,6 +28,8 @@ export interface RegistryOptions extends TransportOptions {
    * it to create an ECR repository on demand). A rejection fails the push.
    */
   readonly beforePush?: (ref: Reference) => Promise<void>;
+  /** Runs on close(): releases what the options brought along (the ECR module's SDK clients). */
+  readonly onClose?: () => void | Promise<void>;
 }
 
 export interface CopyOptions {
@@ -168,7 +170,8 @@ export class Registry {
   }
 
   /** Closes pooled connections. */
-  close(): Promise<void> {
-    return this.transport.close();
+  async close(): Promise<void> {
+    await this.transport.close();
+    await this.options.onClose?.();
   }
 }

@@ -9,6 +9,7 @@ import { Agent, type Dispatcher } from "undici";
 import { apiHost, isLoopbackHost } from "../reference/index.js";
 import { VERSION } from "../version.js";
 import { ImagespecError } from "../errors.js";
+import { endpointTable, type RegistryEndpoints } from "./endpoints.js";
 import { networkError, errorCode, isTransientNetworkError, parseErrorBody, safeUrl, saysNotFound, RegistryError } from "./errors.js";
 import { redactHeaders, redactUrl, type RegistryLogger } from "./log.js";
 import { backoffDelay, DEFAULT_RETRY, isRetryableStatus, sleep, type RetryPolicy } from "./retry.js";
@@ -33,6 +34,11 @@ export interface TransportOptions {
   readonly logger?: RegistryLogger;
   /** Concurrent connections per origin (default 16). */
   readonly connectionsPerHost?: number;
+  /**
+   * Registry hosts reached at another URL (`{ "host[:port]": "scheme://host[:port]" }`): a VPC
+   * endpoint, a mirror. References, credentials and auth keep the logical host; requests go there.
+   */
+  readonly endpoints?: RegistryEndpoints;
 }
 
 /** A request body that can be produced again from the start, so the request can be retried. */
@@ -142,6 +148,7 @@ export class Transport {
   private readonly probeChallenges = new Map<string, string>();
   private readonly retryPolicy: RetryPolicy;
   private readonly userAgent: string;
+  private readonly endpoints: Map<string, URL>;
   readonly logger: RegistryLogger | undefined;
 
   constructor(options: TransportOptions = {}) {
@@ -162,6 +169,12 @@ export class Transport {
     this.retryPolicy = { ...DEFAULT_RETRY, ...options.retry };
     this.userAgent = options.userAgent ?? `imagespec/${VERSION}`;
     this.logger = options.logger;
+    this.endpoints = endpointTable(options.endpoints);
+  }
+
+  /** The endpoint a registry host is mapped to, if any. */
+  endpoint(registry: string): URL | undefined {
+    return this.endpoints.get(registry.toLowerCase());
   }
 
   isInsecure(registry: string): boolean {
@@ -174,6 +187,8 @@ export class Transport {
    * Decided once per host by asking `/v2/` over HTTPS first, as docker and go-containerregistry do.
    */
   async baseUrl(registry: string, signal?: AbortSignal): Promise<URL> {
+    const mapped = this.endpoint(registry);
+    if (mapped) return new URL(mapped.origin);
     // Docker Hub is named docker.io but served from registry-1.docker.io.
     const host = apiHost(registry);
     if (!isLoopbackHost(host) && !this.isInsecure(host) && !this.isInsecure(registry)) return new URL(`https://${host}`);

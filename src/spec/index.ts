@@ -7,6 +7,8 @@ export {
   SPEC_HASH_LENGTH,
   SPEC_HASH_PLACEHOLDER,
   TAG_MUTABILITIES,
+  DEFAULT_TAG_MUTABILITY,
+  ecrSchema,
   imageSpecSchema,
   type Builder,
   type CopyEntry,

@@ -261,6 +261,17 @@ const lifecyclePolicySchema = z.looseObject({
     .min(1),
 });
 
+/**
+ * ECR tag mutability when the spec says nothing: image tags are content hashes, so a tag never
+ * needs to move (IMMUTABLE protects it from being overwritten by anything else), except the
+ * step-cache tags `imagespec-cache-*` that imagespec itself rewrites when an entry changes
+ * (docs/native-builder.md).
+ */
+export const DEFAULT_TAG_MUTABILITY = {
+  tagMutability: "IMMUTABLE_WITH_EXCLUSION",
+  tagMutabilityExclusions: ["imagespec-cache-*"],
+} as const satisfies { tagMutability: (typeof TAG_MUTABILITIES)[number]; tagMutabilityExclusions: readonly string[] };
+
 export const ecrEncryptionSchema = z.strictObject({
   type: z.enum(["AES256", "KMS"]).default("AES256"),
   kmsKey: text.optional(),
@@ -269,9 +280,10 @@ export const ecrEncryptionSchema = z.strictObject({
 export const ecrSchema = z
   .strictObject({
     createRepository: z.boolean().default(true),
-    tagMutability: z.enum(TAG_MUTABILITIES).default("MUTABLE"),
+    /** Default (neither this nor the exclusions given): IMMUTABLE_WITH_EXCLUSION of `imagespec-cache-*`; see DEFAULT_TAG_MUTABILITY. */
+    tagMutability: z.enum(TAG_MUTABILITIES).optional(),
     /** Wildcard filters for the *_WITH_EXCLUSION mutabilities, e.g. "latest" or "dev-*". */
-    tagMutabilityExclusions: z.array(text).default([]),
+    tagMutabilityExclusions: z.array(text).optional(),
     scanOnPush: z.boolean().default(false),
     encryption: ecrEncryptionSchema.prefault({}),
     tags: z.record(z.string(), scalarText).default({}),
@@ -289,19 +301,28 @@ export const ecrSchema = z
     if (ecr.encryption.kmsKey !== undefined && ecr.encryption.type !== "KMS") {
       ctx.addIssue({ code: "custom", message: "a kmsKey needs encryption type KMS", path: ["encryption", "kmsKey"], input: ecr.encryption.kmsKey, params: { hint: "set encryption.type: KMS, or drop kmsKey" } });
     }
-    const withExclusion = ecr.tagMutability.endsWith("_WITH_EXCLUSION");
-    if (withExclusion && ecr.tagMutabilityExclusions.length === 0) {
-      ctx.addIssue({ code: "custom", message: `${ecr.tagMutability} needs tagMutabilityExclusions (tag filters like "latest" or "dev-*")`, path: ["tagMutabilityExclusions"], input: ecr.tagMutabilityExclusions });
-    }
-    if (!withExclusion && ecr.tagMutabilityExclusions.length > 0) {
-      ctx.addIssue({ code: "custom", message: `tagMutabilityExclusions only apply with tagMutability ${ecr.tagMutability}_WITH_EXCLUSION`, path: ["tagMutabilityExclusions"], input: ecr.tagMutabilityExclusions });
+    if (ecr.tagMutability !== undefined) {
+      const exclusions = ecr.tagMutabilityExclusions ?? [];
+      const withExclusion = ecr.tagMutability.endsWith("_WITH_EXCLUSION");
+      if (withExclusion && exclusions.length === 0) {
+        ctx.addIssue({ code: "custom", message: `${ecr.tagMutability} needs tagMutabilityExclusions (tag filters like "latest" or "dev-*")`, path: ["tagMutabilityExclusions"], input: exclusions });
+      }
+      if (!withExclusion && exclusions.length > 0) {
+        ctx.addIssue({ code: "custom", message: `tagMutabilityExclusions only apply with tagMutability ${ecr.tagMutability}_WITH_EXCLUSION`, path: ["tagMutabilityExclusions"], input: exclusions });
+      }
     }
     for (const [key, value] of Object.entries(ecr.tags)) {
       if (key.length === 0 || key.length > 128 || value.length > 256) {
         ctx.addIssue({ code: "custom", message: `tag ${JSON.stringify(key)}: AWS tag keys are 1-128 characters and values at most 256`, path: ["tags", key], input: value });
       }
     }
-  });
+  })
+  .transform(({ tagMutability, tagMutabilityExclusions, ...rest }) => ({
+    ...rest,
+    // Exclusions alone mean "immutable except these"; nothing at all means the default.
+    tagMutability: tagMutability ?? (tagMutabilityExclusions?.length ? "IMMUTABLE_WITH_EXCLUSION" : DEFAULT_TAG_MUTABILITY.tagMutability),
+    tagMutabilityExclusions: tagMutabilityExclusions ?? (tagMutability === undefined ? [...DEFAULT_TAG_MUTABILITY.tagMutabilityExclusions] : []),
+  }));
 
 export const imageSpecSchema = z.strictObject({
   name: nameSchema,

@@ -13,7 +13,9 @@ void describe("ImageSpec", () => {
     assert.equal(spec.isForcePush, false);
     assert.deepEqual(spec.packages, []);
     assert.equal(spec.ecr.createRepository, true);
-    assert.equal(spec.ecr.tagMutability, "MUTABLE");
+    // Content-hash tags never move; only the step-cache tags imagespec rewrites stay mutable.
+    assert.equal(spec.ecr.tagMutability, "IMMUTABLE_WITH_EXCLUSION");
+    assert.deepEqual(spec.ecr.tagMutabilityExclusions, ["imagespec-cache-*"]);
     assert.equal(spec.ecr.encryption.type, "AES256");
     assert.equal(spec.registry, undefined);
     assert.equal(spec.baseDir, process.cwd());

@@ -10,7 +10,9 @@ import { loadSpecs, type LoadedSpec } from "../../spec/index.js";
 import { humanSize } from "../../units.js";
 import { reportError } from "../output.js";
 import type { RegisterCommand } from "./index.js";
-import { registryFromOptions, addRegistryOptions, type RegistryFlags } from "../registry-options.js";
+import { registryFromOptions, addRegistryOptions, ecrFromFlags, type RegistryFlags } from "../registry-options.js";
+import { parseEcrHost, type EcrSupport, type EnsureResult } from "../../ecr/index.js";
+import type { ImageSpec } from "../../spec/index.js";
 
 interface BuildFlags extends RegistryFlags {
   dryRun?: boolean;
@@ -75,11 +77,23 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   }
 
   let registry;
+  // Repository writes (creation, pull grant, lifecycle) are worth a line in the log.
+  const ecr = ecrFromFlags(flags, {
+    onCall: (call) => {
+      if (call.sent && !flags.quiet && !flags.json && ["CreateRepository", "SetRepositoryPolicy", "PutLifecyclePolicy"].includes(call.operation)) {
+        process.stderr.write(`${new Date().toISOString()} ecr ${call.operation} ${String(call.input.repositoryName)} (${call.region})\n`);
+      }
+    },
+  });
+  let ecrSpecs: { spec: ImageSpec; repository: string }[];
   try {
     // --username/--password-stdin go to the specs' target registries only, never to a base's.
     const credentialHosts = [...new Set(specs.flatMap(({ spec }) => (spec.registry !== undefined ? [parseRegistryLocation(spec.registry).host] : [])))];
-    registry = await registryFromOptions(flags, { credentialHosts });
+    // Each ECR repository gets its spec's settings, applied before the first push to it.
+    ecrSpecs = flags.output === undefined ? registerEcrRepositories(ecr, specs.map((s) => s.spec)) : [];
+    registry = await registryFromOptions(flags, { credentialHosts, ecr, registryOptions: { beforePush: ecr.repositories.beforePush } });
   } catch (error) {
+    ecr.close();
     return reportError(error);
   }
   const started = Date.now();
@@ -93,10 +107,20 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
     ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
   });
   const outcomes = await Promise.allSettled(specs.map(({ spec }) => builder.build(spec)));
+  // An image that already existed was not pushed, so its repository's grant and lifecycle were not
+  // looked at: do that now for the specs that ask for them (no calls for repositories just pushed to).
+  const ensured = await Promise.allSettled(
+    ecrSpecs.filter(({ spec }) => spec.ecr.allowPullFrom.length > 0 || spec.ecr.lifecyclePolicy !== undefined).map(({ repository }) => ecr.repositories.ensure(repository)),
+  );
   await builder.close();
   await registry.close();
+  ecr.close();
 
   let exitCode = 0;
+  for (const outcome of ensured) {
+    if (outcome.status === "rejected") exitCode = Math.max(exitCode, reportError(outcome.reason));
+    else if (!flags.quiet && !flags.json) printEnsured(outcome.value);
+  }
   const results: (BuildResult & { seconds: number })[] = [];
   const seen = new Set<string>();
   for (const outcome of outcomes) {
@@ -116,6 +140,26 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   return exitCode;
 }
 
+/** Registers the ECR settings of every spec that pushes to a private ECR registry; returns those specs with their repository. */
+function registerEcrRepositories(ecr: EcrSupport, specs: readonly ImageSpec[]): { spec: ImageSpec; repository: string }[] {
+  const out: { spec: ImageSpec; repository: string }[] = [];
+  for (const spec of specs) {
+    const location = spec.registryLocation();
+    const host = location ? parseEcrHost(location.host) : undefined;
+    if (!location || !host || host.public) continue;
+    const repository = `${location.host.toLowerCase()}/${spec.repository()}`;
+    ecr.repositories.register(repository, spec.ecr);
+    out.push({ spec, repository });
+  }
+  return out;
+}
+
+function printEnsured(result: EnsureResult): void {
+  const parts = [`repository ${result.status}`];
+  if (result.policy !== "none") parts.push(`pull grant ${result.policy}`);
+  if (result.lifecycle !== "none") parts.push(`lifecycle policy ${result.lifecycle}`);
+  process.stderr.write(`${new Date().toISOString()} ecr ${result.host}/${result.repository}: ${parts.join(", ")}\n`);
+}
 
 /** Plain timestamped lines, as CI logs want them. */
 function progressPrinter(): (event: BuildEvent) => void {

@@ -2,10 +2,11 @@
 import type { Command } from "commander";
 import { registerBuildCommand } from "./build.js";
 import { registerCopyCommand } from "./copy.js";
+import { registerEcrCommand } from "./ecr.js";
 import { registerExistsCommand } from "./exists.js";
 import { registerInspectCommand } from "./inspect.js";
 import { registerTagCommand } from "./tag.js";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerTagCommand, registerBuildCommand, registerExistsCommand, registerInspectCommand, registerCopyCommand];
+export const commands: RegisterCommand[] = [registerTagCommand, registerBuildCommand, registerExistsCommand, registerInspectCommand, registerCopyCommand, registerEcrCommand];

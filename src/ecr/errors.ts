@@ -1,0 +1,86 @@
+// ECR failures as typed errors: an AWS error (AccessDenied, missing credentials, a missing
+// repository) becomes an EcrError naming the API action, the IAM permission it needs and what to do.
+// Messages carry AWS's own text (which names the identity) but never a token or a key.
+import { ImagespecError } from "../errors.js";
+
+export class EcrError extends ImagespecError {
+  /** The ECR API operation that failed (`CreateRepository`), when one did. */
+  readonly operation: string | undefined;
+
+  constructor(code: string, message: string, options: { hint?: string; cause?: unknown; operation?: string } = {}) {
+    super(code, message, { ...(options.hint !== undefined ? { hint: options.hint } : {}), cause: options.cause });
+    this.operation = options.operation;
+  }
+}
+
+/** The `name` AWS SDK v3 errors carry (`AccessDeniedException`, `RepositoryNotFoundException`, ...). */
+export function awsErrorName(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const record = error as { name?: unknown; Code?: unknown; code?: unknown };
+  for (const value of [record.name, record.Code, record.code]) if (typeof value === "string" && value !== "Error") return value;
+  return undefined;
+}
+
+function awsMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/\s+/g, " ").trim().slice(0, 500);
+}
+
+const ACCESS_DENIED = new Set(["AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnrecognizedClientException", "InvalidSignatureException"]);
+const NO_CREDENTIALS = new Set(["CredentialsProviderError", "ProviderError", "TokenProviderError"]);
+
+/** How to give imagespec AWS credentials, for hints. */
+export const CONFIGURE_CREDENTIALS_HINT =
+  "configure AWS credentials: set AWS_PROFILE (or pass --aws-profile) to a profile in ~/.aws/config, run `aws sso login --profile NAME` for SSO profiles, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; on AWS compute, attach a role (instance profile, task role, IRSA)";
+
+export interface AwsCallContext {
+  /** The API operation, e.g. `CreateRepository`. */
+  readonly operation: string;
+  /** What it was about, for the message: `repository team/app in 111111111111 (us-east-1)`. */
+  readonly subject: string;
+  /** The profile used, if one was named. */
+  readonly profile?: string;
+}
+
+/** Maps an AWS SDK error into an EcrError that says what permission or setup is missing. */
+export function ecrApiError(error: unknown, context: AwsCallContext): EcrError {
+  if (error instanceof EcrError) return error;
+  const name = awsErrorName(error) ?? "";
+  const action = `ecr:${context.operation}`;
+  const message = awsMessage(error);
+  if (NO_CREDENTIALS.has(name) || /could not load credentials|credential.*(missing|not found)|Unable to locate credentials/i.test(message)) {
+    return new EcrError("AWS_CREDENTIALS_MISSING", `${context.operation} for ${context.subject}: no AWS credentials${context.profile ? ` (profile ${context.profile})` : ""}: ${message}`, {
+      hint: CONFIGURE_CREDENTIALS_HINT,
+      cause: error,
+      operation: context.operation,
+    });
+  }
+  if (name === "ExpiredTokenException" || name === "ExpiredToken" || /token .*expired|sso session .*expired/i.test(message)) {
+    return new EcrError("AWS_CREDENTIALS_EXPIRED", `${context.operation} for ${context.subject}: the AWS credentials have expired: ${message}`, {
+      hint: `refresh them: \`aws sso login${context.profile ? ` --profile ${context.profile}` : ""}\` for SSO, or renew the session credentials`,
+      cause: error,
+      operation: context.operation,
+    });
+  }
+  if (ACCESS_DENIED.has(name) || /not authorized to perform/i.test(message)) {
+    const signature = name === "UnrecognizedClientException" || name === "InvalidSignatureException";
+    return new EcrError(
+      "ECR_ACCESS_DENIED",
+      signature
+        ? `${context.operation} for ${context.subject}: AWS rejected the credentials: ${message}`
+        : `${context.operation} for ${context.subject}: access denied; the identity needs the IAM permission ${action}: ${message}`,
+      {
+        hint: signature
+          ? "the access key or secret is wrong or deactivated; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile"
+          : `allow ${action} for this identity (the "User:" or role in the message) on the resource; \`aws sts get-caller-identity\` shows which identity is used`,
+        cause: error,
+        operation: context.operation,
+      },
+    );
+  }
+  return new EcrError("ECR_API_ERROR", `${context.operation} for ${context.subject} failed: ${name ? `${name}: ` : ""}${message}`, {
+    hint: "retry; if it persists, run the same call with the AWS CLI to see whether the account or region is at fault",
+    cause: error,
+    operation: context.operation,
+  });
+}

@@ -1,0 +1,11 @@
+// Amazon ECR: hosts and regions, in-process login (a keychain credential source), repositories
+// created on demand (the registry's beforePush hook), cross-account pull and lifecycle policies.
+export { parseEcrHost, checkEcrHost, looksLikeEcrHost, partitionOfRegion, knownRegions, EcrHostError, type EcrHost, type EcrHostCheck } from "./host.js";
+export { EcrError, ecrApiError, awsErrorName, CONFIGURE_CREDENTIALS_HINT } from "./errors.js";
+export { EcrClients, type EcrClientOptions } from "./client.js";
+export { EcrTokenCache, defaultTokenCacheDir, tokenCacheKey, tokenFresh, type CachedToken, type EcrTokenCacheOptions } from "./token-cache.js";
+export { EcrCredentialSource, ECR_CREDENTIAL_SOURCE, decodeToken, type EcrLoginOptions } from "./login.js";
+export { checkEcrRepositoryName, validateEcrRepositoryName, ecrRepositoryOf, repositoryKey } from "./repository-name.js";
+export { mergePullPolicy, principalArn, PULL_STATEMENT_SID, PULL_ACTIONS, type PolicyMerge } from "./policy.js";
+export { EcrRepositories, createRepositoryInput, DEFAULT_ECR_OPTIONS, type EcrCall, type EcrRepositoriesOptions, type EnsureResult } from "./repositories.js";
+export { EcrSupport, type EcrSupportOptions } from "./support.js";
