@@ -65,6 +65,11 @@ export class DigestingStream extends Transform {
     return this.count;
   }
 
+  /** The digest of the bytes seen so far, without ending the hash. */
+  digestSoFar(): Digest {
+    return this.result ?? `sha256:${this.hash.copy().digest("hex")}`;
+  }
+
   /** The digest, available once the stream has ended. */
   get digest(): Digest {
     if (this.result === undefined) throw new Error("digest read before the stream ended");

@@ -198,6 +198,7 @@ class VerifiedContent {
 
   private constructor(
     readonly digest: string,
+    private readonly size: number,
     private readonly source: Readable,
     private readonly verifier: DigestingStream,
     readonly stream: Readable,
@@ -213,7 +214,7 @@ class VerifiedContent {
     }
     const verifier = new DigestingStream({ digest, size, what: `blob ${digest}` });
     const counter = new ProgressStream(onBytes);
-    const content = new VerifiedContent(digest, source, verifier, counter);
+    const content = new VerifiedContent(digest, size, source, verifier, counter);
     // Wired by hand rather than with pipeline(): pipeline would destroy the source with the
     // network's error, and a network failure must not be mistaken for a broken source.
     source.on("error", (e) => {
@@ -243,8 +244,15 @@ class VerifiedContent {
   assertVerified(): void {
     const failure = this.failure();
     if (failure) throw failure;
-    if (!this.verifier.writableFinished) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, "(upload ended before the content did)");
-    if (this.verifier.digest !== this.digest) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, this.verifier.digest);
+    if (this.verifier.writableFinished) {
+      if (this.verifier.digest !== this.digest) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, this.verifier.digest);
+      return;
+    }
+    // A registry may answer as soon as it has every byte, before the source's end has been read:
+    // then the bytes that went out decide.
+    if (this.verifier.size !== this.size) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, "(upload ended before the content did)");
+    const sent = this.verifier.digestSoFar();
+    if (sent !== this.digest) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, sent);
   }
 
   /** The whole (small) content, verified. */

@@ -193,6 +193,27 @@ describe("push to a plain registry", () => {
     assert.deepEqual(await registry.exists(`${reg.host}/push/aborted:v1`), { present: false });
   });
 
+  it("pushes a blob whose source reports its end late, after the registry already has every byte", async () => {
+    const data = randomBytes(3 << 20);
+    const late: Blob = {
+      descriptor: { mediaType: MediaType.OciLayerGzip, digest: sha256(data), size: data.length },
+      open: async () => {
+        let sent = false;
+        return new Readable({
+          read() {
+            if (sent) return;
+            sent = true;
+            this.push(data);
+            // The end comes well after the registry has answered the upload.
+            setTimeout(() => this.push(null), 1500);
+          },
+        });
+      },
+    };
+    await registry.push(`${reg.host}/push/late:v1`, imageFromParts(config("late"), [late]));
+    assert.equal((await registry.exists(`${reg.host}/push/late:v1`)).present, true);
+  });
+
   it("rejects a blob longer than its descriptor says, and tags nothing", async () => {
     const data = randomBytes(3 << 20);
     const long = streamedLayer(data, { size: 2 << 20 });
