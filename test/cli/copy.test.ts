@@ -4,18 +4,17 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { readLayout } from "../../src/oci/index.js";
 import { defaultKeychain, Registry } from "../../src/registry/index.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
-import { makeMultiPlatformImage, removeDir, run, skopeo, tempDir, type RunResult, type TestIndex } from "../support/tools.js";
+import { makeMultiPlatformImage, removeDir, skopeo, tempDir, type RunResult, type TestIndex } from "../support/tools.js";
+import { imagespecCli } from "../support/cli.js";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const ENV = { PATH: process.env.PATH, HOME: "/nonexistent-imagespec-home" };
 
 function imagespec(args: readonly string[], input?: string): Promise<RunResult> {
-  return run(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: ROOT, env: ENV, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
+  return imagespecCli(args, input !== undefined ? { input } : {});
 }
 
 const sha256 = (text: string): string => `sha256:${createHash("sha256").update(Buffer.from(text, "utf8")).digest("hex")}`;

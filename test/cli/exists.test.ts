@@ -4,25 +4,19 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { readLayout } from "../../src/oci/index.js";
 import { defaultKeychain, Registry } from "../../src/registry/index.js";
 import { imageName, loadSpecs } from "../../src/spec/index.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
-import { makeTestImage, removeDir, run, tempDir, type RunResult, type TestImage } from "../support/tools.js";
+import { makeTestImage, removeDir, tempDir, type RunResult, type TestImage } from "../support/tools.js";
+import { imagespecCli } from "../support/cli.js";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** No docker or podman config of the machine may answer for a test. */
 const ENV = { PATH: process.env.PATH, HOME: "/nonexistent-imagespec-home" };
 
 function imagespec(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  return run(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    cwd: ROOT,
-    env: { ...ENV, ...options.env },
-    ...(options.input !== undefined ? { input: options.input } : {}),
-    timeoutMs: 60_000,
-  });
+  return imagespecCli(args, { env: { ...ENV, ...options.env }, ...(options.input !== undefined ? { input: options.input } : {}) });
 }
 
 /** Pushes the test image with the library under `name` on `reg`; returns the manifest digest. */

@@ -4,18 +4,16 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { readLayout } from "../../src/oci/index.js";
 import { defaultKeychain, Registry } from "../../src/registry/index.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
-import { makeMultiPlatformImage, makeTestImage, run, type RunResult, type TestImage, type TestIndex } from "../support/tools.js";
+import { makeMultiPlatformImage, makeTestImage, type RunResult, type TestImage, type TestIndex } from "../support/tools.js";
+import { imagespecCli } from "../support/cli.js";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const ENV = { PATH: process.env.PATH, HOME: "/nonexistent-imagespec-home" };
 
 function imagespec(args: readonly string[]): Promise<RunResult> {
-  return run(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: ROOT, env: ENV, timeoutMs: 60_000 });
+  return imagespecCli(args);
 }
 
 const sha256 = (text: string): string => `sha256:${createHash("sha256").update(Buffer.from(text, "utf8")).digest("hex")}`;
