@@ -1,12 +1,41 @@
 export * from "./config.js";
 export * from "./plan.js";
 export * from "./native.js";
+export { DEFAULT_LAYOUT_DIR, destinationFor, describeDestination, existingDigest, type Destination } from "./destination.js";
+export { ImageBuilder, buildImage, type ImageBuilderOptions } from "./image-builder.js";
+export { selectBuilder, AUTO_ORDER, type Selection, type SelectOptions } from "./select.js";
+export {
+  generateDockerfile,
+  dockerfileSettings,
+  DEFAULT_UV_IMAGE,
+  DEFAULT_MICROMAMBA_IMAGE,
+  DEFAULT_VENV,
+  CONDA_PREFIX,
+  type DockerfileInput,
+  type DockerfileSettings,
+  type GeneratedDockerfile,
+  type ContextFile,
+} from "./dockerfile.js";
+export { specDockerfile, writeContext, writeContextInto, type BuildContext, type SpecDockerfileOptions } from "./context.js";
+export * from "./backends/index.js";
 export { defaultCacheDir } from "./cache-dir.js";
 export { blockedError, noWheelError, DOCKERFILE_BUILDERS } from "./unsupported.js";
 export { baseListingCached, readBaseListing, listLayer, mergeLayerListings, glibcFromDpkgStatus, muslFromApkInstalled, type BaseListing, type LayerListing } from "./base-listing.js";
-export { pythonStepKey, basePythonKey, wheelLayerKey, filesLayerKey, cacheTag, CACHE_TAG_PREFIX, STEP_CACHE_VERSION, type LayerIdentity } from "./step-keys.js";
+export { pythonStepKey, basePythonKey, aptStepKey, wheelLayerKey, filesLayerKey, cacheTag, CACHE_TAG_PREFIX, STEP_CACHE_VERSION, type LayerIdentity } from "./step-keys.js";
 export { STEP_CACHE_ARTIFACT_TYPE, StepCacheAnnotation, stepCacheArtifact, parseStepCacheManifest, lookupStepCache, storeStepCache, type CacheStep } from "./registry-step-cache.js";
 export { basePythonArtifact, parseBasePythonManifest, lookupBasePython, storeBasePython, type BasePythonFacts } from "./base-python.js";
-export type { PythonStepRecord, PythonStepLayer, CachedLayer } from "./step-cache.js";
+export type { PythonStepRecord, PythonStepLayer, AptStepRecord, CachedLayer } from "./step-cache.js";
+export {
+  runAptStep,
+  aptLayerHistory,
+  aptStepArtifact,
+  parseAptStepManifest,
+  lookupAptStep,
+  storeAptStep,
+  type AptStepOptions,
+  type AptStepResult,
+  type AptStepSource,
+  type AptStepLookup,
+} from "./apt-step.js";
 export { pythonLayerHistory, type PythonStepSource, type PythonStepResult } from "./python-step.js";
 export type { PythonPreview, PreviewLayer } from "./python-preview.js";

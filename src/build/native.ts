@@ -1,15 +1,12 @@
 // The native builder: executes a plan without running anything inside the image. The base's
 // layers are reused as they are (streamed or mounted, never unpacked), imagespec's own layers
 // are written reproducibly on top, and the result goes to a registry or an OCI image layout.
-import { resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
 import { closeGzipWorkers, resolveCompressor, type Compression, type CompressionOptions } from "../layer/index.js";
 import {
   formatPlatform,
   imageFromParts,
   indexFromImages,
-  listLayoutTags,
-  readLayout,
   MediaType,
   readLayoutImage,
   writeLayout,
@@ -23,8 +20,11 @@ import { DEFAULT_IMAGE_PATH, PythonError } from "../python/index.js";
 import { parseReference, type Reference } from "../reference/index.js";
 import { Registry, readConfig, type PushEvent } from "../registry/index.js";
 import type { ImageSpec } from "../spec/index.js";
+import { aptLayerHistory, runAptStep, storeAptStep, type AptStepOptions, type AptStepResult, type AptStepSource } from "./apt-step.js";
+import type { BackendName } from "./backends/types.js";
 import { storeBasePython } from "./base-python.js";
 import { defaultCacheDir } from "./cache-dir.js";
+import { describeDestination, destinationFor, existingDigest } from "./destination.js";
 import { buildConfig, type AddedLayer } from "./config.js";
 import { filesLayer } from "./files-layer.js";
 import { planBuild, SPEC_ID_ENV, type BaseSource, type Plan, type Step } from "./plan.js";
@@ -32,9 +32,6 @@ import { pythonLayerHistory, runPythonStep, type PythonStepOptions, type PythonS
 import { storeStepCache } from "./registry-step-cache.js";
 import type { LayerIdentity } from "./step-keys.js";
 import { blockedError, noWheelError } from "./unsupported.js";
-
-/** Where a build goes when the spec names no registry: an OCI image layout in the working folder. */
-export const DEFAULT_LAYOUT_DIR = ".imagespec/images";
 
 export type BuildEvent =
   | { kind: "plan"; image: string; plan: Plan }
@@ -54,11 +51,25 @@ export type BuildEvent =
       wheels: number;
       resolved: boolean;
     }
+  /** The apt layer of one platform: where it came from and the packages in it (`name=version`). */
+  | {
+      kind: "apt";
+      image: string;
+      platform: string;
+      source: AptStepSource;
+      packages: readonly string[];
+      /** Requested packages the base already has in a satisfying version (`name version`); not installed again. */
+      alreadyInstalled: readonly string[];
+    }
   /** The step-cache artifact in the target repository after the push: already there, or written now. */
-  | { kind: "step-cache"; image: string; platform: string; step: "base-python" | "python"; tag: string; status: "present" | "stored" }
+  | { kind: "step-cache"; image: string; platform: string; step: "base-python" | "python" | "apt"; tag: string; status: "present" | "stored" }
   /** Something went wrong that did not affect the image (a step cache that could not be read or written). */
   | { kind: "warning"; image: string; message: string }
   | { kind: "push"; image: string; event: PushEvent }
+  /** Which builder builds the image, and why (ImageBuilder). */
+  | { kind: "builder"; image: string; builder: "native" | BackendName; reason: string }
+  /** A line of a Dockerfile builder's output, as it runs `step` ("build", "push", ...). */
+  | { kind: "output"; image: string; builder: BackendName; step: string; stream: "stdout" | "stderr"; line: string }
   | { kind: "done"; image: string; digest: string };
 
 export interface BuildOptions {
@@ -70,7 +81,7 @@ export interface BuildOptions {
   force?: boolean;
   /** Folder for reusable build data (listings, resolutions, wheels, layers, step records). Default `$XDG_CACHE_HOME/imagespec`. */
   cacheDir?: string;
-  /** Resolve Python requirements again, ignoring cached resolutions and step caches (local and registry). */
+  /** Resolve Python requirements again and build the apt layer again, ignoring cached resolutions and step caches (local and registry). */
   refresh?: boolean;
   /** Wheels above this many bytes get a layer of their own (default 20 MiB). */
   largeWheelBytes?: number;
@@ -96,8 +107,6 @@ export interface BuildResult {
   blobsSkipped: number;
 }
 
-type Destination = { kind: "registry"; reference: string } | { kind: "layout"; dir: string; tag: string };
-
 export function buildEpoch(explicit?: number): number {
   if (explicit !== undefined) return explicit;
   const fromEnv = process.env.SOURCE_DATE_EPOCH;
@@ -108,27 +117,6 @@ export function buildEpoch(explicit?: number): number {
     });
   }
   return Number(fromEnv);
-}
-
-function destinationFor(plan: Plan, output: string | undefined): Destination {
-  const nameAndTag = plan.image.slice(plan.image.lastIndexOf("/") + 1);
-  if (output !== undefined) {
-    if (!output.startsWith("oci:")) {
-      throw new ImagespecError("INVALID_OUTPUT", `--output ${JSON.stringify(output)} is not an OCI layout`, {
-        hint: "write it as oci:DIR or oci:DIR:TAG; to push to a registry, set the spec's registry instead",
-      });
-    }
-    const rest = output.slice("oci:".length);
-    const colon = rest.indexOf(":");
-    const dir = resolve(colon >= 0 ? rest.slice(0, colon) : rest);
-    return { kind: "layout", dir, tag: colon >= 0 ? rest.slice(colon + 1) : nameAndTag };
-  }
-  if (plan.spec.registry === undefined) return { kind: "layout", dir: resolve(DEFAULT_LAYOUT_DIR), tag: plan.image };
-  return { kind: "registry", reference: plan.image };
-}
-
-function describeDestination(d: Destination): string {
-  return d.kind === "registry" ? d.reference : `oci:${d.dir}:${d.tag}`;
 }
 
 /** Docker schema 2 layer types, rewritten to their OCI equivalents (same bytes, same digest). */
@@ -167,15 +155,18 @@ export class NativeBuilder {
   }
 
   build(spec: ImageSpec): Promise<BuildResult> {
-    return planBuild(spec, { preview: false }).then((plan) => {
-      const key = `${plan.image}\0${this.options.output ?? ""}`;
-      let running = this.inFlight.get(key);
-      if (!running) {
-        running = this.execute(plan);
-        this.inFlight.set(key, running);
-      }
-      return running;
-    });
+    return planBuild(spec, { preview: false }).then((plan) => this.buildPlan(plan));
+  }
+
+  /** Builds a plan made with planBuild (once per image name and output, however often it is asked). */
+  buildPlan(plan: Plan): Promise<BuildResult> {
+    const key = `${plan.image}\0${this.options.output ?? ""}`;
+    let running = this.inFlight.get(key);
+    if (!running) {
+      running = this.execute(plan);
+      this.inFlight.set(key, running);
+    }
+    return running;
   }
 
   private emit(event: BuildEvent): void {
@@ -192,7 +183,7 @@ export class NativeBuilder {
 
     // The existence check decides; an error from it stops the build and is never read as "exists".
     if (!this.options.force && !spec.isForcePush) {
-      const digest = await this.existing(destination);
+      const digest = await existingDigest(this.registry, destination, this.options.signal);
       if (digest !== undefined) {
         this.emit({ kind: "exists", image, digest });
         return { image, status: "exists", digest, location, platforms, bytesWritten: 0, blobsSkipped: 0 };
@@ -200,6 +191,7 @@ export class NativeBuilder {
     }
 
     const baseStep = findStep(plan, "base");
+    const aptStep = findStep(plan, "apt");
     const pythonStep = findStep(plan, "python");
     const filesStep = findStep(plan, "files");
     const configStep = findStep(plan, "config");
@@ -221,19 +213,26 @@ export class NativeBuilder {
     const built = await Promise.all(
       plan.platforms.map(async (platform) => {
         const base = await this.base(baseStep.base, platform, image);
+        // System packages first: the apt layer sits right above the base.
+        let apt: AptStepResult | undefined;
+        const aptLayers: { blob: Blob; history: AddedLayer }[] = [];
+        if (aptStep) {
+          apt = await this.apt(image, platform, base, { packages: aptStep.packages, ...(aptStep.mirror !== undefined ? { mirror: aptStep.mirror } : {}), cacheDir, compression, identity, registryCache });
+          if (apt.layer && apt.record) aptLayers.push({ blob: apt.layer, history: { diffId: apt.record.layer.diffId, createdBy: aptLayerHistory(aptStep.packages, apt.packages.length) } });
+        }
         let python: PythonStepResult | undefined;
         if (pythonStep) {
           python = await this.python(plan, platform, base, { requirements: pythonStep.requirements, cacheDir, compression, identity, registryCache });
         }
         const pythonLayers = python ? python.record.layers.map((layer, i) => ({ blob: python.layers[i]!, history: { diffId: layer.diffId, createdBy: pythonLayerHistory(layer) } })) : [];
-        const added: { blob: Blob; history: AddedLayer }[] = [...pythonLayers, ...(files ? [files] : [])];
+        const added: { blob: Blob; history: AddedLayer }[] = [...aptLayers, ...pythonLayers, ...(files ? [files] : [])];
         const env = python ? withScriptsOnPath(configStep.env, base.config, python.python.scheme.scripts) : configStep.env;
         const config = buildConfig(base.config, platform, { ...settingsOf(spec, configStep), env }, added.map((a) => a.history), identity.epoch);
         const annotations: Record<string, string> = {};
         if (base.reference !== undefined) annotations["org.opencontainers.image.base.name"] = base.reference;
         if (base.digest !== undefined) annotations["org.opencontainers.image.base.digest"] = base.digest;
         const layers = [...base.layers.map(asOciLayer), ...added.map((a) => a.blob)];
-        return { image: imageFromParts(config, layers, { annotations }), platform, python };
+        return { image: imageFromParts(config, layers, { annotations }), platform, python, apt };
       }),
     );
     const result: Image | ImageIndex = built.length === 1 ? built[0]!.image : indexFromImages(built);
@@ -247,9 +246,9 @@ export class NativeBuilder {
       onProgress: (event) => this.emit({ kind: "push", image, event }),
       ...(this.options.signal ? { signal: this.options.signal } : {}),
     });
-    // The image is complete; recording what its Python step learned, for the next runner, is best effort.
-    for (const { platform, python } of built) {
-      if (python && registryCache) await this.storeStepCaches(image, platform, python, registryCache);
+    // The image is complete; recording what its apt and Python steps made, for the next runner, is best effort.
+    for (const { platform, python, apt } of built) {
+      if (registryCache) await this.storeStepCaches(image, platform, python, apt, registryCache);
     }
     this.emit({ kind: "done", image, digest: pushed.digest });
     return {
@@ -263,13 +262,23 @@ export class NativeBuilder {
     };
   }
 
-  private async storeStepCaches(image: string, platform: Platform, python: PythonStepResult, target: { registry: Registry; repository: Reference }): Promise<void> {
-    const writes: { step: "base-python" | "python"; write: () => Promise<{ status: "present" | "stored"; tag: string }> }[] = [];
-    if (python.learned) {
+  private async storeStepCaches(
+    image: string,
+    platform: Platform,
+    python: PythonStepResult | undefined,
+    apt: AptStepResult | undefined,
+    target: { registry: Registry; repository: Reference },
+  ): Promise<void> {
+    const writes: { step: "base-python" | "python" | "apt"; write: () => Promise<{ status: "present" | "stored"; tag: string }> }[] = [];
+    const { record: aptRecord, layer: aptLayer } = apt ?? {};
+    if (apt?.source !== "registry-cache" && aptRecord && aptLayer) {
+      writes.push({ step: "apt", write: () => storeAptStep(target.registry, target.repository, aptRecord, aptLayer, this.options.signal) });
+    }
+    if (python?.learned) {
       const { key, facts } = python.learned;
       writes.push({ step: "base-python", write: () => storeBasePython(target.registry, target.repository, key, facts, this.options.signal) });
     }
-    if (python.source !== "registry-cache" && python.record.layers.length > 0) {
+    if (python && python.source !== "registry-cache" && python.record.layers.length > 0) {
       writes.push({ step: "python", write: () => storeStepCache(target.registry, target.repository, python.record, python.layers, this.options.signal) });
     }
     for (const { step, write } of writes) {
@@ -281,6 +290,33 @@ export class NativeBuilder {
         this.emit({ kind: "warning", image, message: `could not write the ${step} step cache for ${formatPlatform(platform)}: ${(error as Error).message}` });
       }
     }
+  }
+
+  private async apt(
+    image: string,
+    platform: Platform,
+    base: Base,
+    step: { packages: readonly string[]; mirror?: string; cacheDir: string; compression: CompressionOptions; identity: LayerIdentity; registryCache: AptStepOptions["registryCache"] },
+  ): Promise<AptStepResult> {
+    const result = await runAptStep({
+      packages: step.packages,
+      ...(step.mirror !== undefined ? { mirror: step.mirror } : {}),
+      platform,
+      base,
+      cacheDir: step.cacheDir,
+      compression: step.compression,
+      identity: step.identity,
+      ...(step.registryCache ? { registryCache: step.registryCache } : {}),
+      ...(this.options.refresh ? { refresh: true } : {}),
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+    });
+    const name = formatPlatform(platform);
+    for (const message of result.warnings) this.emit({ kind: "warning", image, message: `apt (${name}): ${message}` });
+    this.emit({ kind: "apt", image, platform: name, source: result.source, packages: result.packages, alreadyInstalled: result.alreadyInstalled });
+    if (result.layer) {
+      this.emit({ kind: "layer", image, step: `apt ${name}`, digest: result.layer.descriptor.digest, size: result.layer.descriptor.size, fromCache: result.source !== "built" });
+    }
+    return result;
   }
 
   private async python(
@@ -322,19 +358,6 @@ export class NativeBuilder {
       this.emit({ kind: "layer", image, step: `python ${name} ${i + 1}`, digest: blob.descriptor.digest, size: blob.descriptor.size, fromCache: result.source !== "built" });
     });
     return result;
-  }
-
-  private async existing(destination: Destination): Promise<string | undefined> {
-    if (destination.kind === "registry") {
-      const found = await this.registry.exists(destination.reference, this.options.signal);
-      return found.present ? found.digest : undefined;
-    }
-    const tags: string[] = await listLayoutTags(destination.dir).catch((error: unknown) => {
-      if (error instanceof ImagespecError && error.code === "LAYOUT_NOT_FOUND") return [];
-      throw error;
-    });
-    if (!tags.includes(destination.tag)) return undefined;
-    return (await readLayout(destination.dir, { tag: destination.tag })).digest;
   }
 
   private async base(source: BaseSource, platform: Platform, image: string): Promise<Base> {

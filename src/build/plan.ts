@@ -1,5 +1,5 @@
 // The planner: spec -> ordered steps, with what changes least at the bottom (base, system
-// packages, Python packages, then the user's files, then config). `imagespec build --dry-run`
+// packages (apt), Python packages, then the user's files, then config). `imagespec build --dry-run`
 // prints this plan; the native builder executes it.
 import { relative, resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
@@ -22,6 +22,8 @@ export type BaseSource =
 
 export type Step =
   | { kind: "base"; base: BaseSource }
+  /** Debian packages laid into one layer per platform (src/apt); `mirror` replaces the base's main archive. */
+  | { kind: "apt"; packages: readonly string[]; mirror?: string }
   | { kind: "python"; requirements: PythonRequirements; preview: readonly PythonPreview[] }
   | { kind: "files"; entries: readonly FileEntry[]; workdir: string }
   | { kind: "config"; env: Readonly<Record<string, string>>; specId: string };
@@ -30,8 +32,8 @@ export type Step =
 export interface Blocker {
   field: string;
   reason: string;
-  /** `dockerfile`: only a builder that runs commands in the image can do it; `later`: a later version of the native builder will. */
-  needs: "dockerfile" | "later";
+  /** Only a builder that runs commands in the image (a Dockerfile builder) can do it. */
+  needs: "dockerfile";
 }
 
 export interface Plan {
@@ -66,14 +68,31 @@ export function baseSource(spec: ImageSpec): Promise<BaseSource> | BaseSource {
   return { kind: "image", reference: formatReference(ref) };
 }
 
-/** What the native builder cannot do: commands and conda need a Dockerfile builder; apt comes later. */
+/** What the native builder cannot do: commands and conda run inside the image, so they need a Dockerfile builder. */
 function nativeBlockers(spec: ImageSpec): Blocker[] {
   const blockers: Blocker[] = [];
   const runsInside = "it runs inside the image";
   if (spec.commands.length > 0) blockers.push({ field: "commands", reason: runsInside, needs: "dockerfile" });
   if (spec.condaPackages.length > 0) blockers.push({ field: "condaPackages", reason: `conda ${runsInside}`, needs: "dockerfile" });
-  if (spec.aptPackages.length > 0) blockers.push({ field: "aptPackages", reason: "native apt installation is not in this version", needs: "later" });
   return blockers;
+}
+
+/** The spec's `builderOptions.aptMirror`: an http(s) or file URL that replaces the base's main Debian archive. */
+export function aptMirror(spec: ImageSpec): string | undefined {
+  const value = spec.builderOptions.aptMirror;
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = typeof value === "string" ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !["http:", "https:", "file:"].includes(url.protocol)) {
+    throw new ImagespecError("INVALID_BUILDER_OPTIONS", `builderOptions.aptMirror: expected an http, https or file URL of a Debian archive, got ${JSON.stringify(value)}`, {
+      hint: "write the archive's root, as in sources.list: e.g. http://mirror.internal/debian",
+    });
+  }
+  return value as string;
 }
 
 /** The spec's Python inputs, with the requirements file as an absolute host path; undefined when it installs none. */
@@ -93,6 +112,10 @@ export async function planBuild(spec: ImageSpec, options: PlanOptions = {}): Pro
   const base = await baseSource(spec);
   const platforms = spec.platforms();
   const steps: Step[] = [{ kind: "base", base }];
+  if (spec.aptPackages.length > 0) {
+    const mirror = aptMirror(spec);
+    steps.push({ kind: "apt", packages: [...spec.aptPackages], ...(mirror !== undefined ? { mirror } : {}) });
+  }
   // Files first: collecting them checks that every path the spec names (requirements too) exists.
   const entries = await collectFiles(spec);
   const requirements = pythonRequirements(spec);
@@ -123,6 +146,11 @@ export function describePlan(plan: Plan): string {
     switch (step.kind) {
       case "base":
         lines.push(`${n} base      ${step.base.kind === "scratch" ? "scratch (empty)" : step.base.reference}${step.base.kind === "spec" ? " (built first from its spec)" : ""}`);
+        break;
+      case "apt":
+        lines.push(
+          `${n} apt       ${step.packages.join(", ")} (resolved at build time from the base's apt sources${step.mirror !== undefined ? `, main archive replaced by ${redactUrl(step.mirror)}` : ""})`,
+        );
         break;
       case "python": {
         lines.push(`${n} python    ${describeRequirements(step.requirements, plan.spec.baseDir)}`);

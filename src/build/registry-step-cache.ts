@@ -7,8 +7,9 @@
 //   the step's layers as `layers` (so the registry keeps the blobs while the tag exists),
 //   annotations naming the key and the step, and carrying what the step found.
 //
-// Two steps use it: `python` (the wheel layers, each annotated with its diffID and wheels) and
-// `base-python` (the interpreter found in a base, no layers; see base-python.ts). A hit of a
+// Three steps use it: `python` (the wheel layers, each annotated with its diffID and wheels),
+// `base-python` (the interpreter found in a base, no layers; see base-python.ts) and `apt` (one
+// layer per platform with the packages it holds; see apt-step.ts). A hit of a
 // python entry gives registry-backed layers whose `sources` name the target repository: the push
 // finds them already there and sends nothing. A malformed or unreadable entry is a miss with a
 // warning; it never puts a wrong layer into an image, because the key must match exactly and
@@ -30,14 +31,16 @@ export const StepCacheAnnotation = {
   Python: "dev.imagespec.step-cache.python",
   Wheels: "dev.imagespec.step-cache.wheels",
   BasePython: "dev.imagespec.step-cache.base-python",
+  AptPackages: "dev.imagespec.step-cache.apt-packages",
+  AptWarnings: "dev.imagespec.step-cache.apt-warnings",
   DiffId: "dev.imagespec.layer.diff-id",
   LayerKind: "dev.imagespec.layer.kind",
   LayerWheels: "dev.imagespec.layer.wheels",
 } as const;
 
-export type CacheStep = "python" | "base-python";
+export type CacheStep = "python" | "base-python" | "apt";
 
-const LAYER_MEDIA_TYPES = new Set<string>([MediaType.OciLayerGzip, MediaType.OciLayerZstd, MediaType.OciLayerTar]);
+export const LAYER_MEDIA_TYPES: ReadonlySet<string> = new Set<string>([MediaType.OciLayerGzip, MediaType.OciLayerZstd, MediaType.OciLayerTar]);
 const EMPTY_CONFIG = Buffer.from("{}");
 
 /** The artifact of one cache entry; `layers` are the blobs the descriptors name, in order. */

@@ -90,6 +90,32 @@ export async function writePythonStepRecord(cacheDir: string, record: PythonStep
   await writeJsonRecord(recordPath(cacheDir, record.key), { format: RECORD_FORMAT, step: record });
 }
 
+/** What the apt step made for one platform: the packages in its layer, and what their maintainer scripts left undone. */
+export interface AptStepRecord {
+  readonly key: string;
+  readonly platform: string;
+  /** `name=version`, in name order. */
+  readonly packages: readonly string[];
+  readonly warnings: readonly string[];
+  readonly layer: CachedLayer;
+}
+
+export function isAptStepRecord(value: unknown): value is AptStepRecord {
+  const record = value as Partial<AptStepRecord> | undefined;
+  const strings = (list: unknown) => Array.isArray(list) && list.every((s) => typeof s === "string");
+  return typeof record?.key === "string" && typeof record.platform === "string" && strings(record.packages) && strings(record.warnings) && isCachedLayer(record.layer);
+}
+
+export async function readAptStepRecord(cacheDir: string, key: string): Promise<AptStepRecord | undefined> {
+  const record = (await readJsonRecord(recordPath(cacheDir, key))) as { format?: unknown; apt?: unknown } | undefined;
+  if (record?.format !== RECORD_FORMAT || !isAptStepRecord(record.apt)) return undefined;
+  return record.apt.key === key ? record.apt : undefined;
+}
+
+export async function writeAptStepRecord(cacheDir: string, record: AptStepRecord): Promise<void> {
+  await writeJsonRecord(recordPath(cacheDir, record.key), { format: RECORD_FORMAT, apt: record });
+}
+
 function isWheelGroup(value: object): boolean {
   const layer = value as Partial<PythonStepLayer>;
   return (layer.kind === "large" || layer.kind === "shared") && Array.isArray(layer.wheels) && layer.wheels.every(isWheelFilename);

@@ -52,6 +52,27 @@ export function filesLayerKey(treeDigest: string, workdir: string, identity: Lay
   return keyOf({ step: "files", tree: treeDigest, workdir, compressor: identity.compressor, epoch: identity.epoch });
 }
 
+export interface AptStepKeyInput extends LayerIdentity {
+  /** The base's layer digests, bottom first: the layer carries a copy of the base's dpkg status and is laid out through its symlinks. */
+  readonly baseLayers: readonly string[];
+  /** The resolved packages: name, version, architecture and the .deb's sha256. */
+  readonly packages: readonly { readonly name: string; readonly version: string; readonly architecture: string; readonly sha256: string }[];
+  /** `APT_LAYER_LAYOUT_VERSION` of src/apt. */
+  readonly layout: number;
+}
+
+/**
+ * The key of the apt layer of one platform, known once the packages are resolved (the signed
+ * indexes decide them) and before any .deb is downloaded. Requests and mirrors are not in it: the
+ * same packages on the same base make the same layer, whatever asked for them or served them.
+ */
+export function aptStepKey(input: AptStepKeyInput): string {
+  const packages = input.packages
+    .map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, sha256: p.sha256 }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.architecture < b.architecture ? -1 : a.architecture > b.architecture ? 1 : 0));
+  return keyOf({ step: "apt", base: [...input.baseLayers], packages, layout: input.layout, compressor: input.compressor, epoch: input.epoch });
+}
+
 export interface BasePythonKeyInput {
   /** The base's layer digests, bottom first: they decide its file system. */
   readonly layers: readonly string[];

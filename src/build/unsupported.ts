@@ -1,30 +1,29 @@
-// The errors for specs the native builder cannot build. What they say depends on the spec's
+// The errors for specs the native builder cannot build (commands and conda run inside the image;
+// apt packages it installs itself, see src/apt). What they say depends on the spec's
 // `builder`: forced to `native`, the spec itself is at fault; left to `auto`, the spec is fine but
-// needs a Dockerfile builder, which this version of imagespec does not have yet. They never
-// pretend one ran.
+// needs a Dockerfile builder, which ImageBuilder / buildImage (what `imagespec build` runs) picks
+// by itself; the native builder alone refuses. They never pretend a builder ran.
 import { ImagespecError } from "../errors.js";
 import { PythonError } from "../python/index.js";
 import type { Plan } from "./plan.js";
 
-/** The builders that run a generated Dockerfile (not available in this version). */
+/** The builders that run a generated Dockerfile (src/build/backends). */
 export const DOCKERFILE_BUILDERS = ["docker", "podman", "buildah", "buildkit"] as const;
 
-const NOT_YET = `a Dockerfile builder (${DOCKERFILE_BUILDERS.join(", ")}) is needed, and this version of imagespec has none yet`;
+const DOCKERFILE = `a Dockerfile builder (${DOCKERFILE_BUILDERS.join(", ")})`;
+const PICKS_ONE = `build with builder: auto through ImageBuilder / buildImage (what \`imagespec build\` runs), which picks ${DOCKERFILE} that is installed`;
 
-/** The error for a plan with blockers. */
+/** The error for a plan with blockers (commands, condaPackages: they run inside the image). */
 export function blockedError(plan: Plan): ImagespecError {
   const { spec } = plan;
   const fields = plan.blockers.map((b) => `${b.field} (${b.reason})`).join("; ");
-  const needsDockerfile = plan.blockers.some((b) => b.needs === "dockerfile");
   if (spec.builder === "native") {
     return new ImagespecError("NATIVE_UNSUPPORTED", `spec "${spec.name}" sets builder: native, but the native builder cannot build ${fields}`, {
-      hint: needsDockerfile
-        ? `remove those fields, or set builder to one of ${DOCKERFILE_BUILDERS.join(", ")} once a Dockerfile builder is available (${NOT_YET})`
-        : "remove those fields; a later version of the native builder will handle them",
+      hint: `remove those fields, or set builder to auto or one of ${DOCKERFILE_BUILDERS.join(", ")}: ${DOCKERFILE} runs them inside the image`,
     });
   }
   return new ImagespecError("NATIVE_UNSUPPORTED", `spec "${spec.name}" uses fields the native builder cannot build: ${fields}`, {
-    hint: needsDockerfile ? `${NOT_YET}; remove those fields to build natively` : "remove those fields to build natively; a later version of the native builder will handle them",
+    hint: `${DOCKERFILE} is needed: ${PICKS_ONE}; or remove those fields to build natively`,
   });
 }
 
@@ -36,7 +35,7 @@ export function noWheelError(plan: Plan, error: PythonError): PythonError {
   const { spec } = plan;
   const hint =
     spec.builder === "native"
-      ? `the spec sets builder: native, which installs wheels only; pin a version that publishes a wheel for this platform, or drop builder: native once a Dockerfile builder (${DOCKERFILE_BUILDERS.join(", ")}) is available to build from source`
-      : `pin a version that publishes a wheel for this platform; building from source distributions needs ${NOT_YET}`;
+      ? `the spec sets builder: native, which installs wheels only; pin a version that publishes a wheel for this platform, or set builder to one of ${DOCKERFILE_BUILDERS.join(", ")} to build from source inside the image`
+      : `pin a version that publishes a wheel for this platform, or set builder to one of ${DOCKERFILE_BUILDERS.join(", ")}: ${DOCKERFILE} runs pip inside the image and can build from source`;
   return new PythonError(error.code, `spec "${spec.name}": ${error.message}`, { hint, cause: error });
 }

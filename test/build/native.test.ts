@@ -200,11 +200,11 @@ describe("native builder", () => {
   it("refuses fields it cannot build natively, naming them, and prints a plan", async () => {
     const project = join(work, "p9");
     await writeProject(project);
-    const s = spec(project, { commands: ["echo hi"], aptPackages: ["curl"] });
+    const s = spec(project, { commands: ["echo hi"], condaPackages: ["numpy"] });
     await assert.rejects(buildSpec(s, { registry, cacheDir: cache }), (e: Error & { code?: string; hint?: string }) => {
       assert.equal(e.code, "NATIVE_UNSUPPORTED");
       assert.match(e.message, /commands/);
-      assert.match(e.message, /aptPackages/);
+      assert.match(e.message, /condaPackages/);
       assert.match(e.hint ?? "", /Dockerfile builder \(docker, podman, buildah, buildkit\)/);
       return true;
     });

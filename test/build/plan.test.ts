@@ -1,11 +1,11 @@
-// The plan and its description (`build --dry-run`): the Python step between base and files,
+// The plan and its description (`build --dry-run`): the apt step after the base, the Python step before the files,
 // which wheel goes into which layer when the resolution is cached on this machine, and the
 // errors for what the native builder refuses, worded for the spec's builder setting.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { blockedError, describePlan, planBuild } from "../../src/build/index.js";
+import { blockedError, describePlan, planBuild, selectBuilder } from "../../src/build/index.js";
 import { rememberBasePython } from "../../src/build/base-python.js";
 import { parsePlatform } from "../../src/oci/index.js";
 import { resolutionKey, wheelCachePath, writeCachedResolution, type PythonRequirements } from "../../src/python/index.js";
@@ -84,19 +84,53 @@ describe("plan", () => {
     assert.match(grouped, /linux\/amd64: Python 3\.11 \(\/usr\/local\/bin\/python3\.11\); resolution cached, 3 wheels:\n +layer 1 \(large, 25\.0 MiB\): torch-2\.3\.0-cp311-cp311-manylinux_2_17_x86_64\.whl\n +layer 2 \(shared, 4\.0 KiB\): attrs-23\.2\.0-py3-none-any\.whl, six-1\.16\.0-py2\.py3-none-any\.whl/);
   });
 
-  it("refuses commands and conda for a Dockerfile builder, and apt for a later version, worded for the builder setting", async () => {
+  it("refuses commands and conda for a Dockerfile builder, worded for the builder setting; apt is no blocker", async () => {
+    // The native builder alone refuses; ImageBuilder (src/build/image-builder.ts) picks a Dockerfile builder under auto.
     const auto = await planBuild(spec({ commands: ["make"], aptPackages: ["curl"] }), { preview: false });
+    assert.deepEqual(auto.blockers.map((b) => b.field), ["commands"]);
     const autoError = blockedError(auto);
     assert.equal(autoError.code, "NATIVE_UNSUPPORTED");
-    assert.match(autoError.message, /spec "app" uses fields the native builder cannot build: commands \(it runs inside the image\); aptPackages/);
-    assert.match(autoError.hint ?? "", /a Dockerfile builder \(docker, podman, buildah, buildkit\) is needed, and this version of imagespec has none yet/);
+    assert.equal(autoError.message, 'spec "app" uses fields the native builder cannot build: commands (it runs inside the image)');
+    assert.match(autoError.hint ?? "", /a Dockerfile builder \(docker, podman, buildah, buildkit\) is needed: build with builder: auto through ImageBuilder/);
 
     const native = blockedError(await planBuild(spec({ condaPackages: ["numpy"], builder: "native" }), { preview: false }));
     assert.match(native.message, /sets builder: native, but the native builder cannot build condaPackages/);
-    assert.match(native.hint ?? "", /set builder to one of docker, podman, buildah, buildkit once a Dockerfile builder is available/);
+    assert.match(native.hint ?? "", /set builder to auto or one of docker, podman, buildah, buildkit: a Dockerfile builder .* runs them inside the image/);
 
-    const aptOnly = blockedError(await planBuild(spec({ aptPackages: ["curl"] }), { preview: false }));
-    assert.doesNotMatch(aptOnly.hint ?? "", /Dockerfile/);
-    assert.match(aptOnly.hint ?? "", /later version of the native builder/);
+    const aptOnly = await planBuild(spec({ aptPackages: ["curl"], builder: "native" }), { preview: false });
+    assert.deepEqual(aptOnly.blockers, []);
+    // Under auto, ImageBuilder's choice for an apt spec is the native builder (no Dockerfile builder is even looked for).
+    const autoApt = await planBuild(spec({ aptPackages: ["curl"] }), { preview: false });
+    const chosen = await selectBuilder(autoApt, {
+      createBackend: (name) => {
+        throw new Error(`${name} was looked for`);
+      },
+    });
+    assert.deepEqual(chosen, { kind: "native", reason: "the native builder can build every field of the spec" });
+  });
+
+  it("plans apt packages as a step between the base and the Python packages, with the spec's mirror", async () => {
+    const plan = await planBuild(spec({ aptPackages: ["jq", "curl=7.88.1-10+deb12u5"], builderOptions: { aptMirror: "http://user:pw@mirror.internal/debian" } }), { preview: false });
+    assert.deepEqual(plan.steps.map((s) => s.kind), ["base", "apt", "python", "files", "config"]);
+    const apt = plan.steps[1]!;
+    assert.deepEqual(apt, { kind: "apt", packages: ["jq", "curl=7.88.1-10+deb12u5"], mirror: "http://user:pw@mirror.internal/debian" });
+    const text = describePlan(plan);
+    assert.match(text, /^2\. apt {7}jq, curl=7\.88\.1-10\+deb12u5 \(resolved at build time from the base's apt sources, main archive replaced by http:\/\/\*\*\*@mirror\.internal\/debian\)$/m);
+    assert.doesNotMatch(text, /pw/);
+    assert.match(text, /^3\. python /m);
+
+    const plain = await planBuild(spec({ aptPackages: ["jq"], packages: [], requirements: undefined }), { preview: false });
+    assert.deepEqual(plain.steps.map((s) => s.kind), ["base", "apt", "files", "config"]);
+    assert.equal("mirror" in plain.steps[1]!, false);
+  });
+
+  it("refuses an aptMirror that is not an http, https or file URL", async () => {
+    for (const aptMirror of ["mirror.internal/debian", 42, "ftp://mirror.internal/debian"]) {
+      await assert.rejects(planBuild(spec({ aptPackages: ["jq"], builderOptions: { aptMirror } }), { preview: false }), (error: Error & { code?: string }) => {
+        assert.equal(error.code, "INVALID_BUILDER_OPTIONS");
+        assert.equal(error.message, `builderOptions.aptMirror: expected an http, https or file URL of a Debian archive, got ${JSON.stringify(aptMirror)}`);
+        return true;
+      });
+    }
   });
 });

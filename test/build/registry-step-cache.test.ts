@@ -5,8 +5,13 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import {
+  aptStepArtifact,
   basePythonArtifact,
   cacheTag,
+  lookupAptStep,
+  parseAptStepManifest,
+  storeAptStep,
+  type AptStepRecord,
   lookupBasePython,
   lookupStepCache,
   parseBasePythonManifest,
@@ -149,5 +154,45 @@ describe("registry step cache", () => {
     assert.equal((await storeBasePython(registry, repository(), key, facts)).status, "stored");
     const found = await lookupBasePython(registry, repository(), key);
     assert.deepEqual(found.status === "hit" ? found.facts : found, facts);
+  });
+
+  it("keeps an apt step as a one-layer entry with its packages and warnings, found again as the repository's blob", async () => {
+    const key = sha256("apt step");
+    const tar = await makeTar({ "usr/bin/jq": "\u007fELF jq\n", "var/lib/dpkg/status": "Package: jq\nStatus: install ok installed\n" });
+    const layer = bufferBlob(MediaType.OciLayerGzip, gzipSync(tar));
+    const record: AptStepRecord = {
+      key,
+      platform: "linux/arm64/v8",
+      packages: ["jq=1.6-2.1+deb12u1", "libjq1=1.6-2.1+deb12u1"],
+      warnings: ["foo's postinst runs adduser, which the native builder does not run"],
+      layer: { ...layer.descriptor, diffId: sha256(tar) },
+    };
+    const artifact = aptStepArtifact(record, layer);
+    assert.equal(artifact.manifest.artifactType, STEP_CACHE_ARTIFACT_TYPE);
+    assert.equal(artifact.manifest.layers.length, 1);
+    assert.deepEqual(parseAptStepManifest(artifact.manifestBytes, key), record);
+
+    const edit = (change: (m: Record<string, unknown> & typeof artifact.manifest) => void) => {
+      const copy = structuredClone(artifact.manifest) as Record<string, unknown> & typeof artifact.manifest;
+      change(copy);
+      return encodeJson(copy);
+    };
+    const reject = (bytes: Buffer, pattern: RegExp) => assert.throws(() => parseAptStepManifest(bytes, key), (e: Error & { code?: string }) => e.code === "STEP_CACHE_INVALID" && pattern.test(e.message));
+    reject(edit((m) => delete m.layers[0]!.annotations!["dev.imagespec.layer.diff-id"]), /no diffID/);
+    reject(edit((m) => (m.layers = [])), /has 0 layers, not 1/);
+    reject(edit((m) => (m.annotations!["dev.imagespec.step-cache.apt-packages"] = '{"jq":1}')), /do not describe an apt step/);
+    // A python step's entry is not an apt entry, even under the right key.
+    const python = await recordAndLayer(key);
+    reject(stepCacheArtifact(python.record, [python.layer]).manifestBytes, /not a apt step/);
+
+    assert.equal((await storeAptStep(registry, repository(), record, layer)).status, "stored");
+    assert.equal((await storeAptStep(registry, repository(), record, layer)).status, "present");
+    const found = await lookupAptStep(registry, repository(), key);
+    assert.equal(found.status, "hit");
+    if (found.status !== "hit") return;
+    assert.deepEqual(found.record, record);
+    assert.deepEqual(found.layer.sources, [{ registry: reg.host, repository: "team/cached" }]);
+    assert.deepEqual(await drain(found.layer), { digest: layer.descriptor.digest, size: layer.descriptor.size });
+    assert.equal((await lookupAptStep(registry, repository(), sha256("no such apt step"))).status, "miss");
   });
 });

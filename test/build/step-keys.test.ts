@@ -2,7 +2,7 @@
 // and the registry tag made from a key is valid, recognisable and stable across releases.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { cacheTag, CACHE_TAG_PREFIX, filesLayerKey, pythonStepKey, wheelLayerKey, type LayerIdentity } from "../../src/build/index.js";
+import { aptStepKey, cacheTag, CACHE_TAG_PREFIX, filesLayerKey, pythonStepKey, wheelLayerKey, type LayerIdentity } from "../../src/build/index.js";
 import { sha256 } from "../../src/oci/index.js";
 import { prefixScheme, type InstallTarget } from "../../src/python/index.js";
 import { checkTag } from "../../src/reference/index.js";
@@ -25,6 +25,29 @@ describe("step cache keys", () => {
       { ...input, epoch: 1700000000 },
     ];
     const keys = new Set([key, ...variants.map(pythonStepKey)]);
+    assert.equal(keys.size, variants.length + 1);
+  });
+
+  it("an apt step key changes with the base, each resolved package and the layer identity, not with their order", () => {
+    const curl = { name: "curl", version: "7.88.1-10+deb12u12", architecture: "amd64", sha256: "aa".repeat(32) };
+    const jq = { name: "jq", version: "1.6-2.1+deb12u1", architecture: "amd64", sha256: "bb".repeat(32) };
+    const apt = { baseLayers: [sha256("base layer")], packages: [curl, jq], layout: 1, ...identity };
+    const key = aptStepKey(apt);
+    assert.match(key, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(aptStepKey({ ...apt, packages: [jq, curl] }), key);
+    // Extra fields (the index's other data) are not part of the key.
+    assert.equal(aptStepKey({ ...apt, packages: [{ ...curl, filename: "pool/main/c/curl.deb" } as typeof curl, jq] }), key);
+    const variants = [
+      { ...apt, baseLayers: [sha256("base layer"), sha256("another")] },
+      { ...apt, packages: [curl] },
+      { ...apt, packages: [{ ...curl, version: "7.88.1-10+deb12u13" }, jq] },
+      { ...apt, packages: [{ ...curl, architecture: "arm64" }, jq] },
+      { ...apt, packages: [{ ...curl, sha256: "cc".repeat(32) }, jq] },
+      { ...apt, layout: 2 },
+      { ...apt, compressor: "zstd/cli-1.5.4/level-3" },
+      { ...apt, epoch: 1700000000 },
+    ];
+    const keys = new Set([key, ...variants.map(aptStepKey)]);
     assert.equal(keys.size, variants.length + 1);
   });
 

@@ -1,0 +1,41 @@
+// Downloading the resolved packages: several at once, each checked against the sha256 and size
+// of the signed index, into the content-addressed cache (a package already there is not fetched).
+import { AptError } from "./errors.js";
+import { fetchByHash, type FetchOptions } from "./fetch.js";
+import type { IndexPackage } from "./packages-index.js";
+
+export interface DownloadedDeb {
+  readonly pkg: IndexPackage;
+  /** Host path of the cached .deb. */
+  readonly path: string;
+  readonly fromCache: boolean;
+}
+
+export interface DownloadDebsOptions extends FetchOptions {
+  readonly cacheDir: string;
+  /** Packages fetched at once (default 6). */
+  readonly concurrency?: number;
+}
+
+export async function downloadDebs(packages: readonly IndexPackage[], options: DownloadDebsOptions): Promise<DownloadedDeb[]> {
+  const results = new Array<DownloadedDeb>(packages.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < packages.length) {
+      const i = next++;
+      const pkg = packages[i]!;
+      if (!/^[0-9a-f]{64}$/.test(pkg.sha256)) throw new AptError("APT_BAD_CONTROL", `${pkg.name} ${pkg.version}: the index gives no usable SHA256`);
+      try {
+        const url = `${pkg.archive}/${pkg.filename}`;
+        const got = await fetchByHash([url], { sha256: pkg.sha256, size: pkg.size, what: `${pkg.name} ${pkg.version} (${pkg.filename.slice(pkg.filename.lastIndexOf("/") + 1)})` }, options.cacheDir, options);
+        results[i] = { pkg, path: got.path, fromCache: got.fromCache };
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 6, packages.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+  return results;
+}
