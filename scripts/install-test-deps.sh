@@ -8,8 +8,11 @@ packages+=(debootstrap debian-archive-keyring)
 # test/support/podman.ts runs built images with rootful podman on runc (crun does not work on these
 # machines; naming runc also keeps apt from picking crun for podman's "crun | runc"). conmon and
 # containers-common with a network stack (netavark) come as dependencies. Not needed, so not
-# installed: uidmap, slirp4netns, fuse-overlayfs (rootless only), catatonit, buildah.
+# installed: uidmap, slirp4netns, fuse-overlayfs (rootless only), catatonit.
 packages+=(podman runc)
+# The Dockerfile builders (src/build/backends): buildah runs the generated Dockerfile in the e2e
+# test (test/e2e/dockerfile-buildah.test.ts) with --isolation chroot and storage in a temp dir.
+packages+=(buildah)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,7 +3,7 @@
 // gets one `name@digest` line per image (or one JSON object per image with --json).
 import type { Command } from "commander";
 import { writeFile } from "node:fs/promises";
-import { describePlan, NativeBuilder, planBuild, type BuildEvent, type BuildResult } from "../../build/index.js";
+import { describePlan, ImageBuilder, planBuild, type BuildEvent, type BuildResult } from "../../build/index.js";
 import type { Compression } from "../../layer/index.js";
 import { parseRegistryLocation } from "../../reference/index.js";
 import { loadSpecs, type LoadedSpec } from "../../spec/index.js";
@@ -12,7 +12,7 @@ import { reportError } from "../output.js";
 import type { RegisterCommand } from "./index.js";
 import { registryFromOptions, addRegistryOptions, ecrFromFlags, type RegistryFlags } from "../registry-options.js";
 import { parseEcrHost, type EcrSupport, type EnsureResult } from "../../ecr/index.js";
-import type { ImageSpec } from "../../spec/index.js";
+import { BUILDERS, type Builder, type ImageSpec } from "../../spec/index.js";
 
 interface BuildFlags extends RegistryFlags {
   dryRun?: boolean;
@@ -23,6 +23,8 @@ interface BuildFlags extends RegistryFlags {
   compression?: Compression;
   cacheDir?: string;
   metadataFile?: string;
+  builder?: string;
+  buildkitAddr?: string;
 }
 
 export const registerBuildCommand: RegisterCommand = (program: Command) => {
@@ -37,7 +39,9 @@ export const registerBuildCommand: RegisterCommand = (program: Command) => {
     .option("-q, --quiet", "print only the image names")
     .option("--compression <gzip|zstd>", "layer compression (default gzip)")
     .option("--cache-dir <dir>", "where reusable build data is kept (default $XDG_CACHE_HOME/imagespec)")
-    .option("--metadata-file <file>", "also write the results as a JSON array to this file");
+    .option("--metadata-file <file>", "also write the results as a JSON array to this file")
+    .option("--builder <name>", `override every spec's builder: ${BUILDERS.join(", ")}`)
+    .option("--buildkit-addr <address>", "BuildKit daemon for builder buildkit (buildctl --addr), e.g. tcp://buildkitd:1234");
   addRegistryOptions(command);
   command.addHelpText(
     "after",
@@ -45,9 +49,13 @@ export const registerBuildCommand: RegisterCommand = (program: Command) => {
 Specs with no registry are written to the OCI layout .imagespec/images (read it with
 skopeo: oci:.imagespec/images:NAME:TAG).
 
+Specs the native builder cannot build (commands, conda packages) go to a Dockerfile
+builder: under builder auto the first of docker, podman, buildah, buildkit that works.
+
 Examples:
   imagespec build imagespec.yaml
   imagespec build --dry-run imagespec.yaml
+  imagespec build --builder buildah imagespec.yaml
   imagespec build -o oci:./out imagespec.yaml
   imagespec build --json specs/*.yaml`,
   );
@@ -59,6 +67,10 @@ Examples:
 async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   if (flags.compression !== undefined && !["gzip", "zstd"].includes(flags.compression)) {
     process.stderr.write(`error: --compression ${JSON.stringify(flags.compression)} is not supported\nhint: use gzip or zstd\n`);
+    return 2;
+  }
+  if (flags.builder !== undefined && !(BUILDERS as readonly string[]).includes(flags.builder)) {
+    process.stderr.write(`error: --builder ${JSON.stringify(flags.builder)} is not a builder\nhint: use one of ${BUILDERS.join(", ")}\n`);
     return 2;
   }
   let specs: LoadedSpec[];
@@ -98,9 +110,13 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   }
   const started = Date.now();
   const progress = flags.quiet || flags.json ? () => undefined : progressPrinter();
-  const builder = new NativeBuilder({
+  const builder = new ImageBuilder({
     registry,
     onEvent: progress,
+    beforePush: ecr.repositories.beforePush,
+    ...(flags.builder !== undefined ? { builder: flags.builder as Builder } : {}),
+    ...(flags.insecureRegistry !== undefined ? { insecureRegistries: flags.insecureRegistry } : {}),
+    ...(flags.buildkitAddr !== undefined ? { backends: { buildkit: { address: flags.buildkitAddr } } } : {}),
     ...(flags.output !== undefined ? { output: flags.output } : {}),
     ...(flags.force ? { force: true } : {}),
     ...(flags.compression !== undefined ? { compression: flags.compression } : {}),
@@ -187,6 +203,27 @@ function progressPrinter(): (event: BuildEvent) => void {
         }
         break;
       }
+      case "python":
+        line(event.image, `python for ${event.platform}: ${event.wheels} wheels in ${event.layers} layer(s), ${event.source}${event.resolved ? ", resolved" : ""} (${event.interpreter})`);
+        break;
+      case "apt": {
+        const already = event.alreadyInstalled.length > 0 ? ` (already in the base: ${event.alreadyInstalled.join(", ")})` : "";
+        line(event.image, `apt for ${event.platform}: ${event.packages.length} packages, ${event.source}${already}`);
+        break;
+      }
+      case "step-cache":
+        line(event.image, `step cache ${event.step} ${event.platform} ${event.tag} ${event.status}`);
+        break;
+      case "builder":
+        line(event.image, `builder ${event.builder}: ${event.reason}`);
+        break;
+      case "output":
+        // The tool's own lines, prefixed so parallel builds stay readable.
+        line(event.image, `${event.builder} ${event.step} | ${event.line}`);
+        break;
+      case "warning":
+        line(event.image, `warning: ${event.message}`);
+        break;
       case "done":
         line(event.image, `done ${event.digest}`);
         break;

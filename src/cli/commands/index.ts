@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { registerBuildCommand } from "./build.js";
 import { registerCopyCommand } from "./copy.js";
+import { registerDockerfileCommand } from "./dockerfile.js";
 import { registerEcrCommand } from "./ecr.js";
 import { registerExistsCommand } from "./exists.js";
 import { registerInspectCommand } from "./inspect.js";
@@ -9,4 +10,4 @@ import { registerTagCommand } from "./tag.js";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerTagCommand, registerBuildCommand, registerExistsCommand, registerInspectCommand, registerCopyCommand, registerEcrCommand];
+export const commands: RegisterCommand[] = [registerTagCommand, registerBuildCommand, registerDockerfileCommand, registerExistsCommand, registerInspectCommand, registerCopyCommand, registerEcrCommand];
