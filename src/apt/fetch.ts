@@ -2,15 +2,16 @@
 // Files named by a hash go to a content-addressed cache, `<cacheDir>/apt/sha256/<hex>`: streamed to
 // a temp name while hashed, checked, then renamed into place, so whatever is under a hash is that
 // content, and a file already there is not fetched again.
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { fileURLToPath } from "node:url";
 import { EnvHttpProxyAgent, fetch, type Dispatcher } from "undici";
+import { DigestingStream } from "../oci/index.js";
 import { AptError } from "./errors.js";
 
 export interface FetchOptions {
@@ -124,14 +125,14 @@ export async function fetchByHash(urls: readonly string[], expected: Expected, c
       const body = await open(url, options);
       if (body === undefined) return false;
       const temp = join(cacheDir, "apt", "tmp", `${randomBytes(8).toString("hex")}.part`);
-      const hasher = new Hashing();
+      const hasher = new DigestingStream();
       try {
         try {
           await pipeline(body, hasher, createWriteStream(temp));
         } catch (error) {
           throw new Transient(new AptError("APT_FETCH_FAILED", `cannot fetch ${url}: ${(error as Error).message}`, { cause: error }));
         }
-        const actual = hasher.hex();
+        const actual = hasher.digest.slice("sha256:".length);
         if (actual !== sha || (expected.size !== undefined && hasher.size !== expected.size)) {
           throw new AptError(
             "APT_HASH_MISMATCH",
@@ -152,17 +153,3 @@ export async function fetchByHash(urls: readonly string[], expected: Expected, c
   });
 }
 
-class Hashing extends Transform {
-  private readonly hash = createHash("sha256");
-  private digest: string | undefined;
-  size = 0;
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.size += chunk.length;
-    callback(null, chunk);
-  }
-  hex(): string {
-    this.digest ??= this.hash.digest("hex");
-    return this.digest;
-  }
-}

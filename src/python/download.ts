@@ -6,15 +6,16 @@
 // Resolvers drop credentials from the URLs they report; a wheel on the same origin as a
 // configured index gets that index's credentials back (as HTTP Basic), and they never reach a
 // message or another host.
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { fileURLToPath } from "node:url";
 import { EnvHttpProxyAgent, fetch, type Dispatcher } from "undici";
+import { DigestingStream } from "../oci/index.js";
 import { PythonError, redactUrl } from "./errors.js";
 import type { ResolvedWheel } from "./resolution.js";
 
@@ -75,10 +76,10 @@ async function fetchIntoCache(wheel: ResolvedWheel, expected: string | undefined
   const tempDir = join(options.cacheDir, "wheels", "tmp");
   await mkdir(tempDir, { recursive: true });
   const temp = join(tempDir, `${randomBytes(8).toString("hex")}.part`);
-  const hasher = new HashingStream();
+  const hasher = new DigestingStream();
   try {
     await pipeline(await openSource(wheel, options), hasher, createWriteStream(temp));
-    const actual = hasher.hex();
+    const actual = hasher.digest.slice("sha256:".length);
     if (expected !== undefined && actual !== expected) {
       throw new PythonError("WHEEL_HASH_MISMATCH", `${wheel.filename} from ${redactUrl(wheel.url)} has sha256 ${actual}, but the index published ${expected}`, {
         hint: "the file changed on the index or was altered in transit; it was not used. If the index is yours, republish the wheel or refresh the resolution (refresh: true)",
@@ -165,22 +166,6 @@ function dispatcher(): Dispatcher {
   return sharedDispatcher;
 }
 
-class HashingStream extends Transform {
-  private readonly hash = createHash("sha256");
-  private digest: string | undefined;
-  size = 0;
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.size += chunk.length;
-    callback(null, chunk);
-  }
-
-  hex(): string {
-    this.digest ??= this.hash.digest("hex");
-    return this.digest;
-  }
-}
 
 async function sizeOf(path: string): Promise<number | undefined> {
   try {
