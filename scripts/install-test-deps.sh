@@ -3,6 +3,8 @@
 # and what the tests need to make their own fixtures. Debian 12; run as root (or with sudo).
 set -euo pipefail
 packages=(docker-registry skopeo umoci pigz zstd busybox-static apache2-utils openssl ca-certificates)
+# test/cli/completion.test.ts runs the completion scripts in the real shells.
+packages+=(bash zsh)
 # test/support/debian-base.ts: debootstrap (needs the archive keyring to check the mirror's Release file).
 packages+=(debootstrap debian-archive-keyring)
 # test/support/podman.ts runs built images with rootful podman on runc (crun does not work on these

@@ -3,6 +3,7 @@
 // Exit codes: 0 ok, 1 the operation failed, 2 usage error (bad flags or input).
 import { Command, CommanderError } from "commander";
 import { commands } from "./commands/index.js";
+import { applyConfig, loadConfig } from "./config.js";
 import { reportError } from "./output.js";
 import { VERSION } from "../version.js";
 
@@ -15,10 +16,15 @@ export function createProgram(): Command {
   program
     .command("version")
     .description("print the version")
+    .addHelpText("after", "\nExamples:\n  imagespec version\n  imagespec --version")
     .action(() => {
       process.stdout.write(`imagespec ${VERSION}\n`);
     });
   for (const register of commands) register(program);
+  // Settings from the environment and the config files fill the flags the command line left out.
+  program.hook("preAction", async (_program, action) => {
+    applyConfig(action, await loadConfig());
+  });
   return program;
 }
 

@@ -137,6 +137,16 @@ export class ImageSpec {
     return this.#with({ requirements: path });
   }
 
+  /** The same spec pushed to another registry (`host[:port][/prefix]`). Not part of the tag. */
+  withRegistry(registry: string): ImageSpec {
+    return this.#with({ registry });
+  }
+
+  /** The same spec for other platforms (`linux/amd64,linux/arm64` or a list). Part of the tag. */
+  withPlatform(platform: string | readonly string[]): ImageSpec {
+    return this.#with({ platform: typeof platform === "string" ? platform : [...platform] });
+  }
+
   /** The same spec, pushed even if its tag already exists (flytekit's `force_push()`). Not part of the tag. */
   forcePush(): ImageSpec {
     return this.#with({ forcePush: true });

@@ -1,14 +1,21 @@
-// `imagespec build` usage errors: a bad --builder or --compression exits 2 before anything is
-// built or pushed, and says which values are accepted.
+// `imagespec build` as scripts and CI see it: usage errors exit 2 before anything is built; the
+// --json results match the documented schema (src/cli/results.ts) and --metadata-file holds the
+// same; -q prints names only; without a TTY progress is plain timestamped lines; quoted globs are
+// expanded; on a TTY (under `script`) the live view redraws in place and ends cleanly.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { buildResultJsonSchema } from "../../src/cli/results.js";
 import { join } from "node:path";
 import { removeDir, tempDir } from "../support/tools.js";
-import { imagespecCli } from "../support/cli.js";
+import { imagespecCli, imagespecCommandLine } from "../support/cli.js";
+import { run } from "../support/tools.js";
 
 
-describe("imagespec build: usage errors", () => {
+const ESC = "\u001b";
+
+describe("imagespec build from the command line", () => {
   let dir: string;
   const cli = (args: string[]) => imagespecCli(args, { cwd: dir });
 
@@ -42,5 +49,77 @@ describe("imagespec build: usage errors", () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /commands/);
     assert.deepEqual((await readdir(dir)).sort(), ["cmds.yaml", "spec.yaml"]);
+  });
+
+  it("--json: one result per image, each matching the schema; --metadata-file holds them all; specs from a quoted glob", async () => {
+    const project = join(dir, "json");
+    await mkdir(join(project, "specs", "src"), { recursive: true });
+    await writeFile(join(project, "specs", "src", "main.py"), "print('hi')\n");
+    await writeFile(join(project, "specs", "one.yaml"), ["name: one", "base_image: scratch", "source_root: src", ""].join("\n"));
+    await writeFile(join(project, "specs", "two.yaml"), ["specs:", "  two: {base_image: scratch, env: {A: b}}", "  three: {base_image: scratch, env: {A: c}, platform: 'linux/amd64,linux/arm64'}", ""].join("\n"));
+    const r = await imagespecCli(["build", "--json", "-o", "oci:out", "--metadata-file", "meta.json", "specs/*.yaml"], { cwd: project });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "", "no progress with --json");
+    const lines = r.stdout.trim().split("\n");
+    assert.equal(lines.length, 3);
+    const results = lines.map((l) => buildResultJsonSchema.parse(JSON.parse(l)));
+    assert.deepEqual(results.map((x) => x.image.split(":")[0]).sort(), ["one", "three", "two"]);
+    assert.ok(results.every((x) => x.status === "built" && x.location.startsWith("oci:")));
+    assert.deepEqual(results.find((x) => x.image.startsWith("three:"))!.platforms, ["linux/amd64", "linux/arm64"]);
+    const meta = (JSON.parse(await readFile(join(project, "meta.json"), "utf8")) as unknown[]).map((x) => buildResultJsonSchema.parse(x));
+    assert.deepEqual(meta, results);
+
+    // Again: everything exists; -q prints just the names.
+    const quiet = await imagespecCli(["build", "-q", "-o", "oci:out", "specs/*.yaml"], { cwd: project });
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(quiet.stderr, "");
+    assert.deepEqual(quiet.stdout.trim().split("\n").sort(), results.map((x) => x.image).sort());
+
+    const none = await imagespecCli(["build", "specs/*.yml"], { cwd: project });
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /"specs\/\*\.yml" matches no file/);
+  });
+
+  it("without a TTY, progress is plain timestamped lines on stderr and the result goes to stdout", async () => {
+    const project = join(dir, "plain");
+    await mkdir(join(project, "src"), { recursive: true });
+    await writeFile(join(project, "src", "main.py"), "print('plain')\n");
+    await writeFile(join(project, "spec.yaml"), ["name: plain", "base_image: scratch", "source_root: src", ""].join("\n"));
+    const r = await imagespecCli(["build", "-o", "oci:out", "spec.yaml"], { cwd: project });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^plain:[a-z0-9]{26}@sha256:[0-9a-f]{64}\n$/);
+    const lines = r.stderr.trim().split("\n");
+    for (const line of lines) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z plain:[a-z0-9]{26}: /);
+    assert.match(r.stderr, /: builder native: the native builder can build every field of the spec\n/);
+    assert.match(r.stderr, /: planned \d+ steps for 1 platform\(s\)\n/);
+    assert.match(r.stderr, /: layer files sha256:[0-9a-f]{12} /);
+    assert.match(lines.at(-1)!, /: done sha256:[0-9a-f]{64}$/);
+    assert.ok(!r.stderr.includes(ESC), "no escape sequences without a TTY");
+  });
+
+  it("on a TTY, the live view redraws in place, ends with the final frame and gives the cursor back", async () => {
+    const project = join(dir, "tty");
+    await mkdir(join(project, "src"), { recursive: true });
+    // Enough to compress for a few redraws.
+    await writeFile(join(project, "src", "data.bin"), randomBytes(24 << 20));
+    await writeFile(join(project, "spec.yaml"), ["name: live", "base_image: scratch", "source_root: src", ""].join("\n"));
+    const r = await run("script", ["-qfec", imagespecCommandLine(["build", "-o", "oci:out", "spec.yaml"]), "/dev/null"], {
+      cwd: project,
+      env: { PATH: process.env.PATH, HOME: "/nonexistent-imagespec-home", TERM: "xterm" },
+      timeoutMs: 120_000,
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const out = r.stdout.replace(/\r/g, "");
+    assert.ok(out.startsWith(`${ESC}[?25l`), "the cursor is hidden while the view is live");
+    // Up N lines to the top of the last frame, clear to the end, draw the new one.
+    const redraws = out.match(new RegExp(`${ESC}\\[\\d+F${ESC}\\[J`, "g")) ?? [];
+    assert.ok(redraws.length >= 2, `the view was redrawn in place (${redraws.length} times)`);
+    assert.match(out, /\[\+\] Building \d+\.\ds \(0\/1 images\)/);
+    const final = out.slice(out.lastIndexOf("[+] Finished"));
+    assert.match(final, /^\[\+\] Finished \d+\.\ds \(1\/1 images\)\n => live:[a-z0-9]{26} \(native\) {2}DONE sha256:[0-9a-f]{12} {2}\d+\.\ds\n {4}layer files sha256:[0-9a-f]{12} 24\.0 MiB\n/);
+    // The cursor comes back right after the last frame, before the result on stdout.
+    const cursorBack = `${ESC}[?25h`;
+    assert.ok(final.includes(cursorBack), "the cursor is shown again");
+    assert.match(final.slice(final.indexOf(cursorBack) + cursorBack.length), /^live:[a-z0-9]{26}@sha256:[0-9a-f]{64}\n$/);
   });
 });

@@ -17,3 +17,9 @@ export function imagespecCli(args: readonly string[], opts: RunOptions = {}): Pr
     ...opts,
   });
 }
+
+/** The same command as one shell line (for `script`, which runs it under a pseudo-terminal). */
+export function imagespecCommandLine(args: readonly string[]): string {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return [process.execPath, "--import", TSX, MAIN, ...args].map(quote).join(" ");
+}

@@ -3,18 +3,20 @@
 // gets one `name@digest` line per image (or one JSON object per image with --json).
 import type { Command } from "commander";
 import { writeFile } from "node:fs/promises";
-import { describePlan, ImageBuilder, planBuild, type BuildEvent, type BuildResult } from "../../build/index.js";
+import { describePlan, ImageBuilder, planBuild } from "../../build/index.js";
 import type { Compression } from "../../layer/index.js";
 import { parseRegistryLocation } from "../../reference/index.js";
-import { loadSpecs, type LoadedSpec } from "../../spec/index.js";
-import { humanSize } from "../../units.js";
+import type { LoadedSpec } from "../../spec/index.js";
+import { addSpecDefaultOptions, loadSpecFiles, type SpecDefaultFlags } from "../spec-files.js";
 import { reportError } from "../output.js";
+import { createProgress, PROGRESS_MODES, type ProgressMode } from "../progress.js";
+import type { BuildResultJson } from "../results.js";
 import type { RegisterCommand } from "./index.js";
 import { registryFromOptions, addRegistryOptions, ecrFromFlags, type RegistryFlags } from "../registry-options.js";
 import { parseEcrHost, type EcrSupport, type EnsureResult } from "../../ecr/index.js";
 import { BUILDERS, type Builder, type ImageSpec } from "../../spec/index.js";
 
-interface BuildFlags extends RegistryFlags {
+interface BuildFlags extends RegistryFlags, SpecDefaultFlags {
   dryRun?: boolean;
   output?: string;
   force?: boolean;
@@ -25,13 +27,14 @@ interface BuildFlags extends RegistryFlags {
   metadataFile?: string;
   builder?: string;
   buildkitAddr?: string;
+  progress?: string;
 }
 
 export const registerBuildCommand: RegisterCommand = (program: Command) => {
   const command = program
     .command("build")
     .description("build the images of the specs in the files and push them (skipped when the tag already exists)")
-    .argument("<spec-files...>", "spec files: .yaml, .yml, .json, or .ts/.js modules exporting ImageSpec values")
+    .argument("<spec-files...>", "spec files or globs: .yaml, .yml, .json, or .ts/.js modules exporting ImageSpec values")
     .option("--dry-run", "print the plan of each image and build nothing")
     .option("-o, --output <oci:DIR[:TAG]>", "write an OCI image layout instead of pushing to the spec's registry")
     .option("-f, --force", "build and push even when the tag already exists")
@@ -41,7 +44,9 @@ export const registerBuildCommand: RegisterCommand = (program: Command) => {
     .option("--cache-dir <dir>", "where reusable build data is kept (default $XDG_CACHE_HOME/imagespec)")
     .option("--metadata-file <file>", "also write the results as a JSON array to this file")
     .option("--builder <name>", `override every spec's builder: ${BUILDERS.join(", ")}`)
-    .option("--buildkit-addr <address>", "BuildKit daemon for builder buildkit (buildctl --addr), e.g. tcp://buildkitd:1234");
+    .option("--buildkit-addr <address>", "BuildKit daemon for builder buildkit (buildctl --addr), e.g. tcp://buildkitd:1234")
+    .option("--progress <mode>", "auto (a live view on a terminal, plain lines otherwise), tty or plain", "auto");
+  addSpecDefaultOptions(command);
   addRegistryOptions(command);
   command.addHelpText(
     "after",
@@ -69,13 +74,17 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
     process.stderr.write(`error: --compression ${JSON.stringify(flags.compression)} is not supported\nhint: use gzip or zstd\n`);
     return 2;
   }
+  if (flags.progress !== undefined && !(PROGRESS_MODES as readonly string[]).includes(flags.progress)) {
+    process.stderr.write(`error: --progress ${JSON.stringify(flags.progress)} is not a progress mode\nhint: use one of ${PROGRESS_MODES.join(", ")}\n`);
+    return 2;
+  }
   if (flags.builder !== undefined && !(BUILDERS as readonly string[]).includes(flags.builder)) {
     process.stderr.write(`error: --builder ${JSON.stringify(flags.builder)} is not a builder\nhint: use one of ${BUILDERS.join(", ")}\n`);
     return 2;
   }
   let specs: LoadedSpec[];
   try {
-    specs = (await Promise.all(files.map((f) => loadSpecs(f)))).flat();
+    specs = await loadSpecFiles(files, flags);
   } catch (error) {
     return reportError(error);
   }
@@ -89,11 +98,14 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   }
 
   let registry;
+  const quiet = flags.quiet === true || flags.json === true;
+  // --verbose writes HTTP exchanges straight to stderr, which a live view would draw over.
+  const progress = quiet ? undefined : createProgress(flags.verbose ? "plain" : ((flags.progress ?? "auto") as ProgressMode));
   // Repository writes (creation, pull grant, lifecycle) are worth a line in the log.
   const ecr = ecrFromFlags(flags, {
     onCall: (call) => {
-      if (call.sent && !flags.quiet && !flags.json && ["CreateRepository", "SetRepositoryPolicy", "PutLifecyclePolicy"].includes(call.operation)) {
-        process.stderr.write(`${new Date().toISOString()} ecr ${call.operation} ${String(call.input.repositoryName)} (${call.region})\n`);
+      if (call.sent && ["CreateRepository", "SetRepositoryPolicy", "PutLifecyclePolicy"].includes(call.operation)) {
+        progress?.note(`ecr ${call.operation} ${String(call.input.repositoryName)} (${call.region})`);
       }
     },
   });
@@ -106,13 +118,12 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
     registry = await registryFromOptions(flags, { credentialHosts, ecr, registryOptions: { beforePush: ecr.repositories.beforePush } });
   } catch (error) {
     ecr.close();
+    progress?.end();
     return reportError(error);
   }
-  const started = Date.now();
-  const progress = flags.quiet || flags.json ? () => undefined : progressPrinter();
   const builder = new ImageBuilder({
     registry,
-    onEvent: progress,
+    onEvent: progress?.onEvent ?? (() => undefined),
     beforePush: ecr.repositories.beforePush,
     ...(flags.builder !== undefined ? { builder: flags.builder as Builder } : {}),
     ...(flags.insecureRegistry !== undefined ? { insecureRegistries: flags.insecureRegistry } : {}),
@@ -122,7 +133,13 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
     ...(flags.compression !== undefined ? { compression: flags.compression } : {}),
     ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
   });
-  const outcomes = await Promise.allSettled(specs.map(({ spec }) => builder.build(spec)));
+  const outcomes = await Promise.allSettled(
+    specs.map(async ({ spec }) => {
+      const started = Date.now();
+      const result = await builder.build(spec);
+      return { ...result, seconds: (Date.now() - started) / 1000 };
+    }),
+  );
   // An image that already existed was not pushed, so its repository's grant and lifecycle were not
   // looked at: do that now for the specs that ask for them (no calls for repositories just pushed to).
   const ensured = await Promise.allSettled(
@@ -131,13 +148,14 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   await builder.close();
   await registry.close();
   ecr.close();
+  progress?.end();
 
   let exitCode = 0;
   for (const outcome of ensured) {
     if (outcome.status === "rejected") exitCode = Math.max(exitCode, reportError(outcome.reason));
-    else if (!flags.quiet && !flags.json) printEnsured(outcome.value);
+    else if (!quiet) printEnsured(outcome.value);
   }
-  const results: (BuildResult & { seconds: number })[] = [];
+  const results: BuildResultJson[] = [];
   const seen = new Set<string>();
   for (const outcome of outcomes) {
     if (outcome.status === "rejected") {
@@ -146,7 +164,7 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
     }
     if (seen.has(outcome.value.image)) continue;
     seen.add(outcome.value.image);
-    const result = { ...outcome.value, seconds: (Date.now() - started) / 1000 };
+    const result = outcome.value;
     results.push(result);
     if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
     else if (flags.quiet) process.stdout.write(`${result.image}\n`);
@@ -175,58 +193,4 @@ function printEnsured(result: EnsureResult): void {
   if (result.policy !== "none") parts.push(`pull grant ${result.policy}`);
   if (result.lifecycle !== "none") parts.push(`lifecycle policy ${result.lifecycle}`);
   process.stderr.write(`${new Date().toISOString()} ecr ${result.host}/${result.repository}: ${parts.join(", ")}\n`);
-}
-
-/** Plain timestamped lines, as CI logs want them. */
-function progressPrinter(): (event: BuildEvent) => void {
-  const line = (image: string, text: string) => process.stderr.write(`${new Date().toISOString()} ${image}: ${text}\n`);
-  return (event) => {
-    switch (event.kind) {
-      case "plan":
-        line(event.image, `planned ${event.plan.steps.length} steps for ${event.plan.platforms.length} platform(s)`);
-        break;
-      case "exists":
-        line(event.image, `exists (${event.digest}), nothing to build`);
-        break;
-      case "base":
-        line(event.image, `base ${event.reference} for ${event.platform}`);
-        break;
-      case "layer":
-        line(event.image, `layer ${event.step} ${event.digest.slice(0, 19)} ${humanSize(event.size)}`);
-        break;
-      case "push": {
-        const e = event.event;
-        if (e.type === "blob" && e.status !== "uploading") {
-          line(event.image, `blob ${e.digest.slice(0, 19)} ${humanSize(e.size)} ${e.status}${e.status === "mounted" ? ` from ${e.from}` : ""}`);
-        } else if (e.type === "manifest") {
-          line(event.image, `manifest ${e.digest.slice(0, 19)} ${e.status}`);
-        }
-        break;
-      }
-      case "python":
-        line(event.image, `python for ${event.platform}: ${event.wheels} wheels in ${event.layers} layer(s), ${event.source}${event.resolved ? ", resolved" : ""} (${event.interpreter})`);
-        break;
-      case "apt": {
-        const already = event.alreadyInstalled.length > 0 ? ` (already in the base: ${event.alreadyInstalled.join(", ")})` : "";
-        line(event.image, `apt for ${event.platform}: ${event.packages.length} packages, ${event.source}${already}`);
-        break;
-      }
-      case "step-cache":
-        line(event.image, `step cache ${event.step} ${event.platform} ${event.tag} ${event.status}`);
-        break;
-      case "builder":
-        line(event.image, `builder ${event.builder}: ${event.reason}`);
-        break;
-      case "output":
-        // The tool's own lines, prefixed so parallel builds stay readable.
-        line(event.image, `${event.builder} ${event.step} | ${event.line}`);
-        break;
-      case "warning":
-        line(event.image, `warning: ${event.message}`);
-        break;
-      case "done":
-        line(event.image, `done ${event.digest}`);
-        break;
-    }
-  };
 }

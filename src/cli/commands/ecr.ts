@@ -43,6 +43,7 @@ export const registerEcrCommand: RegisterCommand = (program: Command) => {
     .argument("<spec-files...>", "spec files")
     .option("--dry-run", "print the API calls and policy documents that would be sent; only read calls are made")
     .option("--aws-profile <name>", "AWS profile (default: the AWS SDK's choice, e.g. AWS_PROFILE)")
+    .addHelpText("after", "\nExamples:\n  imagespec ecr ensure-repo imagespec.yaml\n  imagespec ecr ensure-repo --dry-run --aws-profile ml-dev specs/*.yaml")
     .action(async (files: string[], flags: EcrFlags) => {
       process.exitCode = await withSupport(flags, async (support) => {
         const targets = await ecrTargets(files);
@@ -58,6 +59,7 @@ export const registerEcrCommand: RegisterCommand = (program: Command) => {
     .argument("<principals...>", "12-digit account ids or IAM ARNs (arn:aws:iam::123456789012:role/name)")
     .option("--dry-run", "print the API calls and the policy document that would be sent; only read calls are made")
     .option("--aws-profile <name>", "AWS profile (default: the AWS SDK's choice, e.g. AWS_PROFILE)")
+    .addHelpText("after", "\nExamples:\n  imagespec ecr grant-pull imagespec.yaml 210987654321\n  imagespec ecr grant-pull --dry-run imagespec.yaml arn:aws:iam::210987654321:role/flyte-worker")
     .action(async (file: string, principals: string[], flags: EcrFlags) => {
       process.exitCode = await withSupport(flags, async (support) => {
         const checked = ecrSchema.safeParse({ allowPullFrom: principals });

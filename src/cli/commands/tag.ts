@@ -2,10 +2,11 @@
 // `docker pull "$(imagespec tag imagespec.yaml)"`. Nothing is printed unless every spec is valid.
 import type { Command } from "commander";
 import { canonicalJson, canonicalSpec, imageName, loadSpecs, type CanonicalSpec, type LoadedSpec } from "../../spec/index.js";
+import { addSpecDefaultOptions, applySpecDefaults, expandSpecArguments, type SpecDefaultFlags } from "../spec-files.js";
 import { reportError } from "../output.js";
 import type { RegisterCommand } from "./index.js";
 
-interface TagOptions {
+interface TagOptions extends SpecDefaultFlags {
   withKeys?: boolean;
   explain?: boolean;
 }
@@ -18,28 +19,44 @@ interface Row {
 }
 
 export const registerTagCommand: RegisterCommand = (program: Command) => {
-  program
+  const command = program
     .command("tag")
     .description("print the full image name (registry/name:tag) of each spec in the files, one per line")
     .argument("<spec-files...>", "spec files: .yaml, .yml, .json, or .ts/.js modules exporting ImageSpec values")
     .option("--with-keys", "print FILE<TAB>KEY<TAB>IMAGE; KEY is the specs: key or export name (\"default\" for a single spec)")
     .option("--explain", "print, as JSON, what each tag hashes (the canonical spec) instead of the names")
-    .action(async (files: string[], options: TagOptions) => {
-      const rows: Row[] = [];
-      let exitCode = 0;
-      for (const file of files) {
-        try {
-          for (const loaded of await loadSpecs(file)) rows.push(await describe(file, loaded, options.explain === true));
-        } catch (error) {
-          exitCode = Math.max(exitCode, reportError(error));
-        }
+    .addHelpText(
+      "after",
+      `
+Examples:
+  imagespec tag imagespec.yaml
+  docker pull "$(imagespec tag imagespec.yaml)"
+  imagespec tag --with-keys 'specs/*.yaml'
+  imagespec tag --explain imagespec.yaml`,
+    );
+  addSpecDefaultOptions(command).action(async (args: string[], options: TagOptions) => {
+    const rows: Row[] = [];
+    let exitCode = 0;
+    let files: string[];
+    try {
+      files = await expandSpecArguments(args);
+    } catch (error) {
+      process.exitCode = reportError(error);
+      return;
+    }
+    for (const file of files) {
+      try {
+        for (const loaded of await loadSpecs(file)) rows.push(await describe(file, { ...loaded, spec: applySpecDefaults(loaded.spec, options) }, options.explain === true));
+      } catch (error) {
+        exitCode = Math.max(exitCode, reportError(error));
       }
-      if (exitCode !== 0) {
-        process.exitCode = exitCode;
-        return;
-      }
-      process.stdout.write(render(rows, options));
-    });
+    }
+    if (exitCode !== 0) {
+      process.exitCode = exitCode;
+      return;
+    }
+    process.stdout.write(render(rows, options));
+  });
 };
 
 async function describe(file: string, { key, spec }: LoadedSpec, explain: boolean): Promise<Row> {
