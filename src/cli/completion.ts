@@ -37,6 +37,14 @@ function nodes(command: Command, path = ""): Node[] {
 
 const words = (list: readonly string[]) => list.join(" ");
 
+/** The `case` arms that extend the command path by one word (the same in bash and zsh). */
+function pathCases(all: readonly Node[], variable: string): string {
+  return all
+    .filter((n) => n.path !== "")
+    .map((n) => `      "${n.path}") ${variable}="${n.path}" ;;`)
+    .join("\n");
+}
+
 export function bashCompletion(program: Command): string {
   const all = nodes(program);
   const name = program.name();
@@ -52,10 +60,7 @@ ${fn}() {
     w="\${COMP_WORDS[i]}"
     case "$w" in -*) continue ;; esac
     case "\${path:+$path }$w" in
-${all
-  .filter((n) => n.path !== "")
-  .map((n) => `      "${n.path}") path="${n.path}" ;;`)
-  .join("\n")}
+${pathCases(all, "path")}
     esac
   done
   case "$prev" in
@@ -98,10 +103,7 @@ ${fn}() {
     w="\${words[i]}"
     [[ "$w" == -* ]] && continue
     case "\${path_:+$path_ }$w" in
-${all
-  .filter((n) => n.path !== "")
-  .map((n) => `      "${n.path}") path_="${n.path}" ;;`)
-  .join("\n")}
+${pathCases(all, "path_")}
     esac
   done
   case "\${words[CURRENT-1]}" in
