@@ -10,6 +10,7 @@
 //
 // This module is pure: it turns a spec (and the files it copies) into Dockerfile text and a list
 // of context files; src/build/context.ts writes them to disk.
+import { createHash } from "node:crypto";
 import { ImagespecError } from "../errors.js";
 import type { FileEntry, ImageSpec } from "../spec/index.js";
 import { configEnv, SPEC_ID_ENV } from "./plan.js";
@@ -231,6 +232,10 @@ export function generateDockerfile(input: DockerfileInput): GeneratedDockerfile 
     const extra = spec.pipExtraArgs !== undefined && spec.pipExtraArgs.trim() !== "" ? ` ${spec.pipExtraArgs.trim()}` : "";
     const bind = `--mount=type=bind,source=python,target=${PYTHON_MOUNT}`;
     const requirements = `-r ${PYTHON_MOUNT}/requirements.txt`;
+    // buildah and podman leave bind-mounted files out of their --layers cache key: the digest of
+    // what is mounted, in the command itself, makes a changed requirement rebuild this step.
+    const mounted = createHash("sha256").update(context.filter((f) => f.path.startsWith("python/")).map((f) => `${f.path}\0${String(f.kind === "text" ? f.content : "")}\0`).join("")).digest("hex").slice(0, 16);
+    const keyed = `IMAGESPEC_REQUIREMENTS=${mounted} `;
     // Debian and Ubuntu mark their Python EXTERNALLY-MANAGED (PEP 668); installing into it is what the spec asks for.
     if (useUv) {
       lines.push(
@@ -238,7 +243,7 @@ export function generateDockerfile(input: DockerfileInput): GeneratedDockerfile 
         "# Python packages with uv (mounted from its image for this step only)",
         run(
           [`--mount=from=uv,source=/uv,target=/usr/local/bin/uv`, cacheMount("/root/.cache/uv", "imagespec-uv"), bind],
-          `UV_LINK_MODE=copy uv pip install --python ${shellWord(python)}${systemPython ? " --system --break-system-packages" : ""} ${requirements}${extra}`,
+          `${keyed}UV_LINK_MODE=copy uv pip install --python ${shellWord(python)}${systemPython ? " --system --break-system-packages" : ""} ${requirements}${extra}`,
         ),
       );
     } else {
@@ -247,7 +252,7 @@ export function generateDockerfile(input: DockerfileInput): GeneratedDockerfile 
         "# Python packages with pip",
         run(
           [cacheMount("/root/.cache/pip", "imagespec-pip"), bind],
-          `${systemPython ? "PIP_BREAK_SYSTEM_PACKAGES=1 " : ""}PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 ${shellWord(python)} -m pip install ${requirements}${extra}`,
+          `${keyed}${systemPython ? "PIP_BREAK_SYSTEM_PACKAGES=1 " : ""}PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 ${shellWord(python)} -m pip install ${requirements}${extra}`,
         ),
       );
     }

@@ -3,6 +3,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { chmod, lstat, mkdir, readFile, readlink, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { generateDockerfile, specDockerfile, writeContext, type DockerfileInput } from "../../src/build/index.js";
 import { ImageSpec, collectFiles, type ImageSpecInput } from "../../src/spec/index.js";
 import { removeDir, tempDir } from "../support/tools.js";
@@ -18,6 +19,12 @@ function generate(s: ImageSpec, extra: Partial<DockerfileInput> = {}) {
 }
 
 /** The instruction lines (continuations joined), without comments and blank lines. */
+/** The key the install step carries: the digest of the files bind-mounted into it. */
+function mountedKey(files: readonly { path: string; kind: string; content?: string }[]): string {
+  const text = files.filter((f) => f.path.startsWith("python/")).map((f) => `${f.path}\0${f.content ?? ""}\0`).join("");
+  return createHash("sha256").update(text).digest("hex").slice(0, 16);
+}
+
 function instructions(dockerfile: string): string[] {
   return dockerfile
     .replace(/ \\\n\s*/g, " ")
@@ -49,10 +56,17 @@ describe("generateDockerfile", () => {
     assert.equal(lines[1], `FROM ${BASE}`);
     assert.equal(
       lines.find((l) => l.includes("uv pip install")),
-      "RUN --mount=from=uv,source=/uv,target=/usr/local/bin/uv --mount=type=cache,target=/root/.cache/uv,id=imagespec-uv,sharing=locked --mount=type=bind,source=python,target=/tmp/imagespec-python UV_LINK_MODE=copy uv pip install --python python3.11 --system --break-system-packages -r /tmp/imagespec-python/requirements.txt",
+      `RUN --mount=from=uv,source=/uv,target=/usr/local/bin/uv --mount=type=cache,target=/root/.cache/uv,id=imagespec-uv,sharing=locked --mount=type=bind,source=python,target=/tmp/imagespec-python IMAGESPEC_REQUIREMENTS=${mountedKey(files)} UV_LINK_MODE=copy uv pip install --python python3.11 --system --break-system-packages -r /tmp/imagespec-python/requirements.txt`,
     );
     assert.deepEqual(images, ["ghcr.io/astral-sh/uv:0.8.13", BASE]);
     assert.deepEqual(files, [{ path: "python/requirements.txt", kind: "text", content: "# written by imagespec for the install step; bind-mounted, never copied into the image\nnumpy>=1.26\npandas\n" }]);
+  });
+
+  it("a changed requirements file changes the install step (buildah's --layers cache does not see bind mounts)", () => {
+    const install = (text: string) => instructions(generate(spec({ requirements: "requirements.txt" }), { requirementsText: text }).dockerfile).find((l) => l.includes("uv pip install"))!;
+    assert.equal(install("requests==2.31.0\n"), install("requests==2.31.0\n"));
+    assert.notEqual(install("requests==2.31.0\n"), install("requests==2.32.0\n"));
+    assert.match(install("requests==2.31.0\n"), / IMAGESPEC_REQUIREMENTS=[0-9a-f]{16} UV_LINK_MODE=copy /);
   });
 
   it("index options go into the bind-mounted requirements file, never into the Dockerfile; pipExtraArgs onto the command", () => {
@@ -69,7 +83,7 @@ describe("generateDockerfile", () => {
     assert.ok(!dockerfile.includes("FROM ghcr.io"), "no uv stage with pip");
     assert.equal(
       instructions(dockerfile).find((l) => l.includes("pip install")),
-      "RUN --mount=type=cache,target=/root/.cache/pip,id=imagespec-pip,sharing=locked --mount=type=bind,source=python,target=/tmp/imagespec-python PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install -r /tmp/imagespec-python/requirements.txt --no-deps --pre",
+      `RUN --mount=type=cache,target=/root/.cache/pip,id=imagespec-pip,sharing=locked --mount=type=bind,source=python,target=/tmp/imagespec-python IMAGESPEC_REQUIREMENTS=${mountedKey(files)} PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install -r /tmp/imagespec-python/requirements.txt --no-deps --pre`,
     );
     const requirements = files.find((f) => f.path === "python/requirements.txt");
     assert.ok(requirements && requirements.kind === "text");
