@@ -8,3 +8,4 @@ export * from "./layer/index.js";
 export * from "./registry/index.js";
 export * from "./build/index.js";
 export * from "./python/index.js";
+export * from "./workflow/index.js";

@@ -18,6 +18,8 @@ const COMMANDS = [
   ["cache", "prune"],
   ["completion"],
   ["version"],
+  ["package"],
+  ["register"],
 ];
 
 describe("imagespec --help", () => {

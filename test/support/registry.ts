@@ -165,7 +165,7 @@ export function parseAccessLog(text: string): RequestRecord[] {
   return out;
 }
 
-async function makeTls(dir: string): Promise<{ caFile: string; certDir: string; certFile: string; keyFile: string }> {
+export async function makeTls(dir: string): Promise<{ caFile: string; certDir: string; certFile: string; keyFile: string }> {
   const d = join(dir, "tls");
   await mkdir(d);
   const caKey = join(d, "ca.key");

@@ -10,7 +10,8 @@ import { registerEcrCommand } from "./ecr.js";
 import { registerExistsCommand } from "./exists.js";
 import { registerInspectCommand } from "./inspect.js";
 import { registerTagCommand } from "./tag.js";
+import { registerPackageCommand, registerRegisterCommand } from "./workflow.js";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerTagCommand, registerBuildCommand, registerDockerfileCommand, registerExistsCommand, registerInspectCommand, registerCopyCommand, registerEcrCommand, registerConfigCommand, registerCacheCommand, registerCompletionCommand];
+export const commands: RegisterCommand[] = [registerTagCommand, registerBuildCommand, registerDockerfileCommand, registerExistsCommand, registerInspectCommand, registerCopyCommand, registerEcrCommand, registerConfigCommand, registerCacheCommand, registerCompletionCommand, registerPackageCommand, registerRegisterCommand];

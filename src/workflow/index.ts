@@ -1,0 +1,68 @@
+// Tasks and workflows in TypeScript, serialised to Flyte's IDL, packaged for flytectl or
+// registered with FlyteAdmin after their images are built.
+export { t, describeType, assignable, isFlyteType, type FlyteType, type Port, type PortDeclaration, type SimpleName } from "./types.js";
+export { WorkflowError } from "./errors.js";
+export {
+  containerTask,
+  pythonTask,
+  pyflyteExecuteArgs,
+  DEFAULT_TASK_RESOLVER,
+  isTask,
+  taskData,
+  type Task,
+  type TaskData,
+  type ContainerTaskOptions,
+  type PythonTaskOptions,
+  type Resources,
+  type ResourceValues,
+  type Secret,
+  type CacheSettings,
+} from "./task.js";
+export {
+  workflow,
+  launchPlan,
+  isWorkflow,
+  isLaunchPlan,
+  isPromise,
+  workflowData,
+  launchPlanData,
+  defaultLaunchPlanData,
+  START_NODE,
+  type Workflow,
+  type WorkflowOptions,
+  type WorkflowData,
+  type LaunchPlan,
+  type LaunchPlanOptions,
+  type LaunchPlanData,
+  type Schedule,
+  type Promised,
+  type NodeData,
+} from "./graph.js";
+export {
+  collectEntities,
+  resolveImages,
+  serializeEntities,
+  contentVersion,
+  taskTemplate,
+  workflowTemplate,
+  workflowClosure,
+  launchPlanMessage,
+  literal,
+  literalType,
+  encodeTaskSpec,
+  encodeWorkflowSpec,
+  encodeLaunchPlan,
+  PACKAGE_TARGET,
+  type Entities,
+  type TaskImage,
+  type Target,
+  type Serialized,
+  type SerializedTask,
+  type SerializedWorkflow,
+  type SerializedLaunchPlan,
+} from "./serialize.js";
+export { packageEntries, writePackage, indexWidth, type PackageEntry } from "./package.js";
+export { loadWorkflowFile, type LoadedWorkflows } from "./load.js";
+export { AdminClient, adminTarget, type AdminOptions, type AdminAuth, type CreateOutcome } from "./admin.js";
+export { registerEntities, type RegisterOptions, type RegisterResult, type RegisterEvent, type ImageOutcome, type EntityOutcome, type ImageStatus } from "./register.js";
+export { flyteidl, serviceMethods, protoDir, ADMIN_PROTO, ADMIN_SERVICE, AUTH_PROTO, AUTH_METADATA_SERVICE, type ServiceMethod } from "./idl.js";
