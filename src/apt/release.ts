@@ -4,7 +4,14 @@
 // files, which is what makes every later download verifiable. A missing or bad signature, or an
 // expired Valid-Until, is an error; nothing is ever used unverified.
 import { readFile } from "node:fs/promises";
-import * as openpgp from "openpgp";
+import type * as Pgp from "openpgp";
+
+/** openpgp, loaded on first use: it is slow to load, and only builds with apt packages need it. */
+let pgpModule: Promise<typeof Pgp> | undefined;
+function loadOpenpgp(): Promise<typeof Pgp> {
+  pgpModule ??= import("openpgp");
+  return pgpModule;
+}
 import type { BaseFiles } from "./base-files.js";
 import { baseFile } from "./base-files.js";
 import { field, parseParagraphs } from "./control.js";
@@ -40,11 +47,11 @@ export function releaseBase(entry: Pick<SourceEntry, "uri" | "suite">): string {
 }
 
 /** Parses a keyring file: binary OpenPGP packets (`.gpg`) or an armored key block (`.asc`). Unreadable files give no keys. */
-export async function readKeyring(content: Buffer | string): Promise<openpgp.Key[]> {
+export async function readKeyring(content: Buffer | string): Promise<Pgp.Key[]> {
   const text = typeof content === "string" ? content : content.toString("latin1");
   try {
-    if (text.includes("-----BEGIN PGP PUBLIC KEY BLOCK-----")) return await openpgp.readKeys({ armoredKeys: typeof content === "string" ? content : content.toString("utf8") });
-    return await openpgp.readKeys({ binaryKeys: typeof content === "string" ? Buffer.from(content, "latin1") : content });
+    if (text.includes("-----BEGIN PGP PUBLIC KEY BLOCK-----")) return await (await loadOpenpgp()).readKeys({ armoredKeys: typeof content === "string" ? content : content.toString("utf8") });
+    return await (await loadOpenpgp()).readKeys({ binaryKeys: typeof content === "string" ? Buffer.from(content, "latin1") : content });
   } catch {
     return [];
   }
@@ -53,8 +60,8 @@ export async function readKeyring(content: Buffer | string): Promise<openpgp.Key
 const HOST_KEYRINGS = ["/usr/share/keyrings/debian-archive-keyring.gpg", "/usr/share/keyrings/ubuntu-archive-keyring.gpg"];
 
 /** The keys apt would check this entry's signature with, and where they came from. */
-export async function keysFor(entry: SourceEntry, base: BaseFiles | undefined): Promise<{ keys: openpgp.Key[]; from: string[] }> {
-  const keys: openpgp.Key[] = [];
+export async function keysFor(entry: SourceEntry, base: BaseFiles | undefined): Promise<{ keys: Pgp.Key[]; from: string[] }> {
+  const keys: Pgp.Key[] = [];
   const from: string[] = [];
   const add = async (content: Buffer | string | undefined, where: string) => {
     if (content === undefined) return;
@@ -96,7 +103,7 @@ function noKeys(what: string): AptError {
  * At least one signature must be by one of the keys and verify; a signature by one of the keys
  * that does not verify is an error even when another does (the text was altered).
  */
-async function checkSignatures(signatures: Awaited<ReturnType<typeof openpgp.verify>>["signatures"], keys: readonly openpgp.Key[], what: string): Promise<string[]> {
+async function checkSignatures(signatures: Awaited<ReturnType<typeof Pgp.verify>>["signatures"], keys: readonly Pgp.Key[], what: string): Promise<string[]> {
   const good: string[] = [];
   const bad: string[] = [];
   for (const signature of signatures) {
@@ -123,35 +130,35 @@ async function checkSignatures(signatures: Awaited<ReturnType<typeof openpgp.ver
 }
 
 /** Verifies a cleartext-signed InRelease and returns the signed text. */
-export async function verifyInRelease(text: string, keys: readonly openpgp.Key[], what: string): Promise<{ text: string; signedBy: string[] }> {
+export async function verifyInRelease(text: string, keys: readonly Pgp.Key[], what: string): Promise<{ text: string; signedBy: string[] }> {
   if (keys.length === 0) throw noKeys(what);
-  let message: openpgp.CleartextMessage;
+  let message: Pgp.CleartextMessage;
   try {
-    message = await openpgp.readCleartextMessage({ cleartextMessage: text });
+    message = await (await loadOpenpgp()).readCleartextMessage({ cleartextMessage: text });
   } catch (error) {
     throw new AptError("APT_SIGNATURE_INVALID", `${what} is not an OpenPGP-signed document: ${(error as Error).message}`, {
       hint: "the mirror did not serve a signed InRelease; check the mirror URL",
       cause: error,
     });
   }
-  const result = await openpgp.verify({ message, verificationKeys: [...keys], expectSigned: false });
+  const result = await (await loadOpenpgp()).verify({ message, verificationKeys: [...keys], expectSigned: false });
   return { text: message.getText(), signedBy: await checkSignatures(result.signatures, keys, what) };
 }
 
 /** Verifies a Release file against its detached Release.gpg signature. */
-export async function verifyDetached(release: Buffer, signature: Buffer, keys: readonly openpgp.Key[], what: string): Promise<{ text: string; signedBy: string[] }> {
+export async function verifyDetached(release: Buffer, signature: Buffer, keys: readonly Pgp.Key[], what: string): Promise<{ text: string; signedBy: string[] }> {
   if (keys.length === 0) throw noKeys(what);
-  let parsed: openpgp.Signature;
+  let parsed: Pgp.Signature;
   try {
     const text = signature.toString("latin1");
     parsed = text.includes("-----BEGIN PGP SIGNATURE-----")
-      ? await openpgp.readSignature({ armoredSignature: signature.toString("utf8") })
-      : await openpgp.readSignature({ binarySignature: signature });
+      ? await (await loadOpenpgp()).readSignature({ armoredSignature: signature.toString("utf8") })
+      : await (await loadOpenpgp()).readSignature({ binarySignature: signature });
   } catch (error) {
     throw new AptError("APT_SIGNATURE_INVALID", `${what}: Release.gpg is not an OpenPGP signature: ${(error as Error).message}`, { cause: error });
   }
-  const message = await openpgp.createMessage({ binary: release });
-  const result = await openpgp.verify({ message, signature: parsed, verificationKeys: [...keys], expectSigned: false, format: "binary" });
+  const message = await (await loadOpenpgp()).createMessage({ binary: release });
+  const result = await (await loadOpenpgp()).verify({ message, signature: parsed, verificationKeys: [...keys], expectSigned: false, format: "binary" });
   return { text: release.toString("utf8"), signedBy: await checkSignatures(result.signatures, keys, what) };
 }
 

@@ -2,7 +2,7 @@
 // work: the default credential chain (env, shared config and profiles incl. SSO, web identity,
 // container and instance metadata), SigV4, retries, and the standard endpoint overrides
 // (AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, `endpoint_url` in a profile).
-import { ECRClient, type ECRClientConfig } from "@aws-sdk/client-ecr";
+import type { ECRClient, ECRClientConfig } from "@aws-sdk/client-ecr";
 import type { EcrHost } from "./host.js";
 
 export interface EcrClientOptions {
@@ -14,6 +14,15 @@ export interface EcrClientOptions {
   readonly endpoint?: string;
 }
 
+type EcrSdk = typeof import("@aws-sdk/client-ecr");
+let sdk: Promise<EcrSdk> | undefined;
+
+/** The AWS SDK's ECR module, loaded on first use: it costs about half a second of start-up, which commands that never reach ECR should not pay. */
+export function loadEcrSdk(): Promise<EcrSdk> {
+  sdk ??= import("@aws-sdk/client-ecr");
+  return sdk;
+}
+
 /** Builds SDK clients for ECR hosts and keeps one per region and flavour. */
 export class EcrClients {
   private readonly clients = new Map<string, ECRClient>();
@@ -21,7 +30,8 @@ export class EcrClients {
   constructor(readonly options: EcrClientOptions = {}) {}
 
   /** The ECR API client for the region (and FIPS / dual-stack flavour) of a registry host. */
-  forHost(host: Pick<EcrHost, "region" | "fips" | "dualStack">): ECRClient {
+  async forHost(host: Pick<EcrHost, "region" | "fips" | "dualStack">): Promise<ECRClient> {
+    const { ECRClient } = await loadEcrSdk();
     const key = `${host.region} ${host.fips ? "fips" : ""} ${host.dualStack ? "dualstack" : ""}`;
     let client = this.clients.get(key);
     if (!client) {

@@ -2,10 +2,9 @@
 // for an ECR host, calls GetAuthorizationToken in the host's region with the AWS SDK's credential
 // chain, decodes `AWS:<password>` and hands the registry a Basic credential. Tokens are cached in
 // memory and on disk (token-cache.ts) and dropped when the registry refuses them.
-import { GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { Credential } from "../registry/credential.js";
 import type { CredentialSource } from "../registry/keychain.js";
-import { EcrClients, type EcrClientOptions } from "./client.js";
+import { EcrClients, loadEcrSdk, type EcrClientOptions } from "./client.js";
 import { CONFIGURE_CREDENTIALS_HINT, EcrError, ecrApiError } from "./errors.js";
 import { parseEcrHost, type EcrHost } from "./host.js";
 import { EcrTokenCache, tokenCacheKey, type CachedToken } from "./token-cache.js";
@@ -118,7 +117,8 @@ export class EcrCredentialSource implements CredentialSource {
 
   private async token(host: EcrHost): Promise<Issued> {
     if (host.public) return this.publicToken(host);
-    const client = this.clients.forHost(host);
+    const client = await this.clients.forHost(host);
+    const { GetAuthorizationTokenCommand } = await loadEcrSdk();
     const subject = `registry ${host.host}`;
     const context = { operation: "GetAuthorizationToken", subject, ...(this.options.profile !== undefined ? { profile: this.options.profile } : {}) };
     let accessKeyId: string;

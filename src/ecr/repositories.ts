@@ -3,19 +3,11 @@
 // grant and the lifecycle policy, each written only when it differs. Once per repository per
 // process. Settings come from a small table that the build fills per spec (`register`), since the
 // registry's beforePush hook only sees a reference; repositories nobody registered get defaults.
-import {
-  CreateRepositoryCommand,
-  DescribeRepositoriesCommand,
-  GetLifecyclePolicyCommand,
-  GetRepositoryPolicyCommand,
-  PutLifecyclePolicyCommand,
-  SetRepositoryPolicyCommand,
-  type CreateRepositoryCommandInput,
-} from "@aws-sdk/client-ecr";
+import type { CreateRepositoryCommandInput } from "@aws-sdk/client-ecr";
 import { isDeepStrictEqual } from "node:util";
 import { parseReference, type Reference } from "../reference/index.js";
 import { ecrSchema, type EcrOptions } from "../spec/schema.js";
-import { EcrClients, type EcrClientOptions } from "./client.js";
+import { EcrClients, loadEcrSdk, type EcrClientOptions } from "./client.js";
 import { awsErrorName, EcrError, ecrApiError } from "./errors.js";
 import { parseEcrHost, type EcrHost } from "./host.js";
 import { mergePullPolicy, sameDocument } from "./policy.js";
@@ -136,7 +128,8 @@ export class EcrRepositories {
   }
 
   private async ensureExists(host: EcrHost, name: string, settings: EcrOptions): Promise<"created" | "exists" | "unchecked"> {
-    const client = this.clients.forHost(host);
+    const client = await this.clients.forHost(host);
+    const { CreateRepositoryCommand, DescribeRepositoriesCommand } = await loadEcrSdk();
     try {
       await this.call(host, "DescribeRepositories", { registryId: host.account, repositoryNames: [name] }, false, name, (input) => client.send(new DescribeRepositoriesCommand(input)));
       return "exists";
@@ -164,7 +157,8 @@ export class EcrRepositories {
   }
 
   private async applyGrant(host: EcrHost, name: string, principals: readonly string[], repositoryMayBeMissing: boolean): Promise<"updated" | "unchanged"> {
-    const client = this.clients.forHost(host);
+    const client = await this.clients.forHost(host);
+    const { GetRepositoryPolicyCommand, SetRepositoryPolicyCommand } = await loadEcrSdk();
     let existing: string | undefined;
     try {
       const out = await this.call(host, "GetRepositoryPolicy", { registryId: host.account, repositoryName: name }, false, name, (i) => client.send(new GetRepositoryPolicyCommand(i)));
@@ -180,7 +174,8 @@ export class EcrRepositories {
   }
 
   private async applyLifecycle(host: EcrHost, name: string, policy: unknown, repositoryMayBeMissing: boolean): Promise<"updated" | "unchanged"> {
-    const client = this.clients.forHost(host);
+    const client = await this.clients.forHost(host);
+    const { GetLifecyclePolicyCommand, PutLifecyclePolicyCommand } = await loadEcrSdk();
     let existing: string | undefined;
     try {
       const out = await this.call(host, "GetLifecyclePolicy", { registryId: host.account, repositoryName: name }, false, name, (i) => client.send(new GetLifecyclePolicyCommand(i)));
