@@ -1,0 +1,93 @@
+// A big one-layer image in an OCI layout, for the push-throughput scenario of bench/peers.ts.
+// The layer is a tar of one file of `size` bytes, gzip-compressed once by `pigz -6` (both sides push
+// the same blob; the compression is benchmarked separately by bench/compress.ts). Compressible
+// content is text-like lines, incompressible content random bytes.
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, rename } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable, Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { pack as tarPack } from "tar-stream";
+import { imageFromParts, MediaType, writeLayout, type Digest } from "../src/oci/index.js";
+
+const MIB = 1024 * 1024;
+const TAG = "bench";
+
+class Hasher extends Transform {
+  private readonly hash = createHash("sha256");
+  bytes = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+  digest(): Digest {
+    return `sha256:${this.hash.digest("hex")}`;
+  }
+}
+
+const WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega".split(" ");
+
+/** 1 MiB of text-like lines (compresses to about a quarter with gzip -6). */
+function textBlock(seed: number): Buffer {
+  let x = seed * 2654435761 + 1;
+  const next = (): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+  const parts: string[] = [];
+  let length = 0;
+  while (length < MIB) {
+    const line = `${next() % 100000},${WORDS[next() % WORDS.length]},${WORDS[next() % WORDS.length]},${(next() % 1000000) / 100},ok\n`;
+    parts.push(line);
+    length += line.length;
+  }
+  return Buffer.from(parts.join("")).subarray(0, MIB);
+}
+
+function content(total: number, compressible: boolean): Readable {
+  let sent = 0;
+  let index = 0;
+  return new Readable({
+    highWaterMark: MIB,
+    read() {
+      if (sent >= total) {
+        this.push(null);
+        return;
+      }
+      const block = compressible ? textBlock(index++) : randomBytes(MIB);
+      const chunk = block.subarray(0, Math.min(MIB, total - sent));
+      sent += chunk.length;
+      this.push(chunk);
+    },
+  });
+}
+
+/** Writes LAYOUT (tag "bench") holding one image with one pigz-compressed layer of a `size`-byte file. */
+export async function writeBigLayout(dir: string, size: number, compressible: boolean): Promise<{ layout: string; layerBytes: number }> {
+  const layout = join(dir, "layout");
+  const blobs = join(layout, "blobs", "sha256");
+  await mkdir(blobs, { recursive: true });
+  const temp = join(blobs, ".layer.tmp");
+  const pack = tarPack();
+  const entry = pack.entry({ name: "data/big.bin", size, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, type: "file" });
+  const tarHash = new Hasher();
+  const gzHash = new Hasher();
+  const pigz = spawn("pigz", ["-6", "-c"], { stdio: ["pipe", "pipe", "inherit"] });
+  const exited = new Promise<void>((resolve, reject) => {
+    pigz.on("error", reject);
+    pigz.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`pigz exited ${code}`))));
+  });
+  const fill = pipeline(content(size, compressible), entry).then(() => pack.finalize());
+  await Promise.all([fill, pipeline(pack, tarHash, pigz.stdin), pipeline(pigz.stdout, gzHash, createWriteStream(temp)), exited]);
+  const digest = gzHash.digest();
+  await rename(temp, join(blobs, digest.slice("sha256:".length)));
+  const blob = { descriptor: { mediaType: MediaType.OciLayerGzip, digest, size: gzHash.bytes }, open: () => Promise.reject(new Error("the layer is already in the layout")) };
+  const config = { architecture: "amd64", os: "linux", created: "1970-01-01T00:00:00Z", config: {}, rootfs: { type: "layers" as const, diff_ids: [tarHash.digest()] } };
+  await writeLayout(layout, imageFromParts(config, [blob]), { tag: TAG });
+  return { layout, layerBytes: gzHash.bytes };
+}
