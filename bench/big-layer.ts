@@ -3,30 +3,18 @@
 // the same blob; the compression is benchmarked separately by bench/compress.ts). Compressible
 // content is text-like lines, incompressible content random bytes.
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pack as tarPack } from "tar-stream";
-import { imageFromParts, MediaType, writeLayout, type Digest } from "../src/oci/index.js";
+import { DigestingStream, imageFromParts, MediaType, writeLayout } from "../src/oci/index.js";
 
 const MIB = 1024 * 1024;
 const TAG = "bench";
 
-class Hasher extends Transform {
-  private readonly hash = createHash("sha256");
-  bytes = 0;
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    callback(null, chunk);
-  }
-  digest(): Digest {
-    return `sha256:${this.hash.digest("hex")}`;
-  }
-}
 
 const WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega".split(" ");
 
@@ -75,8 +63,8 @@ export async function writeBigLayout(dir: string, size: number, compressible: bo
   const temp = join(blobs, ".layer.tmp");
   const pack = tarPack();
   const entry = pack.entry({ name: "data/big.bin", size, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, type: "file" });
-  const tarHash = new Hasher();
-  const gzHash = new Hasher();
+  const tarHash = new DigestingStream();
+  const gzHash = new DigestingStream();
   const pigz = spawn("pigz", ["-6", "-c"], { stdio: ["pipe", "pipe", "inherit"] });
   const exited = new Promise<void>((resolve, reject) => {
     pigz.on("error", reject);
@@ -84,10 +72,10 @@ export async function writeBigLayout(dir: string, size: number, compressible: bo
   });
   const fill = pipeline(content(size, compressible), entry).then(() => pack.finalize());
   await Promise.all([fill, pipeline(pack, tarHash, pigz.stdin), pipeline(pigz.stdout, gzHash, createWriteStream(temp)), exited]);
-  const digest = gzHash.digest();
+  const digest = gzHash.digest;
   await rename(temp, join(blobs, digest.slice("sha256:".length)));
-  const blob = { descriptor: { mediaType: MediaType.OciLayerGzip, digest, size: gzHash.bytes }, open: () => Promise.reject(new Error("the layer is already in the layout")) };
-  const config = { architecture: "amd64", os: "linux", created: "1970-01-01T00:00:00Z", config: {}, rootfs: { type: "layers" as const, diff_ids: [tarHash.digest()] } };
+  const blob = { descriptor: { mediaType: MediaType.OciLayerGzip, digest, size: gzHash.size }, open: () => Promise.reject(new Error("the layer is already in the layout")) };
+  const config = { architecture: "amd64", os: "linux", created: "1970-01-01T00:00:00Z", config: {}, rootfs: { type: "layers" as const, diff_ids: [tarHash.digest] } };
   await writeLayout(layout, imageFromParts(config, [blob]), { tag: TAG });
-  return { layout, layerBytes: gzHash.bytes };
+  return { layout, layerBytes: gzHash.size };
 }

@@ -13,17 +13,17 @@
 // reports its own VmHWM. Results are printed and appended to bench/RESULTS.md; the temp files and
 // the registry are removed at the end, also on Ctrl-C. --no-results skips the append (trial runs).
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { appendFile, mkdir, readFile, rename, stat } from "node:fs/promises";
 import { cpus, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { createGzip } from "node:zlib";
 import { pack as tarPack } from "tar-stream";
-import { imageFromParts, MediaType, readLayout, writeLayout, type Blob, type Digest } from "../src/oci/index.js";
+import { imageFromParts, MediaType, readLayout, writeLayout, type Blob, type Digest, DigestingStream } from "../src/oci/index.js";
 import { defaultKeychain, Registry } from "../src/registry/index.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -107,18 +107,6 @@ function measure(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): 
 // ---------------------------------------------------------------------------------------------
 // The layer
 
-class Hasher extends Transform {
-  private readonly hash = createHash("sha256");
-  bytes = 0;
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    callback(null, chunk);
-  }
-  digest(): Digest {
-    return `sha256:${this.hash.digest("hex")}`;
-  }
-}
 
 /** `total` bytes: a random MiB repeated, each copy stamped with its index (first 8 bytes). */
 function content(total: number): Readable {
@@ -147,15 +135,15 @@ async function writeLayer(layout: string, size: number): Promise<{ blob: Blob; d
   const temp = join(blobs, ".layer.tmp");
   const pack = tarPack();
   const entry = pack.entry({ name: "data/random.bin", size, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, type: "file" });
-  const tarHash = new Hasher();
-  const gzHash = new Hasher();
+  const tarHash = new DigestingStream();
+  const gzHash = new DigestingStream();
   const fill = pipeline(content(size), entry).then(() => pack.finalize());
   await Promise.all([fill, pipeline(pack, tarHash, createGzip({ level: 0 }), gzHash, createWriteStream(temp))]);
-  const digest = gzHash.digest();
+  const digest = gzHash.digest;
   const path = join(blobs, digest.slice("sha256:".length));
   await rename(temp, path);
-  const descriptor = { mediaType: MediaType.OciLayerGzip, digest, size: gzHash.bytes };
-  return { blob: { descriptor, open: () => Promise.reject(new Error("the layer is already in the layout")) }, diffId: tarHash.digest() };
+  const descriptor = { mediaType: MediaType.OciLayerGzip, digest, size: gzHash.size };
+  return { blob: { descriptor, open: () => Promise.reject(new Error("the layer is already in the layout")) }, diffId: tarHash.digest };
 }
 
 // ---------------------------------------------------------------------------------------------
