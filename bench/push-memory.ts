@@ -107,7 +107,6 @@ function measure(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): 
 // ---------------------------------------------------------------------------------------------
 // The layer
 
-
 /** `total` bytes: a random MiB repeated, each copy stamped with its index (first 8 bytes). */
 function content(total: number): Readable {
   const block = randomBytes(MIB);

@@ -37,6 +37,15 @@ function nodes(command: Command, path = ""): Node[] {
 
 const words = (list: readonly string[]) => list.join(" ");
 
+/** The `case` arms for the word after an option that takes a value: its fixed values, else file names. */
+function valueCases(all: readonly Node[], fixed: (values: readonly string[]) => string, files: string): string {
+  const valued = [...new Set(all.flatMap((n) => n.options.filter((o) => o.takesValue).map((o) => o.flag)))];
+  return [
+    ...Object.entries(OPTION_VALUES).map(([flag, values]) => `    ${flag}) ${fixed(values)}; return 0 ;;`),
+    `    ${valued.filter((f) => !(f in OPTION_VALUES)).join("|")}) ${files}; return 0 ;;`,
+  ].join("\n");
+}
+
 /** The `case` arms that extend the command path by one word (the same in bash and zsh). */
 function pathCases(all: readonly Node[], variable: string): string {
   return all
@@ -49,7 +58,6 @@ export function bashCompletion(program: Command): string {
   const all = nodes(program);
   const name = program.name();
   const fn = `_${name.replace(/[^A-Za-z0-9]/g, "_")}`;
-  const valued = [...new Set(all.flatMap((n) => n.options.filter((o) => o.takesValue).map((o) => o.flag)))];
   return `# bash completion for ${name}; load with: source <(${name} completion bash)
 ${fn}() {
   local cur prev path="" w i
@@ -64,10 +72,7 @@ ${pathCases(all, "path")}
     esac
   done
   case "$prev" in
-${Object.entries(OPTION_VALUES)
-  .map(([flag, values]) => `    ${flag}) COMPREPLY=($(compgen -W "${words(values)}" -- "$cur")); return 0 ;;`)
-  .join("\n")}
-    ${valued.filter((f) => !(f in OPTION_VALUES)).join("|")}) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+${valueCases(all, (values) => `COMPREPLY=($(compgen -W "${words(values)}" -- "$cur"))`, 'COMPREPLY=($(compgen -f -- "$cur"))')}
   esac
   local commands="" options=""
   case "$path" in
@@ -93,7 +98,6 @@ export function zshCompletion(program: Command): string {
   const all = nodes(program);
   const name = program.name();
   const fn = `_${name.replace(/[^A-Za-z0-9]/g, "_")}`;
-  const valued = [...new Set(all.flatMap((n) => n.options.filter((o) => o.takesValue).map((o) => o.flag)))];
   return `#compdef ${name}
 # zsh completion for ${name}; load with: source <(${name} completion zsh), or save it as _${name} in a folder of $fpath
 ${fn}() {
@@ -107,10 +111,7 @@ ${pathCases(all, "path_")}
     esac
   done
   case "\${words[CURRENT-1]}" in
-${Object.entries(OPTION_VALUES)
-  .map(([flag, values]) => `    ${flag}) compadd -- ${words(values)}; return 0 ;;`)
-  .join("\n")}
-    ${valued.filter((f) => !(f in OPTION_VALUES)).join("|")}) _files; return 0 ;;
+${valueCases(all, (values) => `compadd -- ${words(values)}`, "_files")}
   esac
   case "$path_" in
 ${all

@@ -5,12 +5,8 @@
 // second builds nothing and registers nothing new.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createReadStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { createGunzip } from "node:zlib";
-import { extract } from "tar-stream";
 import { buildImage } from "../../src/build/index.js";
 import type { Registry } from "../../src/registry/index.js";
 import { ImageSpec } from "../../src/spec/index.js";
@@ -18,8 +14,8 @@ import { flyteidl } from "../../src/workflow/index.js";
 import type { FlyteIdl } from "../../src/workflow/idl.js";
 import { imagespecCli, ROOT } from "../support/cli.js";
 import { startFakeAdmin, type FakeAdmin } from "../support/flyteadmin.js";
-import { startRegistry, type TestRegistry } from "../support/registry.js";
-import { makeTestImage, removeDir, tempDir } from "../support/tools.js";
+import { freePort, startRegistry, type TestRegistry } from "../support/registry.js";
+import { makeTestImage, readTgz, removeDir, tempDir } from "../support/tools.js";
 import { registryFor } from "../registry/util.js";
 
 const INDEX = JSON.stringify(join(ROOT, "src", "index.ts"));
@@ -60,32 +56,7 @@ export const daily = launchPlan(pipeline, { name: "pipeline-daily", fixedInputs:
 ${extra}`;
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
-async function readTgz(file: string): Promise<{ name: string; bytes: Buffer }[]> {
-  const entries: { name: string; bytes: Buffer }[] = [];
-  const ex = extract();
-  ex.on("entry", (header, stream, next) => {
-    const chunks: Buffer[] = [];
-    stream.on("data", (chunk: unknown) => chunks.push(chunk as Buffer));
-    stream.on("end", () => {
-      entries.push({ name: header.name, bytes: Buffer.concat(chunks) });
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    ex.on("finish", resolve);
-    ex.on("error", reject);
-    createReadStream(file).pipe(createGunzip()).pipe(ex);
-  });
-  return entries;
-}
 
 describe("imagespec register / package (e2e)", () => {
   let reg: TestRegistry;
@@ -279,7 +250,7 @@ export const wf = workflow({ name: "uses-tool" }, () => { tool({}); });
   });
 
   it("an unreachable control plane exits 1 before anything is built", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const r = await cli(["register", "workflows.ts", "-p", "p", "-d", "d", "--endpoint", `127.0.0.1:${port}`, "--insecure", "--timeout", "5"]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`^error: cannot reach FlyteAdmin at 127\\.0\\.0\\.1:${port} `, "m"));

@@ -118,7 +118,8 @@ function installExitHook(): void {
   });
 }
 
-function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that nothing listens on (for servers to start on, or to test a refused connection). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();

@@ -5,12 +5,12 @@
 // (an independent producer, for cross-checks). Nothing is cached outside the temp dirs handed out.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
-import { pack as tarPack } from "tar-stream";
+import { createGunzip, gzipSync } from "node:zlib";
+import { extract, pack as tarPack } from "tar-stream";
 
 // ---------------------------------------------------------------------------------------------
 // Processes
@@ -432,4 +432,24 @@ export async function makeUmociImage(opts: UmociImageOptions = {}): Promise<Test
     manifestBytes,
     cleanup: () => removeDir(root),
   };
+}
+
+/** Every entry of a .tar.gz file, in order, with its content and mode. */
+export async function readTgz(file: string): Promise<{ name: string; bytes: Buffer; mode: number | undefined }[]> {
+  const entries: { name: string; bytes: Buffer; mode: number | undefined }[] = [];
+  const ex = extract();
+  ex.on("entry", (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    stream.on("data", (chunk: unknown) => chunks.push(chunk as Buffer));
+    stream.on("end", () => {
+      entries.push({ name: header.name, bytes: Buffer.concat(chunks), mode: header.mode });
+      next();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    ex.on("finish", resolve);
+    ex.on("error", reject);
+    createReadStream(file).pipe(createGunzip()).pipe(ex);
+  });
+  return entries;
 }

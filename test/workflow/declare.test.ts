@@ -3,10 +3,7 @@
 // package is read back from the .tgz entry by entry.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createReadStream } from "node:fs";
 import { join } from "node:path";
-import { createGunzip } from "node:zlib";
-import { extract } from "tar-stream";
 import { ImageSpec } from "../../src/spec/index.js";
 import {
   collectEntities,
@@ -31,7 +28,7 @@ import {
   type Target,
 } from "../../src/workflow/index.js";
 import type { FlyteIdl } from "../../src/workflow/idl.js";
-import { removeDir, tempDir } from "../support/tools.js";
+import { readTgz, removeDir, tempDir } from "../support/tools.js";
 
 const TARGET: Target = { project: "flytesnacks", domain: "development", version: "v1" };
 const c = flyteidl.core;
@@ -317,21 +314,7 @@ describe("flyte-package.tgz", () => {
     const s = await serialized(collectEntities(Object.values(d)), PACKAGE_TARGET);
     const file = join(dir, "flyte-package.tgz");
     await writePackage(s, file);
-    const entries: { name: string; bytes: Buffer; mode: number | undefined }[] = [];
-    const ex = extract();
-    ex.on("entry", (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on("data", (chunk: unknown) => chunks.push(chunk as Buffer));
-      stream.on("end", () => {
-        entries.push({ name: header.name, bytes: Buffer.concat(chunks), mode: header.mode });
-        next();
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      ex.on("finish", resolve);
-      ex.on("error", reject);
-      createReadStream(file).pipe(createGunzip()).pipe(ex);
-    });
+    const entries = await readTgz(file);
     assert.deepEqual(entries.map((e) => e.name), ["0_app.train.fit_1.pb", "1_prepare_1.pb", "2_pipeline_2.pb", "3_pipeline_3.pb", "4_pipeline-nightly_3.pb"]);
     const t0 = flyteidl.admin.TaskSpec.decode(entries[0]!.bytes).template!;
     assert.equal(t0.id!.name, "app.train.fit");

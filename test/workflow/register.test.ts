@@ -4,24 +4,16 @@
 // base, through ImageBuilder, so the existence rules under test are the product's.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { ImageBuilder, buildImage } from "../../src/build/index.js";
 import type { Registry } from "../../src/registry/index.js";
 import { ImageSpec } from "../../src/spec/index.js";
 import { AdminClient, collectEntities, containerTask, flyteidl, pythonTask, registerEntities, t, workflow, launchPlan, type Entities } from "../../src/workflow/index.js";
 import type { FlyteIdl } from "../../src/workflow/idl.js";
 import { startFakeAdmin, type FakeAdmin } from "../support/flyteadmin.js";
-import { startRegistry, type TestRegistry } from "../support/registry.js";
+import { freePort, startRegistry, type TestRegistry } from "../support/registry.js";
 import { makeTestImage, removeDir, tempDir } from "../support/tools.js";
 import { registryFor } from "../registry/util.js";
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe("registering with FlyteAdmin", () => {
   let reg: TestRegistry;
@@ -192,7 +184,7 @@ describe("registering with FlyteAdmin", () => {
     const client = await AdminClient.connect({ endpoint: admin.endpoint, insecure: true });
     try {
       const first = admin.received.length;
-      const port = await closedPort();
+      const port = await freePort();
       await assert.rejects(register(declare("e", { image: `127.0.0.1:${port}/x/y:1` }), client), (e: Error & { code: string }) => {
         assert.equal(e.code, "WORKFLOW_IMAGE_UNVERIFIED");
         assert.match(e.message, new RegExp(`cannot verify that 127.0.0.1:${port}/x/y:1 \\(image of task "tool-e"\\) is in its registry`));
@@ -219,7 +211,7 @@ describe("registering with FlyteAdmin", () => {
   });
 
   void it("an unreachable control plane is a clear error", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const client = await AdminClient.connect({ endpoint: `127.0.0.1:${port}`, insecure: true, timeoutMs: 5000 });
     try {
       await assert.rejects(client.ready(), (e: Error & { code: string; hint: string }) => {
