@@ -79,8 +79,28 @@ export function ecrApiError(error: unknown, context: AwsCallContext): EcrError {
     );
   }
   return new EcrError("ECR_API_ERROR", `${context.operation} for ${context.subject} failed: ${name ? `${name}: ` : ""}${message}`, {
-    hint: "retry; if it persists, run the same call with the AWS CLI to see whether the account or region is at fault",
+    hint: NOT_RETRYABLE[name] ?? RETRY_HINT,
     cause: error,
     operation: context.operation,
   });
 }
+
+/**
+ * ECR's answers that say the request itself is wrong, and what to change: retrying sends the same
+ * request and gets the same answer. Anything else (ServerException, throttling, a network error)
+ * may pass on a later try.
+ */
+const NOT_RETRYABLE: Readonly<Record<string, string>> = {
+  InvalidParameterException: "ECR refused a value in the request (AWS's message names it): fix the spec's ecr settings or the registry host; retrying sends the same request",
+  RepositoryNotFoundException: "the repository does not exist in that registry: check the account and region in the registry host, or let imagespec create it (ecr.createRepository: true)",
+  RepositoryAlreadyExistsException: "the repository exists already; nothing to create",
+  InvalidTagParameterException: "fix ecr.tags: keys are 1-128 characters, values at most 256, and keys may not start with aws:",
+  TooManyTagsException: "a repository has at most 50 tags: remove some from ecr.tags",
+  KmsException: "the KMS key in ecr.encryption.kmsKey cannot be used: check that it exists in this region and that the identity may kms:CreateGrant and kms:DescribeKey on it",
+  LimitExceededException: "an ECR service quota is reached (e.g. repositories per region): delete unused repositories or ask AWS for a higher quota",
+  LifecyclePolicyNotFoundException: "the repository has no lifecycle policy",
+  RepositoryPolicyNotFoundException: "the repository has no repository policy",
+  ValidationException: "ECR refused the request as invalid (AWS's message says which value); retrying sends the same request",
+};
+
+const RETRY_HINT = "this may pass on a later try: retry; if it persists, run the same call with the AWS CLI to see whether the account, region or endpoint is at fault";

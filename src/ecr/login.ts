@@ -213,7 +213,7 @@ export function decodeToken(host: EcrHost, authorizationToken: string | undefine
   const colon = decoded.indexOf(":");
   if (colon < 0 || decoded.slice(0, colon) !== "AWS" || colon === decoded.length - 1) {
     throw new EcrError("ECR_TOKEN_INVALID", `GetAuthorizationToken for ${host.host} returned no usable token`, {
-      hint: "the ECR API answered without an AWS:<password> token; retry, and check the API endpoint (AWS_ENDPOINT_URL_ECR) if you set one",
+      hint: "the ECR API answered without an AWS:<password> token, which AWS's ECR never does: check the API endpoint (AWS_ENDPOINT_URL_ECR, or the profile's endpoint_url) if you set one",
       operation: "GetAuthorizationToken",
     });
   }

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { checkTag, parseReference, parseRegistryLocation } from "../reference/reference.js";
 import { checkEcrHost } from "../ecr/host.js";
+import { checkLifecyclePolicy, LIFECYCLE_POLICY_HINT } from "../ecr/policy.js";
 import { formatPlatform, parsePlatform } from "../oci/types.js";
 import { ImagespecError } from "../errors.js";
 import { checkRequirement } from "./pep508.js";
@@ -249,16 +250,12 @@ const tagFormatSchema = checked(z.string(), (format) => {
 
 const ACCOUNT_OR_PRINCIPAL = /^(?:\d{12}|arn:aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:iam::\d{12}:(?:root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+))$/;
 
-const lifecyclePolicySchema = z.looseObject({
-  rules: z
-    .array(
-      z.looseObject({
-        rulePriority: z.number().int().min(1),
-        selection: z.looseObject({ tagStatus: z.enum(["tagged", "untagged", "any"]) }),
-        action: z.looseObject({ type: z.literal("expire") }),
-      }),
-    )
-    .min(1),
+// The whole document is checked as ECR checks it (src/ecr/policy.ts), so a policy ECR would refuse
+// stops at loading, before any repository is created.
+const lifecyclePolicySchema = z.looseObject({}).superRefine((policy, ctx) => {
+  for (const problem of checkLifecyclePolicy(policy)) {
+    ctx.addIssue({ code: "custom", message: problem.message, path: [...problem.path], input: policy, params: { hint: LIFECYCLE_POLICY_HINT } });
+  }
 });
 
 /**
