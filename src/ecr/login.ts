@@ -4,7 +4,7 @@
 // memory and on disk (token-cache.ts) and dropped when the registry refuses them.
 import { Credential } from "../registry/credential.js";
 import type { CredentialSource } from "../registry/keychain.js";
-import { EcrClients, loadEcrSdk, type EcrClientOptions } from "./client.js";
+import { EcrClients, loadEcrSdk, profileEndpoint, type EcrClientOptions } from "./client.js";
 import { CONFIGURE_CREDENTIALS_HINT, EcrError, ecrApiError } from "./errors.js";
 import { parseEcrHost, type EcrHost } from "./host.js";
 import { EcrTokenCache, tokenCacheKey, type CachedToken } from "./token-cache.js";
@@ -174,10 +174,12 @@ export class EcrCredentialSource implements CredentialSource {
         hint: `install it next to imagespec (npm install ${moduleName}); pulls from ECR Public work anonymously without it`,
       });
     }
+    const endpoint = this.options.profile !== undefined ? await profileEndpoint(this.options.profile, "ECR PUBLIC") : undefined;
     const client = new sdk.ECRPUBLICClient({
       region: "us-east-1",
       useDualstackEndpoint: host.dualStack,
       ...(this.options.profile !== undefined ? { profile: this.options.profile } : {}),
+      ...(endpoint !== undefined ? { endpoint } : {}),
       ...(this.options.credentials !== undefined ? { credentials: this.options.credentials } : {}),
     });
     const context = { operation: "GetAuthorizationToken", subject: `registry ${host.host} (ECR Public)`, ...(this.options.profile !== undefined ? { profile: this.options.profile } : {}) };

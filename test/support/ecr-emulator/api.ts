@@ -4,6 +4,7 @@
 // body `{"__type","message"}`), so the real AWS SDK parses them into its modelled exceptions.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { checkLifecyclePolicyText, LifecycleRefusal } from "./lifecycle.js";
 import { parsePolicy, policyAllows } from "./policy.js";
 import { verifySigV4 } from "./sigv4.js";
 import type { EmulatorAccount, ExclusionFilter, RepositoryRecord, State, TagMutability } from "./state.js";
@@ -81,6 +82,28 @@ function str(input: Input, field: string, required = false): string | undefined 
   }
   if (typeof v !== "string") throw new AwsError("SerializationException", `Start of structure or map found where not expected at '${field}'`);
   return v;
+}
+
+/** AWS's length constraint on a string member: `Member must have length less than or equal to N`. */
+function lengthBetween(field: string, value: string, min: number, max: number): void {
+  if (value.length < min || value.length > max) {
+    const bound = value.length < min ? `greater than or equal to ${min}` : `less than or equal to ${max}`;
+    throw new AwsError("InvalidParameterException", `1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must have length ${bound}`);
+  }
+}
+
+/** GetAuthorizationToken's registryIds: 1 to 10 account ids of 12 digits. */
+function registryIdList(value: unknown): string[] {
+  if (!Array.isArray(value)) throw new AwsError("SerializationException", "Start of list found where not expected at 'registryIds'");
+  if (value.length < 1 || value.length > 10) {
+    throw new AwsError("InvalidParameterException", "1 validation error detected: Value at 'registryIds' failed to satisfy constraint: Member must have length between 1 and 10");
+  }
+  for (const id of value) {
+    if (typeof id !== "string" || !/^[0-9]{12}$/.test(id)) {
+      throw new AwsError("InvalidParameterException", "1 validation error detected: Value at 'registryIds' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy regular expression pattern: [0-9]{12}]");
+    }
+  }
+  return value as string[];
 }
 
 export function repositoryNameProblem(name: string): string | undefined {
@@ -200,7 +223,7 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
   const operations: Record<string, Operation> = {
     GetAuthorizationToken(caller, input) {
       authorize(caller, "ecr:GetAuthorizationToken", caller.accountId, undefined);
-      const ids = Array.isArray(input.registryIds) ? (input.registryIds as unknown[]).map(String) : [caller.accountId];
+      const ids = input.registryIds === undefined ? [caller.accountId] : registryIdList(input.registryIds);
       return {
         authorizationData: ids.map((id) => {
           // One token per entry, each naming the caller: tokens identify who pulls, not where.
@@ -307,6 +330,7 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     SetRepositoryPolicy(caller, input) {
       const { registry, name, repo } = existing(caller, input, "ecr:SetRepositoryPolicy");
       const text = str(input, "policyText", true);
+      lengthBetween("policyText", text, 0, 10240);
       if (!parsePolicy(text)) {
         throw new AwsError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'");
       }
@@ -325,17 +349,12 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     PutLifecyclePolicy(caller, input) {
       const { registry, name, repo } = existing(caller, input, "ecr:PutLifecyclePolicy");
       const text = str(input, "lifecyclePolicyText", true);
-      let rules: unknown;
+      lengthBetween("lifecyclePolicyText", text, 100, 30720);
       try {
-        rules = (JSON.parse(text) as { rules?: unknown }).rules;
-      } catch {
-        rules = undefined;
-      }
-      if (!Array.isArray(rules) || rules.length === 0) {
-        throw new AwsError(
-          "InvalidParameterException",
-          "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: object has missing required properties ([\"rules\"])'",
-        );
+        checkLifecyclePolicyText(text);
+      } catch (error) {
+        if (error instanceof LifecycleRefusal) throw new AwsError("InvalidParameterException", error.message);
+        throw error;
       }
       repo.lifecyclePolicyText = text;
       repo.lifecycleEvaluatedAt = new Date();
@@ -395,6 +414,9 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     if (typeof input !== "object" || input === null || Array.isArray(input)) {
       throw new AwsError("SerializationException", "Start of structure or map expected");
     }
+    const fault = state.takeFault(operation);
+    if (fault?.kind === "throttle") throw new AwsError("ThrottlingException", "Rate exceeded");
+    if (fault?.kind === "answer") return sendJson(res, 200, fault.body);
     sendJson(res, 200, await op(caller, input as Input));
   }
 
