@@ -79,7 +79,7 @@ export function ecrApiError(error: unknown, context: AwsCallContext): EcrError {
     );
   }
   return new EcrError("ECR_API_ERROR", `${context.operation} for ${context.subject} failed: ${name ? `${name}: ` : ""}${message}`, {
-    hint: NOT_RETRYABLE[name] ?? RETRY_HINT,
+    hint: (name === "InvalidParameterException" ? INVALID_PARAMETER[context.operation]?.(message) : undefined) ?? NOT_RETRYABLE[name] ?? RETRY_HINT,
     cause: error,
     operation: context.operation,
   });
@@ -101,6 +101,16 @@ const NOT_RETRYABLE: Readonly<Record<string, string>> = {
   LifecyclePolicyNotFoundException: "the repository has no lifecycle policy",
   RepositoryPolicyNotFoundException: "the repository has no repository policy",
   ValidationException: "ECR refused the request as invalid (AWS's message says which value); retrying sends the same request",
+};
+
+/** What a refused value is likely to be, per operation (InvalidParameterException names the field, not the spec's setting). */
+const INVALID_PARAMETER: Readonly<Record<string, (message: string) => string>> = {
+  SetRepositoryPolicy: (message) =>
+    /principal not found/i.test(message)
+      ? "a principal in ecr.allowPullFrom (or in another statement of the repository policy) is not an existing IAM role or user: fix the ARN, or use the 12-digit account id; a role created moments ago becomes usable within a minute, so then run again"
+      : "ECR refused the repository policy (it allows at most 10240 characters, no Resource element, and only existing principals): use fewer ecr.allowPullFrom entries (one account id covers all its roles) or fix the statement AWS's message points at",
+  PutLifecyclePolicy: () => "ECR refused ecr.lifecyclePolicy (AWS's message says which rule and property); fix it as ECR's lifecycle policy properties describe: https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html",
+  CreateRepository: () => "ECR refused a repository setting (AWS's message names it): check ecr.tagMutabilityExclusions (1 to 5 filters of letters, digits, '.', '_', '-', '*'), ecr.encryption and ecr.tags",
 };
 
 const RETRY_HINT = "this may pass on a later try: retry; if it persists, run the same call with the AWS CLI to see whether the account, region or endpoint is at fault";

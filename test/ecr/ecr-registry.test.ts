@@ -402,8 +402,36 @@ describe("ECR control plane as strict as AWS (issue #15, item 9)", () => {
     await assert.rejects(ecr.repositories.grantPull(`${host()}/team/crowded`, many), (error: unknown) => {
       assert.ok(error instanceof EcrError, String(error));
       assert.match(error.message, /SetRepositoryPolicy .*InvalidParameterException/);
-      assert.doesNotMatch(error.hint ?? "", /^retry|: retry/);
-      assert.match(error.hint ?? "", /retrying sends the same request/);
+      assert.doesNotMatch(error.hint ?? "", /retry/);
+      assert.match(error.hint ?? "", /at most 10240 characters/);
+      return true;
+    });
+  });
+
+  it("a pull grant to an IAM role that does not exist: ECR's 'Principal not found', with a hint naming allowPullFrom", async () => {
+    const { ecr } = setup();
+    await registryCopy(`${host()}/team/ghost:v1`);
+    const role = `arn:aws:iam::${emu.accounts.other.accountId}:role/flyte-worker`;
+    await assert.rejects(ecr.repositories.grantPull(`${host()}/team/ghost`, [role]), (error: unknown) => {
+      assert.ok(error instanceof EcrError, String(error));
+      assert.match(error.message, /Principal not found/);
+      assert.match(error.hint ?? "", /ecr\.allowPullFrom .*not an existing IAM role or user/);
+      return true;
+    });
+    assert.equal(emu.repository("team/ghost")?.policyText, undefined, "no policy written");
+    emu.addIamPrincipal(role);
+    assert.equal(await ecr.repositories.grantPull(`${host()}/team/ghost`, [role]), "updated");
+  });
+
+  it("credentials AWS does not recognise (wrong secret): ECR_ACCESS_DENIED that says so, without the secret", async () => {
+    const wrong = "wrong-secret-".padEnd(40, "x");
+    const ecr = new EcrSupport({ cache: new EcrTokenCache({ dir: false }), credentials: { accessKeyId: emu.accounts.owner.accessKeyId, secretAccessKey: wrong } });
+    open.push(ecr);
+    await assert.rejects(ecr.credentials.password(host()), (error: unknown) => {
+      assert.ok(error instanceof EcrError, String(error));
+      assert.equal(error.code, "ECR_ACCESS_DENIED");
+      assert.match(error.message, /AWS rejected the credentials/);
+      assert.ok(!error.message.includes(wrong) && !(error.hint ?? "").includes(wrong));
       return true;
     });
   });

@@ -1,6 +1,7 @@
 // The ECR emulator refuses what AWS refuses, so that product code cannot pass against it by relying
 // on a friendlier ECR: lifecycle policies (ECR's rules, ECR's error type and words), token
-// registryIds, policy text lengths; and it can throttle as ECR does. Driven by the real AWS SDK.
+// registryIds, repository policies (length, Resource, principals that exist); and it can throttle
+// as ECR does. (The namespaced __type of authentication failures: test/support-selftest.) Driven by the real AWS SDK.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { CreateRepositoryCommand, DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand, PutLifecyclePolicyCommand, SetRepositoryPolicyCommand } from "@aws-sdk/client-ecr";
@@ -84,6 +85,16 @@ describe("ECR emulator: other inputs AWS checks", () => {
     const policyText = JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: "many", Effect: "Allow", Principal: { AWS: principals }, Action: ["ecr:BatchGetImage"] }] });
     assert.ok(policyText.length > 10240);
     assert.match(await outcome(ecr.send(new SetRepositoryPolicyCommand({ repositoryName: "team/lifecycle", policyText }))), /^InvalidParameterException: .*policyText.*less than or equal to 10240/);
+  });
+
+  it("SetRepositoryPolicy: no Resource element, and only IAM roles and users that exist ('Principal not found')", async () => {
+    const set = (statement: Record<string, unknown>): Promise<string> =>
+      outcome(ecr.send(new SetRepositoryPolicyCommand({ repositoryName: "team/lifecycle", policyText: JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: "s", Effect: "Allow", Action: ["ecr:BatchGetImage"], ...statement }] }) })));
+    assert.equal(await set({ Principal: { AWS: "arn:aws:iam::333333333333:root" }, Resource: "*" }), "InvalidParameterException: Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'");
+    const role = "arn:aws:iam::333333333333:role/deployer";
+    assert.equal(await set({ Principal: { AWS: [role] } }), "InvalidParameterException: Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Principal not found'");
+    emu.addIamPrincipal(role);
+    assert.equal(await set({ Principal: { AWS: [role, "333333333333", emu.accounts.other.userArn] } }), "accepted");
   });
 
   it("throttles on request: ThrottlingException, which the SDK's own retries ride out", async () => {

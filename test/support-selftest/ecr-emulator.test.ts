@@ -180,8 +180,9 @@ void describe("ECR API (AWS JSON 1.1, SigV4)", () => {
       headers: { "x-amz-target": "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories", "content-type": "application/x-amz-json-1.1" },
       body: "{}",
     });
-    assert.equal(raw.headers.get("x-amzn-errortype"), "MissingAuthenticationTokenException");
-    assert.equal(((await raw.json()) as { __type: string }).__type, "MissingAuthenticationTokenException");
+    // Refused at AWS's front door, before ECR: the coral namespace, as AWS sends it.
+    assert.equal(raw.headers.get("x-amzn-errortype"), "MissingAuthenticationTokenException:http://internal.amazon.com/coral/com.amazon.coral.service/");
+    assert.equal(((await raw.json()) as { __type: string }).__type, "com.amazon.coral.service#MissingAuthenticationTokenException");
     // The other account signs correctly with its own key.
     await client(emu.accounts.other).send(new DescribeRepositoriesCommand({}));
   });

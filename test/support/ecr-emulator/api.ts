@@ -21,10 +21,15 @@ export class AwsError extends Error {
     readonly type: string,
     message: string,
     readonly status = 400,
+    /** AWS's front door (authentication) names its errors with a namespace: `com.amazon.coral.service#UnrecognizedClientException`. */
+    readonly namespace?: string,
   ) {
     super(message);
   }
 }
+
+/** The namespace of errors raised before the request reaches ECR (signature, credentials). */
+const CORAL = "com.amazon.coral.service";
 
 export interface ApiDeps {
   state: State;
@@ -49,7 +54,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown, extra: Rec
 }
 
 function sendError(res: ServerResponse, e: AwsError): void {
-  sendJson(res, e.status, { __type: e.type, message: e.message }, { "x-amzn-ErrorType": e.type });
+  const type = e.namespace ? `${e.namespace}#${e.type}` : e.type;
+  sendJson(res, e.status, { __type: type, message: e.message }, { "x-amzn-ErrorType": e.namespace ? `${e.type}:http://internal.amazon.com/coral/${e.namespace}/` : e.type });
 }
 
 const epochSeconds = (d: Date) => d.getTime() / 1000;
@@ -104,6 +110,13 @@ function registryIdList(value: unknown): string[] {
     }
   }
   return value as string[];
+}
+
+/** The `AWS` principals of a statement (`"*"`, an account id, an ARN), each as written. */
+function awsPrincipalEntries(principal: unknown): unknown[] {
+  if (typeof principal !== "object" || principal === null) return [];
+  const aws = (principal as { AWS?: unknown }).AWS;
+  return Array.isArray(aws) ? aws : aws === undefined ? [] : [aws];
 }
 
 export function repositoryNameProblem(name: string): string | undefined {
@@ -331,8 +344,16 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
       const { registry, name, repo } = existing(caller, input, "ecr:SetRepositoryPolicy");
       const text = str(input, "policyText", true);
       lengthBetween("policyText", text, 0, 10240);
-      if (!parsePolicy(text)) {
+      const statements = parsePolicy(text);
+      // ECR refuses a Resource in a repository policy (the repository is the resource) and any
+      // IAM role or user that does not exist (also for a few seconds after it was created).
+      if (!statements || statements.some((st) => "Resource" in st || "NotResource" in st)) {
         throw new AwsError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'");
+      }
+      for (const st of statements) {
+        for (const principal of awsPrincipalEntries(st.Principal)) {
+          if (!state.principalExists(principal)) throw new AwsError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Principal not found'");
+        }
       }
       repo.policyText = text;
       return { registryId: registry, repositoryName: name, policyText: text };
@@ -404,7 +425,7 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
       { region: state.region, service: "ecr" },
     );
     if ("code" in verified) {
-      throw new AwsError(verified.code, verified.message);
+      throw new AwsError(verified.code, verified.message, 400, CORAL);
     }
     const caller = state.accountByKey(verified.accessKeyId)!;
     record.account = caller.accountId;

@@ -180,6 +180,24 @@ export class State {
     return this.faults.get(operation)?.shift();
   }
 
+  /** IAM roles and users that exist besides each account's test user (addIamPrincipal). */
+  private readonly iamPrincipals = new Set<string>();
+
+  addIamPrincipal(arn: string): void {
+    this.iamPrincipals.add(arn);
+  }
+
+  /**
+   * Whether IAM knows a policy principal: "*", an account (id or root ARN), or a role or user
+   * that exists. Anything else is not a principal at all.
+   */
+  principalExists(principal: unknown): boolean {
+    if (typeof principal !== "string") return false;
+    if (principal === "*" || /^\d{12}$/.test(principal) || /^arn:aws:iam::\d{12}:root$/.test(principal)) return true;
+    if (!/^arn:aws:iam::\d{12}:(?:role|user)\/.+$/.test(principal)) return false;
+    return this.iamPrincipals.has(principal) || this.accounts.some((a) => a.userArn === principal);
+  }
+
   deny(account: string, action: string): void {
     this.denies.push({ account, action });
   }
