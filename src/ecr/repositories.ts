@@ -10,8 +10,9 @@ import { ecrSchema, type EcrOptions } from "../spec/schema.js";
 import { EcrClients, loadEcrSdk, type EcrClientOptions } from "./client.js";
 import { awsErrorName, EcrError, ecrApiError } from "./errors.js";
 import { parseEcrHost, type EcrHost } from "./host.js";
-import { mergePullPolicy, sameDocument, validateLifecyclePolicy } from "./policy.js";
+import { mergePullPolicy, sameDocument } from "./policy.js";
 import { repositoryKey, validateEcrRepositoryName } from "./repository-name.js";
+import { validateRepositorySettings } from "./settings.js";
 
 /** The settings of a repository nobody registered: the schema's defaults. */
 export const DEFAULT_ECR_OPTIONS: EcrOptions = ecrSchema.parse({});
@@ -120,8 +121,8 @@ export class EcrRepositories {
     if (!host) return { host: ref.registry, repository: ref.repository, status: "skipped", policy: "none", lifecycle: "none" };
     const name = validateEcrRepositoryName(ref.repository);
     const settings = this.settingsFor(ref);
-    // Settings made in code skip the spec schema: check the policy here too, before the first call.
-    if (settings.lifecyclePolicy !== undefined) validateLifecyclePolicy(settings.lifecyclePolicy);
+    // Settings made in code skip the spec schema: check them here too, before the first call.
+    validateRepositorySettings(settings);
     const status = await this.ensureExists(host, name, settings);
     const wouldBeCreated = status === "created" && this.options.dryRun === true;
     const policy = settings.allowPullFrom.length > 0 ? await this.applyGrant(host, name, settings.allowPullFrom, wouldBeCreated) : "none";

@@ -97,6 +97,15 @@ describe("ECR emulator: other inputs AWS checks", () => {
     assert.equal(await set({ Principal: { AWS: [role, "333333333333", emu.accounts.other.userArn] } }), "accepted");
   });
 
+  it("CreateRepository: at most 50 tags, none in the aws: namespace, AWS's tag characters", async () => {
+    const create = (tags: { Key: string; Value: string }[]): Promise<string> => outcome(ecr.send(new CreateRepositoryCommand({ repositoryName: "team/tagged", tags })));
+    assert.match(await create(Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: "v" }))), /^TooManyTagsException: /);
+    assert.match(await create([{ Key: "aws:team", Value: "ml" }]), /^InvalidTagParameterException: .*reserved/);
+    assert.match(await create([{ Key: "team#1", Value: "ml" }]), /^InvalidTagParameterException: /);
+    assert.equal(emu.repository("team/tagged"), undefined);
+    assert.equal(await create([{ Key: "team", Value: "ml/a:b=c+d@e f" }]), "accepted");
+  });
+
   it("throttles on request: ThrottlingException, which the SDK's own retries ride out", async () => {
     emu.throttle("DescribeRepositories", 1);
     assert.equal(await outcome(ecr.send(new DescribeRepositoriesCommand({ repositoryNames: ["team/lifecycle"] }))), "ThrottlingException: Rate exceeded");

@@ -112,6 +112,28 @@ function registryIdList(value: unknown): string[] {
   return value as string[];
 }
 
+// AWS resource tags: at most 50, keys 1-128 and values 0-256 characters of letters, digits, spaces
+// and _ . : / = + - @, and no key in the reserved aws: namespace.
+const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+function parseTags(value: unknown): { Key: string; Value: string }[] {
+  const list = Array.isArray(value) ? (value as unknown[]) : [];
+  if (list.length > 50) throw new AwsError("TooManyTagsException", "Tags can not have more than 50 elements");
+  return list.map((t) => {
+    const o = (t ?? {}) as { Key?: unknown; Value?: unknown };
+    const key = o.Key;
+    const tagValue = o.Value ?? "";
+    if (typeof key !== "string" || key.length < 1 || key.length > 128 || !TAG_TEXT.test(key)) {
+      throw new AwsError("InvalidTagParameterException", "Invalid parameter at 'tags' failed to satisfy constraint: 'Tag keys must be between 1 and 128 characters and match ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$'");
+    }
+    if (key.toLowerCase().startsWith("aws:")) throw new AwsError("InvalidTagParameterException", "Invalid parameter at 'tags' failed to satisfy constraint: 'Tag keys starting with aws: are reserved for AWS use'");
+    if (typeof tagValue !== "string" || tagValue.length > 256 || !TAG_TEXT.test(tagValue)) {
+      throw new AwsError("InvalidTagParameterException", "Invalid parameter at 'tags' failed to satisfy constraint: 'Tag values must be at most 256 characters and match ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$'");
+    }
+    return { Key: key, Value: tagValue };
+  });
+}
+
 /** The `AWS` principals of a statement (`"*"`, an account id, an ARN), each as written. */
 function awsPrincipalEntries(principal: unknown): unknown[] {
   if (typeof principal !== "object" || principal === null) return [];
@@ -271,13 +293,7 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
       if (encryptionType === "AES256" && encryption?.kmsKey !== undefined) {
         throw new AwsError("InvalidParameterException", "Invalid parameter at 'encryptionConfiguration' failed to satisfy constraint: 'kmsKey can only be specified when encryptionType is KMS or KMS_DSSE'");
       }
-      const tags = (Array.isArray(input.tags) ? (input.tags as unknown[]) : []).map((t) => {
-        const o = (t ?? {}) as { Key?: unknown; Value?: unknown };
-        if (typeof o.Key !== "string" || o.Key.length === 0) {
-          throw new AwsError("InvalidTagParameterException", "Invalid parameter at 'tags' failed to satisfy constraint: 'Tag keys must be between 1 and 128 characters'");
-        }
-        return { Key: o.Key, Value: typeof o.Value === "string" ? o.Value : "" };
-      });
+      const tags = parseTags(input.tags);
       if (state.getRepo(registry, name)) {
         throw new AwsError("RepositoryAlreadyExistsException", `The repository with name '${name}' already exists in the registry with id '${registry}'`);
       }
