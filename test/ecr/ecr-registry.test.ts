@@ -408,6 +408,20 @@ describe("ECR control plane as strict as AWS (issue #15, item 9)", () => {
     });
   });
 
+  it("a grant ECR stored in its own form (account id as root ARN, AWS's formatting, one principal as a string) is recognised: nothing written again", async () => {
+    const { ecr } = setup();
+    await registryCopy(`${host()}/team/normalised:v1`);
+    const sdk = new ECRClient({ region: emu.region });
+    open.push({ close: () => sdk.destroy() });
+    const statement = { Sid: PULL_STATEMENT_SID, Effect: "Allow", Principal: { AWS: emu.accounts.other.accountId }, Action: ["ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage", "ecr:BatchCheckLayerAvailability"] };
+    await sdk.send(new SetRepositoryPolicyCommand({ repositoryName: "team/normalised", policyText: JSON.stringify({ Version: "2012-10-17", Statement: [statement] }) }));
+    const stored = emu.repository("team/normalised")!.policyText!;
+    assert.match(stored, /"AWS" : "arn:aws:iam::222222222222:root"/, "the emulator stores what AWS stores");
+    const sets = callsOf("SetRepositoryPolicy");
+    assert.equal(await ecr.repositories.grantPull(`${host()}/team/normalised`, [emu.accounts.other.accountId]), "unchanged");
+    assert.equal(callsOf("SetRepositoryPolicy"), sets);
+  });
+
   it("a pull grant to an IAM role that does not exist: ECR's 'Principal not found', with a hint naming allowPullFrom", async () => {
     const { ecr } = setup();
     await registryCopy(`${host()}/team/ghost:v1`);

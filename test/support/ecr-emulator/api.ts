@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { checkLifecyclePolicyText, LifecycleRefusal } from "./lifecycle.js";
-import { parsePolicy, policyAllows } from "./policy.js";
+import { parsePolicy, policyAllows, storedPolicyText } from "./policy.js";
 import { verifySigV4 } from "./sigv4.js";
 import type { EmulatorAccount, ExclusionFilter, RepositoryRecord, State, TagMutability } from "./state.js";
 
@@ -371,8 +371,8 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
           if (!state.principalExists(principal)) throw new AwsError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Principal not found'");
         }
       }
-      repo.policyText = text;
-      return { registryId: registry, repositoryName: name, policyText: text };
+      repo.policyText = storedPolicyText(text);
+      return { registryId: registry, repositoryName: name, policyText: repo.policyText };
     },
 
     DeleteRepositoryPolicy(caller, input) {
