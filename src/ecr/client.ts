@@ -59,16 +59,18 @@ export function loadEcrSdk(): Promise<EcrSdk> {
 /** Builds SDK clients for ECR hosts and keeps one per region and flavour. */
 export class EcrClients {
   private readonly clients = new Map<string, ECRClient>();
+  private resolvedEndpoint: Promise<string | undefined> | undefined;
 
   constructor(readonly options: EcrClientOptions = {}) {}
 
   /** The ECR API client for the region (and FIPS / dual-stack flavour) of a registry host. */
   async forHost(host: Pick<EcrHost, "region" | "fips" | "dualStack">): Promise<ECRClient> {
     const { ECRClient } = await loadEcrSdk();
+    const endpoint = await this.endpoint();
+    // No await between looking up and storing a client: concurrent callers share one.
     const key = `${host.region} ${host.fips ? "fips" : ""} ${host.dualStack ? "dualstack" : ""}`;
     let client = this.clients.get(key);
     if (!client) {
-      const endpoint = this.options.endpoint ?? (this.options.profile !== undefined ? await profileEndpoint(this.options.profile) : undefined);
       client = new ECRClient({
         region: host.region,
         useFipsEndpoint: host.fips,
@@ -80,6 +82,13 @@ export class EcrClients {
       this.clients.set(key, client);
     }
     return client;
+  }
+
+  /** The explicit endpoint, else the one a named profile configures (looked up once). */
+  private endpoint(): Promise<string | undefined> {
+    const { endpoint, profile } = this.options;
+    this.resolvedEndpoint ??= endpoint !== undefined ? Promise.resolve(endpoint) : profile !== undefined ? profileEndpoint(profile) : Promise.resolve(undefined);
+    return this.resolvedEndpoint;
   }
 
   /** The access key id the client signs with (resolving the credential chain), for cache keys. */

@@ -178,10 +178,15 @@ export function checkLifecyclePolicy(doc: unknown): LifecycleProblem[] {
       problem(["rules", index, "rulePriority"], `a rule with tagStatus "any" must have the highest rulePriority (${rule.rulePriority} is not; ${highest} is)`);
     }
   });
-  if (problems.length === 0 && JSON.stringify(doc).length > LIFECYCLE_POLICY_MAX_LENGTH) {
+  if (problems.length === 0 && lifecyclePolicyText(doc).length > LIFECYCLE_POLICY_MAX_LENGTH) {
     problem([], `the policy is longer than ECR's limit of ${LIFECYCLE_POLICY_MAX_LENGTH} characters`);
   }
   return problems;
+}
+
+/** The `lifecyclePolicyText` sent to ECR for a document (the length ECR's limit applies to). */
+export function lifecyclePolicyText(doc: unknown): string {
+  return JSON.stringify(doc, null, 2);
 }
 
 type Report = (path: readonly (string | number)[], message: string) => void;

@@ -10,7 +10,7 @@ import { ecrSchema, type EcrOptions } from "../spec/schema.js";
 import { EcrClients, loadEcrSdk, type EcrClientOptions } from "./client.js";
 import { awsErrorName, EcrError, ecrApiError } from "./errors.js";
 import { parseEcrHost, type EcrHost } from "./host.js";
-import { mergePullPolicy, sameDocument } from "./policy.js";
+import { lifecyclePolicyText, mergePullPolicy, sameDocument } from "./policy.js";
 import { repositoryKey, validateEcrRepositoryName } from "./repository-name.js";
 import { validateRepositorySettings } from "./settings.js";
 
@@ -191,7 +191,7 @@ export class EcrRepositories {
       if (cause !== "LifecyclePolicyNotFoundException" && !(repositoryMayBeMissing && cause === "RepositoryNotFoundException")) throw error;
     }
     if (sameDocument(existing, policy)) return "unchanged";
-    const text = JSON.stringify(policy, null, 2);
+    const text = lifecyclePolicyText(policy);
     await this.call(host, "PutLifecyclePolicy", { registryId: host.account, repositoryName: name, lifecyclePolicyText: text }, true, name, (i) => client.send(new PutLifecyclePolicyCommand(i)));
     return "updated";
   }

@@ -107,6 +107,7 @@ describe("lifecycle policies, checked as ECR checks them", () => {
       [{ rules: [rule(1, { tagStatus: "untagged", countType: "imageCountMoreThan", countNumber: 5, tagStaus: "x" })] }, /^rules\[0\]\.selection\.tagStaus: unknown property/],
       [{ rules: [{ ...untagged14Days, priority: 1 }] }, /^rules\[0\]\.priority: unknown property/],
       [{ rules: [{ rulePriority: 1, action: expire }] }, /^rules\[0\]\.selection: selection is required/],
+      [{ rules: [{ ...untagged14Days, description: "x".repeat(30_700) }] }, /the policy is longer than ECR's limit of 30720 characters/],
     ];
     for (const [doc, expected] of refused) {
       const problems = problemsOf(doc);
