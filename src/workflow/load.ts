@@ -1,15 +1,12 @@
 // Reading a workflow file: a TypeScript or JavaScript module whose exports are tasks, workflows and
-// launch plans. A .ts file is compiled by tsx. Values are recognised by their brands (Symbol.for)
-// and errors by their shape, so a file that imports another copy of imagespec still works.
+// launch plans, imported by spec/module-loader (TypeScript by Node's type stripping, tsx as the
+// fallback). Values are recognised by their brands (Symbol.for) and errors by their shape, so a file that imports another copy of imagespec still works.
 import { stat } from "node:fs/promises";
 import { dirname, extname, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { ImagespecError } from "../errors.js";
+import { importUserModule, MODULE_EXTENSIONS } from "../spec/module-loader.js";
 import { WorkflowError } from "./errors.js";
 import { collectEntities, type Entities } from "./serialize.js";
-
-const MODULE_EXTENSIONS = new Set([".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"]);
-const TYPESCRIPT_EXTENSIONS = new Set([".ts", ".mts", ".cts"]);
 
 export interface LoadedWorkflows extends Entities {
   readonly file: string;
@@ -21,30 +18,6 @@ function isImagespecErrorLike(error: unknown): error is Error & { code: string; 
   return error instanceof Error && typeof (error as { code?: unknown }).code === "string" && /^[A-Z][A-Z0-9_]+$/.test((error as unknown as { code: string }).code) && "hint" in error;
 }
 
-let tsxRegistered = false;
-
-/**
- * Imports the module into this process's module graph, so the file's `import ... from "imagespec"`
- * gets the same instances as the tool (tsx's namespaced tsImport would load a second copy of
- * imagespec and its dependencies, and undici refuses to be loaded twice). TypeScript is compiled
- * by tsx's loader, registered once when Node cannot import .ts by itself.
- */
-async function importModule(url: string, typescript: boolean): Promise<Record<string, unknown>> {
-  if (!typescript) return (await import(url)) as Record<string, unknown>;
-  try {
-    return (await import(url)) as Record<string, unknown>;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ERR_UNKNOWN_FILE_EXTENSION") throw error;
-  }
-  if (!tsxRegistered) {
-    const tsx = (await import("tsx/esm/api")) as { register: () => unknown };
-    tsx.register();
-    tsxRegistered = true;
-  }
-  // Node remembers the failed import of this URL; a query makes it a new one (its imports are unchanged).
-  return (await import(`${url}?imagespec-tsx`)) as Record<string, unknown>;
-}
-
 /** Imports `path` and collects what it declares. Throws WorkflowError for a file that cannot be used. */
 export async function loadWorkflowFile(path: string): Promise<LoadedWorkflows> {
   const file = resolve(path);
@@ -54,7 +27,7 @@ export async function loadWorkflowFile(path: string): Promise<LoadedWorkflows> {
   if (!MODULE_EXTENSIONS.has(extension)) throw new WorkflowError("INVALID_WORKFLOW_FILE", `${path}: a workflow file is a .ts or .js module, not ${JSON.stringify(extension || "(none)")}`, "export tasks, workflows and launch plans from a TypeScript or JavaScript module");
   let namespace: Record<string, unknown>;
   try {
-    namespace = await importModule(pathToFileURL(file).href, TYPESCRIPT_EXTENSIONS.has(extension));
+    namespace = await importUserModule(file, extension);
   } catch (error) {
     // A declaration error (from this copy of imagespec or another one): same code and hint, with the file named.
     if (error instanceof ImagespecError || isImagespecErrorLike(error)) throw new WorkflowError(error.code, `${path}: ${error.message}`, error.hint ?? "fix the declaration named above", error);
