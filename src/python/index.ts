@@ -15,6 +15,8 @@ export * from "./scheme.js";
 export * from "./install.js";
 export * from "./resolution.js";
 export * from "./resolve.js";
+export { lockedWheels, lockKindOf, pyprojectBeside, readLock, type LockKind } from "./lock.js";
+export { evaluateMarker, markerEnvironment } from "./markers.js";
 export { pipResolveArgs, parsePipReport } from "./resolve-pip.js";
 export { uvResolveArgs, uvPythonPlatform, parsePylock } from "./resolve-uv.js";
 export * from "./download.js";

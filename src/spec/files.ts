@@ -17,6 +17,7 @@ import { dirname, join, posix, relative, resolve, sep } from "node:path";
 import ignore from "ignore";
 import { ValidationError, type ValidationIssue } from "../errors.js";
 import type { ImageSpec } from "./image-spec.js";
+import { lockKindOf, pyprojectBeside } from "./lock-files.js";
 import { imageDestination } from "./paths.js";
 
 export interface FileEntry {
@@ -100,6 +101,14 @@ async function collectMissing(spec: ImageSpec, prefix: string, issues: Validatio
     }
   };
   if (spec.requirements !== undefined) await expect("requirements", spec.requirements, "file");
+  const lock = spec.requirements === undefined ? undefined : lockKindOf(spec.requirements);
+  if (spec.requirements !== undefined && lock !== undefined) {
+    // flytekit's rules for a lock: it is the whole set, and its pyproject.toml sits beside it.
+    if (spec.packages.length > 0) {
+      issues.push({ path: `${prefix}packages`, message: `cannot be combined with requirements: ${lock} (the lock is the whole set)`, hint: "add the packages to pyproject.toml and lock again (uv add, or poetry add)" });
+    }
+    await expect("requirements", pyprojectBeside(spec.requirements), "file");
+  }
   if (spec.sourceRoot !== undefined) await expect("sourceRoot", spec.sourceRoot, "dir");
   for (const [index, item] of spec.copy.entries()) {
     await expect(typeof item === "string" ? `copy[${index}]` : `copy[${index}].src`, typeof item === "string" ? item : item.src, "any");
