@@ -17,7 +17,8 @@ export const SCRATCH = "scratch";
 
 export type BaseSource =
   | { kind: "scratch" }
-  | { kind: "image"; reference: string }
+  /** `byDefault`: the spec has no baseImage; this is the default base for its pythonVersion. */
+  | { kind: "image"; reference: string; byDefault?: true }
   | { kind: "spec"; spec: ImageSpec; reference: string };
 
 export type Step =
@@ -55,11 +56,23 @@ export interface PlanOptions {
 /** The env var carrying the spec's tag, so a running container knows which spec made it. */
 export const SPEC_ID_ENV = "IMAGESPEC_ID";
 
+/**
+ * The base of a spec that sets pythonVersion but no baseImage, for every builder: the official
+ * Python image on Debian 12 (flytekit's default builder starts from debian:bookworm-slim and adds
+ * Python with micromamba; this image has the same Debian and Python without conda). The tag
+ * hashes pythonVersion, not this name: changing the mapping needs an IMAGESPEC_HASH_VERSION bump.
+ */
+export function defaultBaseImage(pythonVersion: string): string {
+  const [major, minor] = pythonVersion.trim().split(".");
+  return `docker.io/library/python:${major}.${minor}-slim-bookworm`;
+}
+
 export function baseSource(spec: ImageSpec): Promise<BaseSource> | BaseSource {
   const base = spec.baseImage;
   if (base === undefined) {
-    throw new ImagespecError("NO_BASE_IMAGE", `spec "${spec.name}" has no baseImage`, {
-      hint: "set base_image to an image reference (e.g. python:3.12-slim from your registry), or to scratch for an empty base",
+    if (spec.pythonVersion !== undefined) return { kind: "image", reference: defaultBaseImage(spec.pythonVersion), byDefault: true };
+    throw new ImagespecError("NO_BASE_IMAGE", `spec "${spec.name}" has neither baseImage nor pythonVersion`, {
+      hint: `set python_version (e.g. "3.12") for the default base ${defaultBaseImage("3.12")}, or base_image to an image reference, or to scratch for an empty base`,
     });
   }
   if (typeof base !== "string") return imageName(base).then((reference) => ({ kind: "spec", spec: base, reference }));
@@ -145,7 +158,8 @@ export function describePlan(plan: Plan): string {
     const n = `${i + 1}.`;
     switch (step.kind) {
       case "base":
-        lines.push(`${n} base      ${step.base.kind === "scratch" ? "scratch (empty)" : step.base.reference}${step.base.kind === "spec" ? " (built first from its spec)" : ""}`);
+        const note = step.base.kind === "spec" ? " (built first from its spec)" : step.base.kind === "image" && step.base.byDefault ? ` (the default base for python_version ${plan.spec.pythonVersion ?? ""})` : "";
+        lines.push(`${n} base      ${step.base.kind === "scratch" ? "scratch (empty)" : step.base.reference}${note}`);
         break;
       case "apt":
         lines.push(
