@@ -35,6 +35,8 @@ export interface DebianBaseOptions {
   cacheRoot?: string;
   /** Debian mirror; default $IMAGESPEC_DEBIAN_MIRROR, else http://deb.debian.org/debian. Not part of the cache key. */
   mirror?: string;
+  /** Packages on top of minbase; default python3 and ca-certificates (["ca-certificates"]: a plain Debian without Python). */
+  packages?: readonly string[];
 }
 
 export interface DebianBase {
@@ -104,10 +106,10 @@ export function testCacheRoot(): string {
  * The cache key's parts and the entry directory name for one architecture. The name is kept to
  * lowercase letters, digits and dashes: podman derives an image name from an `oci:` path.
  */
-export function debianBaseKey(arch: DebianArch): { key: string; name: string } {
-  const parts = { suite: SUITE, arch, variant: VARIANT, packages: [...PACKAGES], fixtureVersion: FIXTURE_VERSION };
+export function debianBaseKey(arch: DebianArch, packages: readonly string[] = PACKAGES): { key: string; name: string } {
+  const parts = { suite: SUITE, arch, variant: VARIANT, packages: [...packages], fixtureVersion: FIXTURE_VERSION };
   const key = createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
-  return { key, name: `${SUITE}-${arch}-${VARIANT}-${PACKAGES.join("-")}-v${FIXTURE_VERSION}-${key}` };
+  return { key, name: `${SUITE}-${arch}-${VARIANT}-${packages.join("-")}-v${FIXTURE_VERSION}-${key}` };
 }
 
 const inProcess = new Map<string, Promise<DebianBase>>();
@@ -122,12 +124,13 @@ export function debianPythonBase(options: DebianBaseOptions = {}): Promise<Debia
   const arch = options.arch ?? "amd64";
   if (!(arch in PLATFORMS)) throw new Error(`debianPythonBase: unsupported arch ${JSON.stringify(arch)}`);
   const root = join(options.cacheRoot ?? testCacheRoot(), "debian-base");
-  const { key, name } = debianBaseKey(arch);
+  const packages = options.packages ?? PACKAGES;
+  const { key, name } = debianBaseKey(arch, packages);
   const entry = join(root, name);
   let pending = inProcess.get(entry);
   if (!pending) {
     pending = (async () => {
-      const { built } = await cachedFixture(entry, (out, work) => buildBase(arch, key, options.mirror ?? process.env.IMAGESPEC_DEBIAN_MIRROR ?? DEFAULT_MIRROR, out, work));
+      const { built } = await cachedFixture(entry, (out, work) => buildBase(arch, key, options.mirror ?? process.env.IMAGESPEC_DEBIAN_MIRROR ?? DEFAULT_MIRROR, out, work, packages));
       const record = JSON.parse(await readFile(join(entry, READY_FILE), "utf8")) as FixtureRecord;
       const layoutDir = join(entry, "layout");
       return {
@@ -158,7 +161,7 @@ function log(message: string): void {
   process.stderr.write(`[debian-base] ${message}\n`);
 }
 
-async function buildBase(arch: DebianArch, key: string, mirror: string, out: string, work: string): Promise<void> {
+async function buildBase(arch: DebianArch, key: string, mirror: string, out: string, work: string, included: readonly string[]): Promise<void> {
   const started = Date.now();
   const hostArch = (await runOk("dpkg", ["--print-architecture"])).stdout.trim();
   const foreign = hostArch !== arch;
@@ -166,7 +169,7 @@ async function buildBase(arch: DebianArch, key: string, mirror: string, out: str
   log(`building ${SUITE} ${arch} (${foreign ? "foreign, unpacked without scripts" : "native"}) in ${work}`);
   const args = [
     `--variant=${VARIANT}`,
-    `--include=${PACKAGES.join(",")}`,
+    `--include=${included.join(",")}`,
     `--arch=${arch}`,
     ...(foreign ? ["--foreign"] : []),
     SUITE,
@@ -189,10 +192,11 @@ async function buildBase(arch: DebianArch, key: string, mirror: string, out: str
   await trimRootfs(rootfs);
   const removedSpecialFiles = await removeSpecialFiles(rootfs);
   const packages = parseStatusVersions(await readFile(join(rootfs, "var/lib/dpkg/status"), "utf8"));
-  for (const p of ["python3", "python3.11", "ca-certificates"]) {
+  const withPython = included.includes("python3");
+  for (const p of withPython ? ["python3", "python3.11", ...included] : included) {
     if (!packages[p]) throw new Error(`debian-base ${arch}: ${p} is missing from the dpkg status`);
   }
-  if (!existsSync(join(rootfs, "usr/bin/python3.11"))) throw new Error(`debian-base ${arch}: usr/bin/python3.11 is missing`);
+  if (withPython !== existsSync(join(rootfs, "usr/bin/python3.11"))) throw new Error(`debian-base ${arch}: usr/bin/python3.11 is ${withPython ? "missing" : "there without python3 asked for"}`);
 
   phase("trim");
   const layer = await tarRootfs(rootfs, join(work, "blobs"));
@@ -206,7 +210,7 @@ async function buildBase(arch: DebianArch, key: string, mirror: string, out: str
     ...(platform.variant ? { variant: platform.variant } : {}),
     config: { Env: [PATH_ENV, "LANG=C.UTF-8"], Cmd: ["python3"] },
     rootfs: { type: "layers", diff_ids: [layer.diffId] },
-    history: [{ created, created_by: `debootstrap --variant=${VARIANT} --include=${PACKAGES.join(",")} ${SUITE} (imagespec test fixture)` }],
+    history: [{ created, created_by: `debootstrap --variant=${VARIANT} --include=${included.join(",")} ${SUITE} (imagespec test fixture)` }],
   };
   const image = imageFromParts(config, [layer]);
   await writeLayout(join(out, "layout"), image, { tag: TAG });
@@ -216,7 +220,7 @@ async function buildBase(arch: DebianArch, key: string, mirror: string, out: str
     suite: SUITE,
     arch,
     variant: VARIANT,
-    packagesRequested: [...PACKAGES],
+    packagesRequested: [...included],
     fixtureVersion: FIXTURE_VERSION,
     key,
     tag: TAG,
