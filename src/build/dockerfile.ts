@@ -12,6 +12,7 @@
 // of context files; src/build/context.ts writes them to disk.
 import { createHash } from "node:crypto";
 import { ImagespecError } from "../errors.js";
+import { gpuCondaPackages } from "../python/gpu.js";
 import { lockKindOf, type FileEntry, type ImageSpec, type LockKind } from "../spec/index.js";
 import { configEnv, SPEC_ID_ENV } from "./plan.js";
 
@@ -160,7 +161,9 @@ export function generateDockerfile(input: DockerfileInput): GeneratedDockerfile 
   const { spec, files } = input;
   const settings = dockerfileSettings(spec);
   const hasPython = spec.packages.length > 0 || spec.requirements !== undefined;
-  const hasConda = spec.condaPackages.length > 0;
+  // cuda/cudnn come from conda on this path (flytekit's cuda=<version>, cudnn=<version>).
+  const condaPackages = [...spec.condaPackages, ...gpuCondaPackages(spec.cuda, spec.cudnn)];
+  const hasConda = condaPackages.length > 0;
   const lock = spec.requirements !== undefined ? lockKindOf(spec.requirements) : undefined;
   // uv.lock is installed by uv sync, and Poetry by uv, whatever the installer for plain requirements.
   const useUv = hasPython && (settings.pythonInstaller === "uv" || lock !== undefined);
@@ -200,9 +203,9 @@ export function generateDockerfile(input: DockerfileInput): GeneratedDockerfile 
   const pathDirs: string[] = [];
   if (hasConda) {
     const channels = spec.condaChannels.length > 0 ? spec.condaChannels : ["conda-forge"];
-    const wantsPython = !spec.condaPackages.some((p) => /^python(?:[=<>!~ ]|$)/.test(p));
+    const wantsPython = !condaPackages.some((p) => /^python(?:[=<>!~ ]|$)/.test(p));
     const version = spec.pythonVersion?.split(".").slice(0, 2).join(".");
-    const packages = [...(wantsPython ? [version !== undefined ? `python=${version}` : "python"] : []), ...spec.condaPackages];
+    const packages = [...(wantsPython ? [version !== undefined ? `python=${version}` : "python"] : []), ...condaPackages];
     lines.push(
       "",
       "# conda packages, in their own env (micromamba is mounted from its image for this step only)",

@@ -5,7 +5,7 @@ import { relative, resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
 import { formatPlatform, type Platform } from "../oci/index.js";
 import { redactUrl } from "../python/errors.js";
-import type { PythonRequirements } from "../python/index.js";
+import { gpuRequirements, type PythonRequirements } from "../python/index.js";
 import { parseReference, formatReference } from "../reference/index.js";
 import { humanSize } from "../units.js";
 import { collectFiles, imageName, type FileEntry, type ImageSpec } from "../spec/index.js";
@@ -110,9 +110,11 @@ export function aptMirror(spec: ImageSpec): string | undefined {
 
 /** The spec's Python inputs, with the requirements file as an absolute host path; undefined when it installs none. */
 export function pythonRequirements(spec: ImageSpec): PythonRequirements | undefined {
-  if (spec.packages.length === 0 && spec.requirements === undefined) return undefined;
+  // cuda/cudnn: NVIDIA's runtime wheels, installed like the spec's own packages.
+  const gpu = gpuRequirements(spec.cuda, spec.cudnn);
+  if (spec.packages.length === 0 && spec.requirements === undefined && gpu.length === 0) return undefined;
   return {
-    packages: [...spec.packages],
+    packages: [...spec.packages, ...gpu],
     ...(spec.requirements !== undefined ? { requirementsFile: resolve(spec.baseDir, spec.requirements) } : {}),
     ...(spec.pipIndex !== undefined ? { indexUrl: spec.pipIndex } : {}),
     ...(spec.pipExtraIndexUrl.length > 0 ? { extraIndexUrls: [...spec.pipExtraIndexUrl] } : {}),

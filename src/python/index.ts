@@ -17,6 +17,7 @@ export * from "./resolution.js";
 export * from "./resolve.js";
 export { lockedWheels, lockKindOf, pyprojectBeside, readLock, type LockKind } from "./lock.js";
 export { evaluateMarker, markerEnvironment } from "./markers.js";
+export { gpuCondaPackages, gpuRequirements, CUDA_MAJORS, CUDNN_MAJORS } from "./gpu.js";
 export { pipResolveArgs, parsePipReport } from "./resolve-pip.js";
 export { uvResolveArgs, uvPythonPlatform, parsePylock } from "./resolve-uv.js";
 export * from "./download.js";

@@ -40,6 +40,8 @@ export async function canonicalSpec(spec: ImageSpec): Promise<CanonicalSpec> {
     set("baseImage", formatReference(parseReference(reference)));
   }
   set("pythonVersion", spec.pythonVersion);
+  set("cuda", spec.cuda?.trim());
+  set("cudnn", spec.cudnn?.trim());
   // pip and apt resolve a set: the order packages are listed in does not change what is installed.
   set("packages", sortedUnique(spec.packages.map((p) => p.trim())));
   if (spec.requirements !== undefined) set("requirements", await fileDigest(resolve(spec.baseDir, spec.requirements)));
