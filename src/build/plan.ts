@@ -159,10 +159,11 @@ export function describePlan(plan: Plan): string {
   plan.steps.forEach((step, i) => {
     const n = `${i + 1}.`;
     switch (step.kind) {
-      case "base":
+      case "base": {
         const note = step.base.kind === "spec" ? " (built first from its spec)" : step.base.kind === "image" && step.base.byDefault ? ` (the default base for python_version ${plan.spec.pythonVersion ?? ""})` : "";
         lines.push(`${n} base      ${step.base.kind === "scratch" ? "scratch (empty)" : step.base.reference}${note}`);
         break;
+      }
       case "apt":
         lines.push(
           `${n} apt       ${step.packages.join(", ")} (resolved at build time from the base's apt sources${step.mirror !== undefined ? `, main archive replaced by ${redactUrl(step.mirror)}` : ""})`,
