@@ -7,6 +7,7 @@ import { ImagespecError } from "../errors.js";
 import { DigestingStream, DigestMismatchError, isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT, sha256, type Descriptor } from "../oci/index.js";
 import type { Authenticator } from "./auth.js";
 import { networkError, parseErrorBody, RegistryError } from "./errors.js";
+import type { RegistryLogger } from "./log.js";
 import type { RetryPolicy } from "./retry.js";
 import { repositoryScope } from "./scope.js";
 import { describeAnswer, resolveLocation, type HttpRequest, type HttpResponse, type Transport } from "./transport.js";
@@ -44,6 +45,11 @@ export class DistributionClient {
   /** The one retry policy (the transport's), for steps that retry above a single request. */
   get retryPolicy(): RetryPolicy {
     return this.transport.retryPolicy;
+  }
+
+  /** The --verbose hook, for steps above a single request (an upload started again). */
+  get logger(): RegistryLogger | undefined {
+    return this.transport.logger;
   }
 
   /** An absolute URL on this registry for an API path (`/v2/...`). */

@@ -10,7 +10,8 @@ import type { DistributionClient } from "./client.js";
 import { forEachLimited } from "./concurrency.js";
 import { RegistryError } from "./errors.js";
 import { manifestExists } from "./exists.js";
-import { backoffDelay, mayRetry, sleep } from "./retry.js";
+import { backoffDelay, isRetryableStatus, mayRetry, sleep } from "./retry.js";
+import { redactUrl } from "./log.js";
 import { repositoryScope } from "./scope.js";
 import { BlobReadError, uploadBlob, type UploadSettings } from "./upload.js";
 
@@ -257,7 +258,10 @@ async function ensureBlob(
       if (!mayRetry(policy, attempt, stalls) || attempt >= attempts || !worthRestarting(error)) throw error;
       session = undefined; // the old session may hold part of the bytes; start clean
       const retryAfter = error instanceof RegistryError ? error.retryAfter : undefined;
-      await sleep(backoffDelay(policy, attempt, retryAfter), signal);
+      const delayMs = backoffDelay(policy, attempt, retryAfter);
+      const failed = error instanceof RegistryError ? { method: error.method, url: redactUrl(error.url) } : { method: "UPLOAD", url: `${ref.registry}/${repository}@${digest}` };
+      client.logger?.({ type: "retry", ...failed, attempt, delayMs, reason: `upload of ${digest} restarts: ${error instanceof ImagespecError ? error.code : "error"}` });
+      await sleep(delayMs, signal);
     }
   }
   emit({ type: "blob", status: "uploaded", digest, size });
@@ -274,5 +278,5 @@ function worthRestarting(error: unknown): boolean {
   if (!(error instanceof RegistryError)) return false;
   if (error.retryable) return true;
   if (["NETWORK_ERROR", "TIMEOUT", "REGISTRY_UNAVAILABLE", "TOOMANYREQUESTS", "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "UPLOAD_STALLED"].includes(error.code)) return true;
-  return error.status !== undefined && error.status >= 500;
+  return error.status !== undefined && isRetryableStatus(error.status);
 }

@@ -256,8 +256,10 @@ export class Transport {
         this.logger?.({ type: "scheme", registry, scheme: "http" });
         return "http";
       }
-    } catch {
-      // the HTTPS failure is the one worth reporting
+    } catch (httpError) {
+      // A handshake answered in plain HTTP ("wrong version number") means the server speaks
+      // HTTP: then what went wrong over HTTP (a stall, a reset) is the failure to report.
+      if (speaksPlainHttp(httpsError)) throw httpError;
     }
     throw httpsError;
   }
@@ -379,6 +381,12 @@ function abortError(req: HttpRequest, reason: unknown): ImagespecError {
     hint: "the operation was cancelled before it finished",
     cause: reason,
   });
+}
+
+function speaksPlainHttp(tlsError: unknown): boolean {
+  const cause = (tlsError as { cause?: unknown }).cause;
+  const text = `${errorCode(cause) ?? ""} ${cause instanceof Error ? cause.message : ""}`;
+  return /WRONG_VERSION_NUMBER|wrong version number|packet length too long|http request/i.test(text);
 }
 
 function isReadable(body: RequestBody): body is Readable {
