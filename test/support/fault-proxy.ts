@@ -14,6 +14,8 @@
 //   truncate         forward a GET, send only the first N bytes of the body with the full length, end
 //   corrupt          forward a GET, flip one byte of the body
 //   drop-after       forward, let the registry finish (it stored what was sent), then cut the connection
+//   hang-after       forward, let the registry finish, then never answer (the client waits, or is killed)
+//   stall-upload     forward the first N bytes of the request body, then stop reading it
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 
@@ -27,7 +29,9 @@ export type Fault =
   | { readonly kind: "hang" }
   | { readonly kind: "truncate"; readonly bytes: number }
   | { readonly kind: "corrupt" }
-  | { readonly kind: "drop-after" };
+  | { readonly kind: "drop-after" }
+  | { readonly kind: "hang-after" }
+  | { readonly kind: "stall-upload"; readonly afterBytes: number };
 
 export interface FaultRule {
   /** Exact method (GET, HEAD, POST, PATCH, PUT, DELETE); any when left out. */
@@ -46,6 +50,8 @@ export interface ProxiedRequest {
   readonly path: string;
   /** The status sent to the client; 0 when the connection was cut or the proxy hung. */
   readonly status: number;
+  /** The registry's own status for a forwarded request (also when the client never got it). */
+  readonly upstreamStatus?: number;
   /** The fault applied, if any. */
   readonly fault?: Fault["kind"];
 }
@@ -72,7 +78,7 @@ interface ActiveRule {
 export async function startFaultProxy(upstream: { host: string }): Promise<FaultProxy> {
   const [upstreamHost, upstreamPort] = upstream.host.split(":") as [string, string];
   let rules: ActiveRule[] = [];
-  const requests: { method: string; path: string; status: number; fault?: Fault["kind"] }[] = [];
+  const requests: { method: string; path: string; status: number; upstreamStatus?: number; fault?: Fault["kind"] }[] = [];
   const sockets = new Set<Socket>();
   const waiters: { method: string; path: RegExp; resolve: () => void }[] = [];
 
@@ -94,7 +100,7 @@ export async function startFaultProxy(upstream: { host: string }): Promise<Fault
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
     const fault = pick(method, path);
-    const record: { method: string; path: string; status: number; fault?: Fault["kind"] } = { method, path, status: 0, ...(fault ? { fault: fault.kind } : {}) };
+    const record: { method: string; path: string; status: number; upstreamStatus?: number; fault?: Fault["kind"] } = { method, path, status: 0, ...(fault ? { fault: fault.kind } : {}) };
     requests.push(record);
     for (const w of waiters.splice(0)) {
       if (w.method === method && w.path.test(path)) w.resolve();
@@ -130,11 +136,17 @@ export async function startFaultProxy(upstream: { host: string }): Promise<Fault
     }
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, record: { status: number }, fault: Fault | undefined, cut = (): void => void req.socket.destroy()): void => {
+  const forward = (req: IncomingMessage, res: ServerResponse, record: { status: number; upstreamStatus?: number }, fault: Fault | undefined, cut = (): void => void req.socket.destroy()): void => {
     const upstreamReq = httpRequest({ host: upstreamHost, port: Number(upstreamPort), method: req.method, path: req.url, headers: req.headers });
     upstreamReq.on("error", () => cut());
     let sent = 0;
     req.on("data", (chunk: Buffer) => {
+      if (fault?.kind === "stall-upload" && sent + chunk.length > fault.afterBytes) {
+        upstreamReq.write(chunk.subarray(0, Math.max(0, fault.afterBytes - sent)));
+        sent = fault.afterBytes;
+        req.pause(); // and never resumed: the client's writes back up until it gives up or dies
+        return;
+      }
       if (fault?.kind === "reset-upload" && sent + chunk.length > fault.afterBytes) {
         upstreamReq.write(chunk.subarray(0, Math.max(0, fault.afterBytes - sent)));
         upstreamReq.destroy();
@@ -150,10 +162,11 @@ export async function startFaultProxy(upstream: { host: string }): Promise<Fault
     req.on("end", () => upstreamReq.end());
     upstreamReq.on("response", (upstreamRes) => {
       const status = upstreamRes.statusCode ?? 502;
-      if (fault?.kind === "drop-after") {
+      record.upstreamStatus = status;
+      if (fault?.kind === "drop-after" || fault?.kind === "hang-after") {
         // The registry has done its work (stored the manifest, closed the upload); the client never hears of it.
         upstreamRes.resume();
-        upstreamRes.on("end", cut);
+        if (fault.kind === "drop-after") upstreamRes.on("end", cut);
         return;
       }
       const hasBody = req.method !== "HEAD" && status !== 204 && status !== 304;
@@ -236,4 +249,27 @@ export async function startFaultProxy(upstream: { host: string }): Promise<Fault
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+// ---- What a faulted run must leave behind, checked straight at the registry (not through the proxy).
+
+/** Digests whose upload was closed (`PUT ...?digest=`) among these requests. */
+export function uploadedDigests(requests: readonly ProxiedRequest[]): string[] {
+  return requests.flatMap((r) => {
+    if (r.method !== "PUT" || !r.path.includes("/blobs/uploads/")) return [];
+    const digest = new URL(r.path, "http://x").searchParams.get("digest");
+    return digest ? [digest] : [];
+  });
+}
+
+/** Blobs a repository of a test registry holds (distribution links them in its storage). */
+export async function linkedBlobs(registryDir: string, repository: string): Promise<Set<string>> {
+  const { readdir } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const dir = join(registryDir, "storage", "docker", "registry", "v2", "repositories", repository, "_layers", "sha256");
+  try {
+    return new Set((await readdir(dir)).map((hex) => `sha256:${hex}`));
+  } catch {
+    return new Set();
+  }
 }
