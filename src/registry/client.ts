@@ -6,9 +6,9 @@ import type { Readable } from "node:stream";
 import { ImagespecError } from "../errors.js";
 import { DigestingStream, DigestMismatchError, isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT, sha256, type Descriptor } from "../oci/index.js";
 import type { Authenticator } from "./auth.js";
-import { networkError, parseErrorBody, RegistryError } from "./errors.js";
-import type { RegistryLogger } from "./log.js";
-import type { RetryPolicy } from "./retry.js";
+import { isTransientNetworkError, networkError, parseErrorBody, RegistryError } from "./errors.js";
+import { redactUrl, type RegistryLogger } from "./log.js";
+import { backoffDelay, mayRetry, sleep, type RetryPolicy } from "./retry.js";
 import { repositoryScope } from "./scope.js";
 import { describeAnswer, resolveLocation, type HttpRequest, type HttpResponse, type Transport } from "./transport.js";
 
@@ -72,9 +72,32 @@ export class DistributionClient {
   /** GETs a manifest or index, verifying its bytes against the digest asked for or announced. */
   async getManifest(repository: string, reference: string, signal?: AbortSignal): Promise<FetchedManifest> {
     const url = await this.url(`/v2/${repository}/manifests/${reference}`, {}, signal);
-    const res = await this.send({ method: "GET", url, headers: { accept: MANIFEST_ACCEPT }, followRedirects: true, ...(signal ? { signal } : {}) }, [repositoryScope(repository, "pull")]);
-    if (res.status !== 200) return res.fail();
-    return readManifest(res, reference);
+    return this.readWhole(url, signal, async () => {
+      const res = await this.send({ method: "GET", url, headers: { accept: MANIFEST_ACCEPT }, followRedirects: true, ...(signal ? { signal } : {}) }, [repositoryScope(repository, "pull")]);
+      if (res.status !== 200) return res.fail();
+      return readManifest(res, reference);
+    });
+  }
+
+  /**
+   * A small answer read whole (a manifest, a config), asked for again from the start when its body
+   * broke off or its bytes did not match their digest: the transport retries only up to the headers.
+   */
+  private async readWhole<T>(url: URL, signal: AbortSignal | undefined, read: () => Promise<T>): Promise<T> {
+    const policy = this.retryPolicy;
+    let stalls = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch (error) {
+        const broken = error instanceof DigestMismatchError || (error instanceof RegistryError && error.retryable);
+        if (error instanceof RegistryError && error.code === "TIMEOUT") stalls++;
+        if (!broken || signal?.aborted || !mayRetry(policy, attempt, stalls)) throw error;
+        const delayMs = backoffDelay(policy, attempt);
+        this.logger?.({ type: "retry", method: "GET", url: redactUrl(url), attempt, delayMs, reason: (error as ImagespecError).code });
+        await sleep(delayMs, signal);
+      }
+    }
   }
 
   /** PUTs manifest bytes under a tag or digest. Returns the digest of the bytes (not trusting a header). */
@@ -114,7 +137,7 @@ export class DistributionClient {
     const verified = new DigestingStream({ digest: descriptor.digest, size: descriptor.size, what: `${this.registry}/${repository}@${descriptor.digest}` });
     const body = res.body;
     // A dropped connection mid-body becomes a registry error naming the blob, not a bare socket error.
-    body.on("error", (error) => verified.destroy(error instanceof ImagespecError ? error : networkError("GET", url, error)));
+    body.on("error", (error) => verified.destroy(error instanceof ImagespecError ? error : networkError("GET", url, error, isTransientNetworkError(error))));
     verified.on("close", () => {
       if (!body.destroyed && !body.readableEnded) body.destroy();
     });
@@ -130,14 +153,16 @@ export class DistributionClient {
       });
     }
     const url = await this.url(`/v2/${repository}/blobs/${descriptor.digest}`, {}, signal);
-    const res = await this.send({ method: "GET", url, followRedirects: true, ...(signal ? { signal } : {}) }, [repositoryScope(repository, "pull")]);
-    if (res.status !== 200) return res.fail();
-    const bytes = await res.buffer(limit);
-    const digest = sha256(bytes);
-    if (digest !== descriptor.digest || bytes.length !== descriptor.size) {
-      throw new DigestMismatchError(`${this.registry}/${repository}@${descriptor.digest}`, descriptor.digest, `${digest} (${bytes.length} bytes)`);
-    }
-    return bytes;
+    return this.readWhole(url, signal, async () => {
+      const res = await this.send({ method: "GET", url, followRedirects: true, ...(signal ? { signal } : {}) }, [repositoryScope(repository, "pull")]);
+      if (res.status !== 200) return res.fail();
+      const bytes = await res.buffer(limit);
+      const digest = sha256(bytes);
+      if (digest !== descriptor.digest || bytes.length !== descriptor.size) {
+        throw new DigestMismatchError(`${this.registry}/${repository}@${descriptor.digest}`, descriptor.digest, `${digest} (${bytes.length} bytes)`);
+      }
+      return bytes;
+    });
   }
 
   /**

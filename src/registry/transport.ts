@@ -106,7 +106,8 @@ export class HttpResponse {
       }
     } catch (error) {
       if (error instanceof ImagespecError) throw error;
-      throw networkError(this.method, this.url, error);
+      // The answer broke off mid-body: asking again from the start may get all of it.
+      throw networkError(this.method, this.url, error, isTransientNetworkError(error));
     }
     this.cached = Buffer.concat(chunks);
     return this.cached;

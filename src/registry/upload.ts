@@ -31,7 +31,7 @@ export class BlobReadError extends ImagespecError {
   readonly retryable: boolean;
 
   constructor(digest: string, cause: unknown, retryable = false) {
-    super("BLOB_READ_FAILED", `reading blob ${digest} for upload failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
+    super("BLOB_READ_FAILED", `reading blob ${digest} from its source failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
       hint: "the content's source failed mid-push; nothing was tagged — fix the source and push again",
       cause,
     });

@@ -192,8 +192,11 @@ describe("pull of a base image under faults", () => {
 
 describe("copy under faults", () => {
   const sourceScenarios: Scenario[] = [
-    { name: "a truncated source layer", rules: () => [{ method: "GET", path: /\/src\/.*\/blobs\/sha256:/, fault: { kind: "truncate", bytes: 1 << 20 } }], expect: "survive" },
-    { name: "a corrupted source layer", rules: () => [{ method: "GET", path: /\/src\/.*\/blobs\/sha256:/, fault: { kind: "corrupt" } }], expect: "survive" },
+    // The config is read first (with the manifest), the layer while it streams to the target.
+    { name: "a truncated source config", rules: () => [{ method: "GET", path: /\/src\/.*\/blobs\/sha256:/, fault: { kind: "truncate", bytes: 100 } }], expect: "survive" },
+    { name: "a truncated source layer", rules: () => [{ method: "GET", path: /\/src\/.*\/blobs\/sha256:/, nth: 2, fault: { kind: "truncate", bytes: 1 << 20 } }], expect: "survive" },
+    { name: "a corrupted source layer", rules: () => [{ method: "GET", path: /\/src\/.*\/blobs\/sha256:/, nth: 2, fault: { kind: "corrupt" } }], expect: "survive" },
+    { name: "a source that stays corrupted", rules: () => [{ method: "GET", path: /\/src\/.*\/blobs\/sha256:/, nth: 2, times: Infinity, fault: { kind: "corrupt" } }], expect: { code: 1, says: /from its source failed: 127\.0\.0\.1:\d+\/src\/copy-\d+@sha256:[0-9a-f]{64}: content digest is sha256:[0-9a-f]{64}/ } },
     { name: "a source that resets every layer read", rules: () => [{ method: "GET", path: /\/src\/.*\/blobs\/sha256:/, times: Infinity, fault: { kind: "reset-download", afterBytes: 1 << 20 } }], expect: { code: 1, says: /source registry: GET http:\/\/127\.0\.0\.1:\d+\/v2\/src\// } },
   ];
   for (const s of sourceScenarios) {
