@@ -9,9 +9,9 @@ import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Registry, RegistryError, defaultKeychain } from "../../src/registry/index.js";
+import { Registry, defaultKeychain } from "../../src/registry/index.js";
 import { imagespecCli } from "../support/cli.js";
-import { linkedBlobs, startFaultProxy, uploadedDigests, type Fault, type FaultProxy, type FaultRule } from "../support/fault-proxy.js";
+import { assertNoBrokenTag, linkedBlobs, startFaultProxy, uploadedDigests, type Fault, type FaultProxy, type FaultRule } from "../support/fault-proxy.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 import { makeTestImage, removeDir, tempDir, type RunResult } from "../support/tools.js";
 
@@ -42,29 +42,6 @@ after(async () => {
   await other?.stop();
   await removeDir(work);
 });
-
-/** Every tag of the repository names a whole image: manifests, config and layers all there, digests right. */
-async function assertNoBrokenTag(host: string, repository: string): Promise<string[]> {
-  let tags: string[];
-  try {
-    tags = await direct.listTags(`${host}/${repository}`);
-  } catch (error) {
-    if (error instanceof RegistryError && error.code === "NAME_UNKNOWN") return [];
-    throw error;
-  }
-  for (const tag of tags) {
-    const value = await direct.get(`${host}/${repository}:${tag}`);
-    const images = "images" in value ? value.images : [value];
-    for (const image of images) {
-      for (const blob of [image.config, ...image.layers]) {
-        let size = 0;
-        for await (const chunk of await blob.open()) size += (chunk as Buffer).length; // the stream checks the digest at its end
-        assert.equal(size, blob.descriptor.size, `${repository}:${tag} blob ${blob.descriptor.digest}`);
-      }
-    }
-  }
-  return tags;
-}
 
 /** A clean failure: the documented exit code, "error:" and "hint:", no stack trace, no "undefined". */
 function assertCleanError(r: RunResult, code: number, says: RegExp): void {
@@ -121,14 +98,14 @@ async function runScenario(s: Scenario, run: () => Promise<RunResult>, host: str
       assertCleanError(r, s.expect.code, s.expect.says);
       outcome = "clean";
     }
-    await assertNoBrokenTag(host, repository);
+    await assertNoBrokenTag(direct, host, repository);
 
     const before = await linkedBlobs(regDir, repository);
     proxy.setRules([]);
     proxy.resetRequests();
     const again = await run();
     assert.equal(again.code, 0, `the re-run without faults failed:\n${again.stderr}`);
-    const tags = await assertNoBrokenTag(host, repository);
+    const tags = await assertNoBrokenTag(direct, host, repository);
     assert.ok(tags.length > 0, "the re-run left a tag");
     const resent = uploadedDigests(proxy.requests).filter((d) => before.has(d));
     assert.deepEqual(resent, [], "the re-run uploaded only what the registry was missing");

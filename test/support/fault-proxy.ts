@@ -273,3 +273,30 @@ export async function linkedBlobs(registryDir: string, repository: string): Prom
     return new Set();
   }
 }
+
+/**
+ * Every tag of a repository names a whole image (manifests, config and layers there, each blob's
+ * digest and size right), checked with `registry` straight at the registry. Returns the tags.
+ */
+export async function assertNoBrokenTag(registry: import("../../src/registry/index.js").Registry, host: string, repository: string): Promise<string[]> {
+  const { RegistryError } = await import("../../src/registry/index.js");
+  let tags: string[];
+  try {
+    tags = await registry.listTags(`${host}/${repository}`);
+  } catch (error) {
+    if (error instanceof RegistryError && error.code === "NAME_UNKNOWN") return [];
+    throw error;
+  }
+  for (const tag of tags) {
+    const value = await registry.get(`${host}/${repository}:${tag}`);
+    const images = "images" in value ? value.images : [value];
+    for (const image of images) {
+      for (const blob of [image.config, ...image.layers]) {
+        let size = 0;
+        for await (const chunk of await blob.open()) size += (chunk as Buffer).length; // the stream checks the digest at its end
+        if (size !== blob.descriptor.size) throw new Error(`${repository}:${tag}: blob ${blob.descriptor.digest} has ${size} bytes, not ${blob.descriptor.size}`);
+      }
+    }
+  }
+  return tags;
+}
