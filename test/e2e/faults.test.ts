@@ -222,6 +222,34 @@ describe("exists under faults", () => {
     { name: "401 on the manifest", rules: [{ path: /\/manifests\//, times: Infinity, fault: { kind: "status", status: 401 } }], code: 2, says: /401 Unauthorized/ },
     { name: "a registry that never answers (--timeout 1)", rules: [{ path: /^\/v2\//, times: Infinity, fault: { kind: "hang" } }], code: 2, says: /timed out/, args: ["--timeout", "1"] },
   ];
+  it("with the default timeout, a registry that accepts and never answers fails within 30 s", async () => {
+    proxy.setRules([{ path: /^\/v2\//, times: Infinity, fault: { kind: "hang" } }]);
+    const started = Date.now();
+    const r = await cli(["exists", ref]);
+    assertCleanError(r, 2, /timed out/);
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    record("clean");
+  });
+
+  it("IMAGESPEC_TIMEOUT and the config key timeout set the wait; a malformed value is a usage error naming it", async () => {
+    proxy.setRules([{ path: /^\/v2\//, times: Infinity, fault: { kind: "hang" } }]);
+    proxy.resetRequests();
+    const viaEnv = await imagespecCli(["exists", ref], { cwd: work, env: { ...env(), IMAGESPEC_TIMEOUT: "500ms" } });
+    assertCleanError(viaEnv, 2, /timed out \(UND_ERR_HEADERS_TIMEOUT\)/);
+    assert.equal(proxy.requests.length, 2, "two stalls, then the error");
+
+    const project = join(work, "timeout-config");
+    await mkdir(project, { recursive: true });
+    await writeFile(join(project, "imagespec.config.yaml"), "timeout: 0.5s\n");
+    assertCleanError(await cli(["exists", ref], project), 2, /timed out/);
+
+    const bad = await imagespecCli(["exists", ref], { cwd: work, env: { ...env(), IMAGESPEC_TIMEOUT: "soon" } });
+    assertCleanError(bad, 2, /IMAGESPEC_TIMEOUT: "soon" is not valid: expected a duration/);
+    const flag = await cli(["exists", "--timeout", "0", ref]);
+    assert.equal(flag.code, 2, flag.stderr);
+    assert.match(flag.stderr, /--timeout.*expected a duration above 0/);
+  });
+
   for (const c of cases) {
     it(c.name, async () => {
       proxy.setRules(c.rules);
