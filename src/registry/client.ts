@@ -246,7 +246,11 @@ export async function readManifest(res: HttpResponse, reference: string): Promis
   const document = parseDocument(bytes);
   if (document === undefined) return notAManifest("the body is not a JSON object");
   const mediaType = manifestMediaType(contentType, document);
-  if (mediaType === undefined) return notAManifest(`${contentType?.split(";")[0]?.trim() || "no content type"} is not a manifest media type`);
+  if (mediaType === undefined) {
+    const type = contentType?.split(";")[0]?.trim() || "no content type";
+    // Docker's schema 1 is a manifest, but one imagespec does not read (nor asks for).
+    return notAManifest(type.startsWith("application/vnd.docker.distribution.manifest.v1") ? "a Docker schema 1 manifest, which imagespec does not read; push the image again with a current tool" : `${type} is not a manifest media type`);
+  }
   const shapeProblem = manifestShapeProblem(mediaType, document);
   if (shapeProblem) return notAManifest(shapeProblem);
   const digest = sha256(bytes);
