@@ -162,7 +162,8 @@ export class HttpResponse {
 export function describeAnswer(contentType: string | undefined, body: string | Buffer, expected?: string): string {
   const text = (Buffer.isBuffer(body) ? body.subarray(0, 200).toString("utf8") : body.slice(0, 200)).replace(/\s+/g, " ").trim();
   // Control characters and other binary noise would garble a terminal.
-  const printable = text.replace(/[^\x20-\x7e]/g, "?").slice(0, 80);
+  // A page that echoes the request (some proxies do) must not carry a credential into the message.
+  const printable = text.replace(/[^\x20-\x7e]/g, "?").replace(/\b(bearer|basic)\s+[\w.~+/=-]+/gi, "$1 [redacted]").slice(0, 80);
   const what = `${contentType?.trim() || "no content type"}${printable ? `: ${JSON.stringify(printable)}` : ", empty body"}`;
   return expected ? `answered ${what} where ${expected} was expected` : `answered ${what}`;
 }

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { Credential, Keychain, Registry, RegistryError, type RegistryLogEvent, type RegistryOptions } from "../../src/registry/index.js";
 import { backoffDelay, DEFAULT_RETRY } from "../../src/registry/retry.js";
+import { describeAnswer } from "../../src/registry/transport.js";
 import { ImagespecError } from "../../src/errors.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
@@ -118,6 +119,13 @@ describe("unexpected answers to uploads", () => {
       assert.match(error.hint ?? "", /not an OCI registry/);
       return true;
     });
+  });
+});
+
+describe("what came back, told without secrets", () => {
+  it("the first bytes of an unexpected answer are shown with any echoed credential redacted", () => {
+    const told = describeAnswer("text/plain", "you sent Authorization: Bearer eyJhbGciOi.secret-token", "202 Accepted");
+    assert.equal(told, 'answered text/plain: "you sent Authorization: Bearer [redacted]" where 202 Accepted was expected');
   });
 });
 
