@@ -127,6 +127,7 @@ describe("push (imagespec build) under faults", () => {
     { name: "a delay of 300 ms on every blob HEAD", rules: () => [{ method: "HEAD", path: /\/blobs\//, times: Infinity, fault: { kind: "delay", ms: 300 } }], expect: "survive" },
     { name: "the manifest PUT's answer lost after the registry stored it", rules: () => [manifestPut({ kind: "drop-after" })], expect: "survive" },
     { name: "a hang on the manifest PUT (--timeout 1)", rules: () => [manifestPut({ kind: "hang" })], expect: "survive", args: ["--timeout", "1"] },
+    { name: "the registry stops reading mid-upload (--timeout 1)", rules: () => [{ method: "PATCH", path: PATCH, fault: { kind: "stall-upload", afterBytes: 1 << 20 } }], expect: "survive", args: ["--timeout", "1"] },
     { name: "a reset of the closing blob PUT", rules: () => [{ method: "PUT", path: /\/blobs\/uploads\/.*digest=/, fault: { kind: "drop-after" } }], expect: "survive" },
     { name: "a reset on every PATCH", rules: () => [{ method: "PATCH", path: PATCH, times: Infinity, fault: { kind: "reset-upload", afterBytes: 1 << 20 } }], expect: { code: 1, says: /target registry: PATCH http:\/\/127\.0\.0\.1:\d+\/v2\/faults\/app-\d+\/blobs\/uploads\// } },
     { name: "503 on every manifest PUT", rules: () => [manifestPut({ kind: "status", status: 503 }, Infinity)], expect: { code: 1, says: /PUT http:\/\/127\.0\.0\.1:\d+\/v2\/faults\/app-\d+\/manifests\/.*503 Service Unavailable/ } },
