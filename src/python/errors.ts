@@ -24,15 +24,5 @@ export class PythonError extends ImagespecError {
   }
 }
 
-/** `https://user:token@host/simple` -> `https://***@host/simple`: URLs in messages never carry secrets. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.username === "" && parsed.password === "") return url;
-    parsed.username = "***";
-    parsed.password = "";
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^/@\s]*@/, "//***@");
-  }
-}
+/** URLs in messages never carry secrets: the one redaction rule (reference/redact.ts). */
+export { redactUrl } from "../reference/redact.js";

@@ -1,6 +1,7 @@
 // Image references: `host[:port]/path/name[:tag][@algo:hex]`, parsed and normalised the way
 // Docker and go-containerregistry's pkg/name do (Docker Hub defaults, localhost, IPv6 hosts).
 import { ImagespecError } from "../errors.js";
+import { redactSecrets } from "./redact.js";
 
 export const DOCKER_HUB = "docker.io";
 const DOCKER_HUB_ALIASES = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
@@ -14,7 +15,8 @@ const MAX_NAME = 255;
 
 export class ReferenceError extends ImagespecError {
   constructor(input: string, problem: string, hint: string) {
-    super("INVALID_REFERENCE", `invalid image reference ${JSON.stringify(input)}: ${problem}`, { hint });
+    // A reference typed with `user:password@` is shown without the credential.
+    super("INVALID_REFERENCE", redactSecrets(`invalid image reference ${JSON.stringify(input)}: ${problem}`), { hint: redactSecrets(hint) });
   }
 }
 
@@ -99,6 +101,7 @@ export function parseReference(input: string): Reference {
   const text = input.trim();
   if (text === "") throw new ReferenceError(input, "it is empty", "write it as host/repository:tag, e.g. localhost:5000/app:v1");
   if (/\s/.test(text)) throw new ReferenceError(input, "it contains white space", "remove the spaces");
+  refuseScheme(input, text, "an image reference");
 
   let rest = text;
   let digest: string | undefined;
@@ -155,6 +158,7 @@ export function parseReference(input: string): Reference {
  */
 export function parseRegistryLocation(input: string): RegistryLocation {
   const text = input.trim().replace(/\/+$/, "");
+  refuseScheme(input, text, "a registry");
   const slash = text.indexOf("/");
   const first = slash >= 0 ? text.slice(0, slash) : text;
   const isHost = looksLikeHost(first);
@@ -169,6 +173,13 @@ export function parseRegistryLocation(input: string): RegistryLocation {
     if (problem) throw new ReferenceError(input, `registry path ${JSON.stringify(prefix)}: ${problem}`, "the path after the host is lower case, e.g. /team");
   }
   return { host: normaliseHost(host), prefix };
+}
+
+/** `https://host/...`: registries are named by host; the scheme is chosen (or configured) separately. */
+function refuseScheme(input: string, text: string, what: string): void {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text)?.[1];
+  if (scheme === undefined) return;
+  throw new ReferenceError(input, `${what} has no scheme, but this starts with ${JSON.stringify(`${scheme}://`)}`, `drop the scheme: write ${JSON.stringify(text.slice(scheme.length + 3))}; plain HTTP is chosen with --insecure-registry (loopback hosts use it by default)`);
 }
 
 /** `registry/repository` with no tag or digest. */
