@@ -150,7 +150,8 @@ void describe("collectFiles", () => {
     const dir = await tempTree({ "inside/ok.txt": "ok" });
     await symlink(outside, join(dir, "linkdir"));
     await symlink("inside", join(dir, "inner-link"));
-    for (const input of [{ copy: ["linkdir/secret.txt"] }, { copy: [{ src: "linkdir/sub", dest: "/x" }] }, { sourceRoot: "linkdir" }, { copy: ["inner-link/../linkdir/secret.txt"] }] as const) {
+    const inputs: Omit<ImageSpecInput, "name">[] = [{ copy: ["linkdir/secret.txt"] }, { copy: [{ src: "linkdir/sub", dest: "/x" }] }, { sourceRoot: "linkdir" }, { copy: ["inner-link/../linkdir/secret.txt"] }];
+    for (const input of inputs) {
       const spec = (() => {
         try {
           return new ImageSpec({ name: "t", ...input }, { baseDir: dir });
