@@ -106,6 +106,10 @@ export function parseReference(input: string): Reference {
   let rest = text;
   let digest: string | undefined;
   const at = rest.indexOf("@");
+  // `user:password@host/...`: an '@' before any '/' is user info, never a digest separator.
+  if (at >= 0 && !rest.slice(0, at).includes("/") && rest.slice(at + 1).includes("/")) {
+    throw new ReferenceError(input, "an image reference holds no user name or password", "drop the user info before '@'; give credentials with --username and --password-stdin, or a docker/podman auth file");
+  }
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);

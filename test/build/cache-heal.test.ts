@@ -42,7 +42,8 @@ describe("a damaged local step cache", () => {
     const damages: [string, (path: string) => Promise<void>][] = [
       ["a flipped byte", async (path) => {
         const bytes = await readFile(path);
-        bytes[bytes.length >> 1] ^= 0xff;
+        const middle = bytes.length >> 1;
+        bytes[middle] = bytes[middle]! ^ 0xff;
         await writeFile(path, bytes);
       }],
       ["a truncated file", (path) => truncate(path, 10)],
