@@ -8,7 +8,7 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import { ImagespecError } from "../errors.js";
@@ -127,12 +127,34 @@ async function ensureLayout(dir: string): Promise<void> {
   checkMarker(dir, current);
 }
 
+/**
+ * Checks, before anything is read or built, that a layout can be written at `dir`: the directory
+ * itself, or the nearest part of the path that exists, is a directory (`oci:/etc/passwd` is not).
+ */
+export async function checkLayoutDirectory(dir: string): Promise<void> {
+  for (let path = resolve(dir); ; path = dirname(path)) {
+    const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+      // ENOTDIR: a part further up is a file; found on the way up.
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return undefined;
+      throw cannotCreate(dir, error);
+    });
+    if (info) {
+      if (!info.isDirectory()) throw notADirectory(dir, path);
+      return;
+    }
+    if (dirname(path) === path) return;
+  }
+}
+
+function notADirectory(dir: string, file: string): LayoutError {
+  const where = resolve(dir) === file ? "is a file" : `goes through ${file}, which is a file`;
+  return new LayoutError(dir, `${where}, not a directory`, "name a directory for the layout, e.g. oci:out or oci:out:TAG", "INVALID_LAYOUT_DIRECTORY");
+}
+
 /** Why a layout directory cannot be made, in words: a file in the way, no permission, a read-only disk. */
 function cannotCreate(dir: string, error: unknown): Error {
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === "ENOTDIR" || code === "EEXIST") {
-    return new LayoutError(dir, "is a file (or a path through a file), not a directory", "name a directory for the layout, e.g. oci:out:TAG", "LAYOUT_NOT_A_DIRECTORY");
-  }
+  if (code === "ENOTDIR" || code === "EEXIST") return notADirectory(dir, resolve(dir));
   if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
     return new LayoutError(dir, `cannot be created or written (${code})`, "choose a directory you can write to", "LAYOUT_NOT_WRITABLE");
   }
