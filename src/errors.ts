@@ -27,7 +27,8 @@ export class ValidationError extends ImagespecError {
     const lines = issues.map((i) => `${i.path || "(spec)"}: ${i.message}`);
     const message =
       issues.length === 1 ? `${where}${lines[0]}` : `${where}${issues.length} problems\n  ${lines.join("\n  ")}`;
-    super("INVALID_SPEC", message, { hint: issues.find((i) => i.hint)?.hint });
+    // Every problem says what to do: a field-specific hint when there is one, else where the fields are described.
+    super("INVALID_SPEC", message, { hint: issues.find((i) => i.hint)?.hint ?? "change the field as described; docs/spec.md lists every field and the values it takes" });
     this.issues = issues;
   }
 }

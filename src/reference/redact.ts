@@ -1,5 +1,5 @@
 // The one rule for what of a URL or reference may be printed or logged: never the userinfo
-// (`user:password@`), and of the query only values known to be harmless. Every message, log line
+// (`user:password@` becomes `[redacted]@`), and of the query only values known to be harmless. Every message, log line
 // and usage error that shows a URL, a registry endpoint or an image reference goes through here.
 
 export const REDACTED = "[redacted]";
@@ -7,7 +7,7 @@ export const REDACTED = "[redacted]";
 // Query parameters that are safe to show; everything else (tokens, signatures, upload state) is redacted.
 const SAFE_QUERY = new Set(["digest", "mount", "from", "n", "last", "service", "scope"]);
 
-/** A URL without its userinfo, and with every query value not known to be harmless replaced by `[redacted]`. */
+/** A URL with its userinfo, and every query value not known to be harmless, replaced by `[redacted]`. */
 export function redactUrl(url: URL | string): string {
   let parsed: URL;
   try {
@@ -17,7 +17,9 @@ export function redactUrl(url: URL | string): string {
   }
   const params = [...parsed.searchParams.entries()].map(([k, v]) => [k, SAFE_QUERY.has(k.toLowerCase()) ? v : REDACTED] as const);
   const query = params.map(([k, v]) => `${encodeURIComponent(k)}=${v === REDACTED ? v : encodeURIComponent(v)}`).join("&");
-  const authority = parsed.host === "" ? "" : `//${parsed.host}`;
+  // The user info is replaced, not dropped: that credentials are in play is worth seeing.
+  const userinfo = parsed.username !== "" || parsed.password !== "" ? `${REDACTED}@` : "";
+  const authority = parsed.host === "" ? "" : `//${userinfo}${parsed.host}`;
   return `${parsed.protocol}${authority}${parsed.pathname}${query ? `?${query}` : ""}${parsed.hash}`;
 }
 

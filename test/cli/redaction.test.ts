@@ -24,7 +24,7 @@ describe("what is redacted", () => {
   });
 
   it("redactUrl and redactSecrets: one rule for URLs, references and free text", () => {
-    assert.equal(redactUrl(`https://me:${SECRET}@pypi.example.com/simple/?token=${SECRET}&digest=sha256:ab`), "https://pypi.example.com/simple/?token=[redacted]&digest=sha256%3Aab");
+    assert.equal(redactUrl(`https://me:${SECRET}@pypi.example.com/simple/?token=${SECRET}&digest=sha256:ab`), "https://[redacted]@pypi.example.com/simple/?token=[redacted]&digest=sha256%3Aab");
     assert.equal(redactSecrets(`invalid image reference "me:${SECRET}@host.example/app:v1"`), 'invalid image reference "[redacted]@host.example/app:v1"');
     assert.equal(redactSecrets(`endpoint https://me:${SECRET}@e.example:443 refused`), "endpoint https://[redacted]@e.example:443 refused");
     // A pinned reference is not a credential.
