@@ -1,15 +1,17 @@
 // Typed errors: every failure says what went wrong (message) and what to do (hint),
-// and carries a stable code that callers and tests can match on.
+// and carries a stable code that callers and tests can match on. Messages and hints are redacted
+// as they are made, so no error can carry a password typed into a URL or a reference.
+import { redactSecrets } from "./reference/redact.js";
 
 export class ImagespecError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
 
   constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.hint = options.hint;
+    this.hint = options.hint === undefined ? undefined : redactSecrets(options.hint);
   }
 
   /** Message and hint as the CLI prints them: what went wrong, then what to do. */

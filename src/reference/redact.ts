@@ -23,10 +23,11 @@ export function redactUrl(url: URL | string): string {
   return `${parsed.protocol}${authority}${parsed.pathname}${query ? `?${query}` : ""}${parsed.hash}`;
 }
 
-// `scheme://userinfo@` in a URL, and `user:password@host` written where a reference or host was expected.
+// `scheme://userinfo@` in a URL, and `user:password@host` or `token@host` written where a reference or host was expected.
 const URL_USERINFO = /([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#\s"'@]*@/g;
 // (`name:tag@sha256:...` is a pinned reference, not a credential.)
-const BARE_USERINFO = /(^|[\s"'=(,[])[^\s"'/@:=(,[]+:[^\s"'/@]*@(?=[^\s"'@])(?!sha(?:256|384|512):)/g;
+// The user part may be a token alone (`TOKEN@host`), so any `something@` before a host is taken.
+const BARE_USERINFO = /(^|[\s"'=(,[])[^\s"'/@=(,[\]]+@(?=[^\s"'@])(?!sha(?:256|384|512):)/g;
 
 /** Text (a URL, pip arguments) without the `user:password@` of its URLs and nothing else changed: what identifies an index, not who logs in to it. */
 export function withoutUserinfo(text: string): string {

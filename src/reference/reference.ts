@@ -1,7 +1,6 @@
 // Image references: `host[:port]/path/name[:tag][@algo:hex]`, parsed and normalised the way
 // Docker and go-containerregistry's pkg/name do (Docker Hub defaults, localhost, IPv6 hosts).
 import { ImagespecError } from "../errors.js";
-import { redactSecrets } from "./redact.js";
 
 export const DOCKER_HUB = "docker.io";
 const DOCKER_HUB_ALIASES = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
@@ -15,8 +14,8 @@ const MAX_NAME = 255;
 
 export class ReferenceError extends ImagespecError {
   constructor(input: string, problem: string, hint: string) {
-    // A reference typed with `user:password@` is shown without the credential.
-    super("INVALID_REFERENCE", redactSecrets(`invalid image reference ${JSON.stringify(input)}: ${problem}`), { hint: redactSecrets(hint) });
+    // (A reference typed with `user:password@` is shown without the credential: ImagespecError redacts.)
+    super("INVALID_REFERENCE", `invalid image reference ${JSON.stringify(input)}: ${problem}`, { hint });
   }
 }
 
@@ -43,6 +42,7 @@ function looksLikeHost(component: string): boolean {
 
 /** Validates `host[:port]`, including bracketed IPv6 literals. Returns a problem or undefined. */
 export function checkHost(host: string): string | undefined {
+  if (host.includes("@")) return "a host holds no user name or password (give credentials with --username and --password-stdin)";
   let name = host;
   let port: string | undefined;
   if (host.startsWith("[")) {

@@ -30,6 +30,9 @@ describe("what is redacted", () => {
     // A pinned reference is not a credential.
     assert.equal(redactSecrets("app:v1@sha256:0123456789abcdef0123456789abcdef"), "app:v1@sha256:0123456789abcdef0123456789abcdef");
     assert.equal(redactSecrets("localhost:5000/team/app:v1"), "localhost:5000/team/app:v1");
+    assert.equal(redactSecrets(`--insecure-registry '${SECRET}@registry.example.com'`), "--insecure-registry '[redacted]@registry.example.com'", "a token alone as user info");
+    const once = redactSecrets(`a https://me:${SECRET}@e.example b me:${SECRET}@h.example/x`);
+    assert.equal(redactSecrets(once), once, "redacting twice changes nothing");
   });
 
   const usage: [string, string[]][] = [
@@ -37,6 +40,7 @@ describe("what is redacted", () => {
     ["a reference with a scheme and credentials", ["inspect", `https://me:${SECRET}@registry.example.com/team/app:v1`]],
     ["a copy source with credentials", ["copy", `me:${SECRET}@registry.example.com/app:v1`, "oci:out:v1"]],
     ["--insecure-registry with credentials", ["exists", "--insecure-registry", `me:${SECRET}@registry.example.com`, "registry.example.com/app:v1"]],
+    ["--insecure-registry with a token as user info", ["exists", "--insecure-registry", `${SECRET}@registry.example.com`, "registry.example.com/app:v1"]],
     ["--registry-endpoint with credentials in the URL", ["exists", "--registry-endpoint", `registry.example.com=https://me:${SECRET}@mirror.example.com`, "registry.example.com/app:v1"]],
     ["--registry-endpoint with a bad host and credentials", ["exists", "--registry-endpoint", `me:${SECRET}@bad host=https://mirror.example.com`, "registry.example.com/app:v1"]],
   ];
@@ -49,6 +53,15 @@ describe("what is redacted", () => {
       assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
     });
   }
+
+  it("credentials in IMAGESPEC_INSECURE_REGISTRIES or IMAGESPEC_REGISTRY_ENDPOINTS are not echoed either", async () => {
+    for (const env of [{ IMAGESPEC_INSECURE_REGISTRIES: `me:${SECRET}@registry.example.com` }, { IMAGESPEC_REGISTRY_ENDPOINTS: `registry.example.com=https://me:${SECRET}@mirror.example.com` }]) {
+      const r = await cli(["exists", "registry.example.com/app:v1"], env);
+      assert.equal(r.code, 2, r.stderr);
+      assert.ok(!r.stderr.includes(SECRET) && !r.stdout.includes(SECRET), r.stderr);
+      assert.match(r.stderr, /\[redacted\]@/);
+    }
+  });
 
   it("pip_index credentials: not in tag --explain, and not in the tag (a rotated password keeps it)", async () => {
     const spec = (index: string, extra: string) =>
