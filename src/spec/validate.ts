@@ -110,19 +110,8 @@ function toValidationIssue(issue: z.core.$ZodIssue, written: ReadonlyMap<string,
 
 /** How to write a value of a type in YAML, for hints. */
 function typeExample(expected: string): string {
-  switch (expected) {
-    case "array":
-      return "a list, e.g. [a, b]";
-    case "object":
-    case "record":
-      return "a mapping, e.g. {KEY: value}";
-    case "boolean":
-      return "true or false";
-    case "string":
-      return 'a string (quote it, e.g. "value")';
-    default:
-      return `a ${expected}`;
-  }
+  const example: Record<string, string> = { array: ", e.g. [a, b]", object: ", e.g. {KEY: value}", record: ", e.g. {KEY: value}", string: ' (quote it, e.g. "value")' };
+  return `${typeWords(expected)}${example[expected] ?? ""}`;
 }
 
 const DEFAULT_MESSAGE = /^Invalid input/;
