@@ -3,8 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 spec=examples/hello/imagespec.yaml
-node dist/cli/main.js build "$spec"
-name=$(node dist/cli/main.js tag "$spec")
+node dist/cli/bin.js build "$spec"
+name=$(node dist/cli/bin.js tag "$spec")
 echo
 echo "built $name into the OCI layout .imagespec/images"
 if command -v skopeo >/dev/null 2>&1; then

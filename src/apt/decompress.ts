@@ -1,10 +1,9 @@
 // Decompressors for what Debian archives hold: gzip (zlib), xz (WebAssembly, no native code) and
-// zstd (node's zlib when it has it, else the zstd program), by file-name suffix.
+// zstd (node's zlib), by file-name suffix.
 import { createRequire } from "node:module";
 import { PassThrough, Readable, type Duplex } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import * as zlib from "node:zlib";
-import { findExecutable, ProcessStream } from "../layer/process-stream.js";
 import { AptError } from "./errors.js";
 
 export type Compression = "gz" | "xz" | "zst" | "none";
@@ -51,13 +50,5 @@ function pipe(input: Readable, through: Duplex, what: string): Readable {
 }
 
 function zstd(): Duplex {
-  const create = (zlib as unknown as { createZstdDecompress?: () => Duplex }).createZstdDecompress;
-  if (typeof create === "function") return create();
-  const program = findExecutable("zstd");
-  if (program === undefined) {
-    throw new AptError("APT_DECOMPRESS", "a package is zstd-compressed and neither node's zlib nor the zstd program can read it", {
-      hint: "install zstd (apt-get install zstd), or use node 22.15 or newer",
-    });
-  }
-  return new ProcessStream(program, ["-d", "-c", "-q"]);
+  return zlib.createZstdDecompress();
 }

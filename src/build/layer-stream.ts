@@ -1,9 +1,8 @@
 // A layer blob as the tar it holds: the compressed stream opened and decompressed according to
 // the descriptor's media type (gzip, zstd or plain tar, in Docker's or OCI's naming).
-import { pipeline, type Duplex, type Readable } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
 import * as zlib from "node:zlib";
 import { ImagespecError } from "../errors.js";
-import { findExecutable, ProcessStream } from "../layer/process-stream.js";
 import type { Blob } from "../oci/index.js";
 
 type Encoding = "gzip" | "zstd" | "none";
@@ -22,19 +21,6 @@ export async function openLayerTar(blob: Blob): Promise<Readable> {
   const encoding = layerEncoding(blob.descriptor.mediaType);
   const compressed = await blob.open();
   if (encoding === "none") return compressed;
-  const decompress = encoding === "gzip" ? zlib.createGunzip() : zstdDecompressor();
+  const decompress = encoding === "gzip" ? zlib.createGunzip() : zlib.createZstdDecompress();
   return pipeline(compressed, decompress, () => {});
-}
-
-function zstdDecompressor(): Duplex {
-  // node >= 22.15 has zstd in zlib; node 20 does not (nor its types), so the zstd program is the fallback.
-  const create = (zlib as unknown as { createZstdDecompress?: () => Duplex }).createZstdDecompress;
-  if (typeof create === "function") return create();
-  const program = findExecutable("zstd");
-  if (program === undefined) {
-    throw new ImagespecError("COMPRESSOR_UNAVAILABLE", "a base layer is zstd-compressed and neither node's zlib nor the zstd program can read it", {
-      hint: "install zstd (apt-get install zstd), or use node 22.15 or newer",
-    });
-  }
-  return new ProcessStream(program, ["-d", "-c", "-q"]);
 }

@@ -14,6 +14,39 @@ export interface EcrClientOptions {
   readonly endpoint?: string;
 }
 
+/**
+ * The endpoint configured for a service (`ECR`, `ECR PUBLIC`) under a named profile, by the SDK's
+ * rules: AWS_ENDPOINT_URL_ECR, then AWS_ENDPOINT_URL, then the profile's `services` section
+ * (`ecr = endpoint_url = ...`), then its
+ * `endpoint_url`; none when `ignore_configured_endpoint_urls` (or AWS_IGNORE_CONFIGURED_ENDPOINT_URLS)
+ * is true. The SDK itself reads these only from the profile AWS_PROFILE names, never from the
+ * client's `profile` option, so `--aws-profile NAME` would otherwise go to AWS where
+ * `AWS_PROFILE=NAME` goes to the profile's endpoint. Read with the SDK's own config loader.
+ */
+export async function profileEndpoint(profile: string, serviceId = "ECR"): Promise<string | undefined> {
+  const { booleanSelector, loadConfig, SelectorType } = await import("@smithy/core/config");
+  const ignore = await loadConfig<boolean>(
+    {
+      environmentVariableSelector: (env) => booleanSelector(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", SelectorType.ENV),
+      configFileSelector: (section) => booleanSelector(section, "ignore_configured_endpoint_urls", SelectorType.CONFIG),
+      default: false,
+    },
+    { profile },
+  )();
+  if (ignore) return undefined;
+  return loadConfig<string | undefined>(
+    {
+      environmentVariableSelector: (env) => env[`AWS_ENDPOINT_URL_${serviceId.toUpperCase().replaceAll(" ", "_")}`] || env.AWS_ENDPOINT_URL || undefined,
+      configFileSelector: (section, files) => {
+        const services = section.services !== undefined ? files?.[`services.${section.services}`] : undefined;
+        return services?.[`${serviceId.toLowerCase().replaceAll(" ", "_")}.endpoint_url`] || section.endpoint_url || undefined;
+      },
+      default: undefined,
+    },
+    { profile },
+  )();
+}
+
 type EcrSdk = typeof import("@aws-sdk/client-ecr");
 let sdk: Promise<EcrSdk> | undefined;
 
@@ -26,12 +59,15 @@ export function loadEcrSdk(): Promise<EcrSdk> {
 /** Builds SDK clients for ECR hosts and keeps one per region and flavour. */
 export class EcrClients {
   private readonly clients = new Map<string, ECRClient>();
+  private resolvedEndpoint: Promise<string | undefined> | undefined;
 
   constructor(readonly options: EcrClientOptions = {}) {}
 
   /** The ECR API client for the region (and FIPS / dual-stack flavour) of a registry host. */
   async forHost(host: Pick<EcrHost, "region" | "fips" | "dualStack">): Promise<ECRClient> {
     const { ECRClient } = await loadEcrSdk();
+    const endpoint = await this.endpoint();
+    // No await between looking up and storing a client: concurrent callers share one.
     const key = `${host.region} ${host.fips ? "fips" : ""} ${host.dualStack ? "dualstack" : ""}`;
     let client = this.clients.get(key);
     if (!client) {
@@ -41,11 +77,18 @@ export class EcrClients {
         useDualstackEndpoint: host.dualStack,
         ...(this.options.profile !== undefined ? { profile: this.options.profile } : {}),
         ...(this.options.credentials !== undefined ? { credentials: this.options.credentials } : {}),
-        ...(this.options.endpoint !== undefined ? { endpoint: this.options.endpoint } : {}),
+        ...(endpoint !== undefined ? { endpoint } : {}),
       });
       this.clients.set(key, client);
     }
     return client;
+  }
+
+  /** The explicit endpoint, else the one a named profile configures (looked up once). */
+  private endpoint(): Promise<string | undefined> {
+    const { endpoint, profile } = this.options;
+    this.resolvedEndpoint ??= endpoint !== undefined ? Promise.resolve(endpoint) : profile !== undefined ? profileEndpoint(profile) : Promise.resolve(undefined);
+    return this.resolvedEndpoint;
   }
 
   /** The access key id the client signs with (resolving the credential chain), for cache keys. */

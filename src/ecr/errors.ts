@@ -79,8 +79,38 @@ export function ecrApiError(error: unknown, context: AwsCallContext): EcrError {
     );
   }
   return new EcrError("ECR_API_ERROR", `${context.operation} for ${context.subject} failed: ${name ? `${name}: ` : ""}${message}`, {
-    hint: "retry; if it persists, run the same call with the AWS CLI to see whether the account or region is at fault",
+    hint: (name === "InvalidParameterException" ? INVALID_PARAMETER[context.operation]?.(message) : undefined) ?? NOT_RETRYABLE[name] ?? RETRY_HINT,
     cause: error,
     operation: context.operation,
   });
 }
+
+/**
+ * ECR's answers that say the request itself is wrong, and what to change: retrying sends the same
+ * request and gets the same answer. Anything else (ServerException, throttling, a network error)
+ * may pass on a later try.
+ */
+const NOT_RETRYABLE: Readonly<Record<string, string>> = {
+  InvalidParameterException: "ECR refused a value in the request (AWS's message names it): fix the spec's ecr settings or the registry host; retrying sends the same request",
+  RepositoryNotFoundException: "the repository does not exist in that registry: check the account and region in the registry host, or let imagespec create it (ecr.createRepository: true)",
+  RepositoryAlreadyExistsException: "the repository exists already; nothing to create",
+  InvalidTagParameterException: "fix ecr.tags: keys are 1-128 characters, values at most 256, and keys may not start with aws:",
+  TooManyTagsException: "a repository has at most 50 tags: remove some from ecr.tags",
+  KmsException: "the KMS key in ecr.encryption.kmsKey cannot be used: check that it exists in this region and that the identity may kms:CreateGrant and kms:DescribeKey on it",
+  LimitExceededException: "an ECR service quota is reached (e.g. repositories per region): delete unused repositories or ask AWS for a higher quota",
+  LifecyclePolicyNotFoundException: "the repository has no lifecycle policy",
+  RepositoryPolicyNotFoundException: "the repository has no repository policy",
+  ValidationException: "ECR refused the request as invalid (AWS's message says which value); retrying sends the same request",
+};
+
+/** What a refused value is likely to be, per operation (InvalidParameterException names the field, not the spec's setting). */
+const INVALID_PARAMETER: Readonly<Record<string, (message: string) => string>> = {
+  SetRepositoryPolicy: (message) =>
+    /principal not found/i.test(message)
+      ? "a principal in ecr.allowPullFrom (or in another statement of the repository policy) is not an existing IAM role or user: fix the ARN, or use the 12-digit account id; a role created moments ago becomes usable within a minute, so then run again"
+      : "ECR refused the repository policy (it allows at most 10240 characters, no Resource element, and only existing principals): use fewer ecr.allowPullFrom entries (one account id covers all its roles) or fix the statement AWS's message points at",
+  PutLifecyclePolicy: () => "ECR refused ecr.lifecyclePolicy (AWS's message says which rule and property); fix it as ECR's lifecycle policy properties describe: https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html",
+  CreateRepository: () => "ECR refused a repository setting (AWS's message names it): check ecr.tagMutabilityExclusions (1 to 5 filters of letters, digits, '.', '_', '-', '*'), ecr.encryption and ecr.tags",
+};
+
+const RETRY_HINT = "this may pass on a later try: retry; if it persists, run the same call with the AWS CLI to see whether the account, region or endpoint is at fault";

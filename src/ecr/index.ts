@@ -6,6 +6,7 @@ export { EcrClients, type EcrClientOptions } from "./client.js";
 export { EcrTokenCache, defaultTokenCacheDir, tokenCacheKey, tokenFresh, type CachedToken, type EcrTokenCacheOptions } from "./token-cache.js";
 export { EcrCredentialSource, ECR_CREDENTIAL_SOURCE, decodeToken, type EcrLoginOptions } from "./login.js";
 export { checkEcrRepositoryName, validateEcrRepositoryName, ecrRepositoryOf, repositoryKey } from "./repository-name.js";
-export { mergePullPolicy, principalArn, PULL_STATEMENT_SID, PULL_ACTIONS, type PolicyMerge } from "./policy.js";
+export { mergePullPolicy, principalArn, PULL_STATEMENT_SID, PULL_ACTIONS, checkLifecyclePolicy, validateLifecyclePolicy, type PolicyMerge, type LifecycleProblem } from "./policy.js";
+export { checkRepositorySettings, validateRepositorySettings, type RepositorySettings, type SettingsProblem } from "./settings.js";
 export { EcrRepositories, createRepositoryInput, DEFAULT_ECR_OPTIONS, type EcrCall, type EcrRepositoriesOptions, type EnsureResult } from "./repositories.js";
 export { EcrSupport, type EcrSupportOptions } from "./support.js";

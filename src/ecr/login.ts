@@ -4,7 +4,7 @@
 // memory and on disk (token-cache.ts) and dropped when the registry refuses them.
 import { Credential } from "../registry/credential.js";
 import type { CredentialSource } from "../registry/keychain.js";
-import { EcrClients, loadEcrSdk, type EcrClientOptions } from "./client.js";
+import { EcrClients, loadEcrSdk, profileEndpoint, type EcrClientOptions } from "./client.js";
 import { CONFIGURE_CREDENTIALS_HINT, EcrError, ecrApiError } from "./errors.js";
 import { parseEcrHost, type EcrHost } from "./host.js";
 import { EcrTokenCache, tokenCacheKey, type CachedToken } from "./token-cache.js";
@@ -174,10 +174,12 @@ export class EcrCredentialSource implements CredentialSource {
         hint: `install it next to imagespec (npm install ${moduleName}); pulls from ECR Public work anonymously without it`,
       });
     }
+    const endpoint = this.options.profile !== undefined ? await profileEndpoint(this.options.profile, "ECR PUBLIC") : undefined;
     const client = new sdk.ECRPUBLICClient({
       region: "us-east-1",
       useDualstackEndpoint: host.dualStack,
       ...(this.options.profile !== undefined ? { profile: this.options.profile } : {}),
+      ...(endpoint !== undefined ? { endpoint } : {}),
       ...(this.options.credentials !== undefined ? { credentials: this.options.credentials } : {}),
     });
     const context = { operation: "GetAuthorizationToken", subject: `registry ${host.host} (ECR Public)`, ...(this.options.profile !== undefined ? { profile: this.options.profile } : {}) };
@@ -213,7 +215,7 @@ export function decodeToken(host: EcrHost, authorizationToken: string | undefine
   const colon = decoded.indexOf(":");
   if (colon < 0 || decoded.slice(0, colon) !== "AWS" || colon === decoded.length - 1) {
     throw new EcrError("ECR_TOKEN_INVALID", `GetAuthorizationToken for ${host.host} returned no usable token`, {
-      hint: "the ECR API answered without an AWS:<password> token; retry, and check the API endpoint (AWS_ENDPOINT_URL_ECR) if you set one",
+      hint: "the ECR API answered without an AWS:<password> token, which AWS's ECR never does: check the API endpoint (AWS_ENDPOINT_URL_ECR, or the profile's endpoint_url) if you set one",
       operation: "GetAuthorizationToken",
     });
   }

@@ -10,8 +10,9 @@ import { ecrSchema, type EcrOptions } from "../spec/schema.js";
 import { EcrClients, loadEcrSdk, type EcrClientOptions } from "./client.js";
 import { awsErrorName, EcrError, ecrApiError } from "./errors.js";
 import { parseEcrHost, type EcrHost } from "./host.js";
-import { mergePullPolicy, sameDocument } from "./policy.js";
+import { lifecyclePolicyText, mergePullPolicy, sameDocument } from "./policy.js";
 import { repositoryKey, validateEcrRepositoryName } from "./repository-name.js";
+import { validateRepositorySettings } from "./settings.js";
 
 /** The settings of a repository nobody registered: the schema's defaults. */
 export const DEFAULT_ECR_OPTIONS: EcrOptions = ecrSchema.parse({});
@@ -120,6 +121,8 @@ export class EcrRepositories {
     if (!host) return { host: ref.registry, repository: ref.repository, status: "skipped", policy: "none", lifecycle: "none" };
     const name = validateEcrRepositoryName(ref.repository);
     const settings = this.settingsFor(ref);
+    // Settings made in code skip the spec schema: check them here too, before the first call.
+    validateRepositorySettings(settings);
     const status = await this.ensureExists(host, name, settings);
     const wouldBeCreated = status === "created" && this.options.dryRun === true;
     const policy = settings.allowPullFrom.length > 0 ? await this.applyGrant(host, name, settings.allowPullFrom, wouldBeCreated) : "none";
@@ -131,7 +134,10 @@ export class EcrRepositories {
     const client = await this.clients.forHost(host);
     const { CreateRepositoryCommand, DescribeRepositoriesCommand } = await loadEcrSdk();
     try {
-      await this.call(host, "DescribeRepositories", { registryId: host.account, repositoryNames: [name] }, false, name, (input) => client.send(new DescribeRepositoriesCommand(input)));
+      const answer = await this.call(host, "DescribeRepositories", { registryId: host.account, repositoryNames: [name] }, false, name, (input) => client.send(new DescribeRepositoriesCommand(input)));
+      if (!answer?.repositories?.some((r) => r.repositoryName === name && (host.account === undefined || r.registryId === host.account))) {
+        throw unexpectedAnswer(host, name, answer?.repositories?.map((r) => `${r.registryId ?? "?"}/${r.repositoryName ?? "?"}`) ?? []);
+      }
       return "exists";
     } catch (error) {
       // Not managing the repository needs no repository permissions: a push-only CI role may not
@@ -185,7 +191,7 @@ export class EcrRepositories {
       if (cause !== "LifecyclePolicyNotFoundException" && !(repositoryMayBeMissing && cause === "RepositoryNotFoundException")) throw error;
     }
     if (sameDocument(existing, policy)) return "unchanged";
-    const text = JSON.stringify(policy, null, 2);
+    const text = lifecyclePolicyText(policy);
     await this.call(host, "PutLifecyclePolicy", { registryId: host.account, repositoryName: name, lifecyclePolicyText: text }, true, name, (i) => client.send(new PutLifecyclePolicyCommand(i)));
     return "updated";
   }
@@ -226,6 +232,18 @@ export function createRepositoryInput(host: Pick<EcrHost, "account">, name: stri
     },
     ...(tags.length > 0 ? { tags } : {}),
   };
+}
+
+/** A DescribeRepositories answer without the repository asked for: neither "exists" nor "missing". */
+function unexpectedAnswer(host: EcrHost, name: string, named: readonly string[]): EcrError {
+  return new EcrError(
+    "ECR_UNEXPECTED_ANSWER",
+    `DescribeRepositories for repository ${name} in ${host.account} (${host.region}) answered without that repository (it named ${named.length > 0 ? named.join(", ") : "none"}); not taken as "exists"`,
+    {
+      hint: "the ECR API endpoint is not answering for this registry: check AWS_ENDPOINT_URL_ECR / the profile's endpoint_url, and that the registry's account is the one the endpoint serves",
+      operation: "DescribeRepositories",
+    },
+  );
 }
 
 function notPrivateEcr(ref: RepositoryRef): EcrError {

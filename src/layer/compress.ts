@@ -10,7 +10,7 @@
 //     block size and node's zlib build, never on the core count or on PATH. pigz (faster, and
 //     slightly smaller output) is an explicit choice: `gzip: "pigz"`.
 //   - zstd: the zstd program (multi-threaded; its output does not depend on the thread count).
-//     node's zlib zstd (node >= 22.15) is an explicit choice: `zstd: "node"`.
+//     node's zlib zstd is an explicit choice: `zstd: "node"`.
 // `Compressor.id` names everything that decides the bytes (implementation, its version, level,
 // block size); anything that caches layers by key must include it.
 import { execFile } from "node:child_process";
@@ -95,21 +95,15 @@ export async function resolveCompressor(options: CompressionOptions = {}): Promi
     case "zstd": {
       const level = checkLevel(options.level ?? 3, 1, 19, "zstd");
       if (checkChoice("zstd", options.zstd ?? "cli", ["cli", "node"]) === "node") {
-        const createZstd = nodeZstd();
-        if (createZstd === undefined) {
-          throw new LayerError("COMPRESSOR_UNAVAILABLE", `this node (${process.version}) has no zlib zstd support`, {
-            hint: "use node >= 22.15, or leave the zstd option at its default (\"cli\") with zstd installed (apt-get install zstd)",
-          });
-        }
-        const params = { [createZstd.levelParameter]: level };
+        const params = { [zlib.constants.ZSTD_c_compressionLevel]: level };
         return {
           compression,
           mediaType: MediaType.OciLayerZstd,
-          id: `zstd/node-zlib-${createZstd.version}/level-${level}`,
-          create: () => createZstd.create({ params }),
+          id: `zstd/node-zlib-${process.versions.zstd ?? process.version}/level-${level}`,
+          create: () => zlib.createZstdCompress({ params }),
         };
       }
-      const zstd = requireProgram("zstd", "apt-get install zstd" + (nodeZstd() ? ', or set zstd: "node" to use node\'s built-in zstd' : ""));
+      const zstd = requireProgram("zstd", 'apt-get install zstd, or set zstd: "node" to use node\'s built-in zstd');
       const version = await programVersion(zstd, ["--version"]);
       return {
         compression,
@@ -202,23 +196,4 @@ async function readVersion(path: string, args: string[]): Promise<string> {
   const match = /v?(\d+(?:\.\d+)+)/.exec(text);
   if (match === null) throw new LayerError("COMPRESSOR_FAILED", `cannot tell the version of ${path} from ${JSON.stringify(text.trim())}`);
   return match[1]!;
-}
-
-interface NodeZstd {
-  create(options: { params: Record<number, number> }): Duplex;
-  levelParameter: number;
-  version: string;
-}
-
-/** node's zlib zstd, present from node 22.15 / 23.8; undefined on node 20 (absent from its types too). */
-function nodeZstd(): NodeZstd | undefined {
-  const api = zlib as unknown as {
-    createZstdCompress?: (options: { params: Record<number, number> }) => Duplex;
-    constants: Record<string, number | undefined>;
-  };
-  const create = api.createZstdCompress;
-  const levelParameter = api.constants.ZSTD_c_compressionLevel;
-  if (typeof create !== "function" || levelParameter === undefined) return undefined;
-  const versions = process.versions as Record<string, string | undefined>;
-  return { create: (options) => create(options), levelParameter, version: versions.zstd ?? process.version };
 }

@@ -13,18 +13,19 @@ export interface GzipBlockOptions {
 }
 
 const WORKER_SOURCE = `
-const { parentPort } = require("node:worker_threads");
+const { isMarkedAsUntransferable, parentPort } = require("node:worker_threads");
 const { gzipSync } = require("node:zlib");
 parentPort.on("message", ({ id, input, length, level }) => {
   try {
     // One output chunk large enough for any block (deflate grows incompressible data by well
-    // under 1/1000), and at least 16 KiB so zlib never takes it from node's shared small-buffer
-    // pool, which must not be transferred.
+    // under 1/1000), so the member is usually that chunk itself and moves without a copy.
     const chunkSize = Math.max(length + (length >> 10) + 1024, 16384);
     const member = gzipSync(new Uint8Array(input, 0, length), {
       level, windowBits: 15, memLevel: 8, strategy: 0, chunkSize,
     });
-    const own = member.byteOffset === 0 && member.buffer.byteLength >= 16384;
+    // A small member may come from node's shared buffer pool (64 KiB on node 24), which must not
+    // be transferred: node marks it, so ask instead of guessing from sizes.
+    const own = member.byteOffset === 0 && !isMarkedAsUntransferable(member.buffer);
     const output = own ? member.buffer : new Uint8Array(member).buffer;
     // The input goes back too, so the caller can reuse it for a later block.
     parentPort.postMessage({ id, input, output, outputLength: member.length }, [input, output]);

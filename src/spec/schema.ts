@@ -5,6 +5,8 @@
 import { z } from "zod";
 import { checkTag, parseReference, parseRegistryLocation } from "../reference/reference.js";
 import { checkEcrHost } from "../ecr/host.js";
+import { checkLifecyclePolicy, LIFECYCLE_POLICY_HINT } from "../ecr/policy.js";
+import { checkRepositorySettings } from "../ecr/settings.js";
 import { formatPlatform, parsePlatform } from "../oci/types.js";
 import { ImagespecError } from "../errors.js";
 import { checkRequirement } from "./pep508.js";
@@ -252,16 +254,12 @@ const tagFormatSchema = checked(z.string(), (format) => {
 
 const ACCOUNT_OR_PRINCIPAL = /^(?:\d{12}|arn:aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:iam::\d{12}:(?:root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+))$/;
 
-const lifecyclePolicySchema = z.looseObject({
-  rules: z
-    .array(
-      z.looseObject({
-        rulePriority: z.number().int().min(1),
-        selection: z.looseObject({ tagStatus: z.enum(["tagged", "untagged", "any"]) }),
-        action: z.looseObject({ type: z.literal("expire") }),
-      }),
-    )
-    .min(1),
+// The whole document is checked as ECR checks it (src/ecr/policy.ts), so a policy ECR would refuse
+// stops at loading, before any repository is created.
+const lifecyclePolicySchema = z.looseObject({}).superRefine((policy, ctx) => {
+  for (const problem of checkLifecyclePolicy(policy)) {
+    ctx.addIssue({ code: "custom", message: problem.message, path: [...problem.path], input: policy, params: { hint: LIFECYCLE_POLICY_HINT } });
+  }
 });
 
 /**
@@ -314,10 +312,9 @@ export const ecrSchema = z
         ctx.addIssue({ code: "custom", message: `tagMutabilityExclusions only apply with tagMutability ${ecr.tagMutability}_WITH_EXCLUSION`, path: ["tagMutabilityExclusions"], input: exclusions });
       }
     }
-    for (const [key, value] of Object.entries(ecr.tags)) {
-      if (key.length === 0 || key.length > 128 || value.length > 256) {
-        ctx.addIssue({ code: "custom", message: `tag ${JSON.stringify(key)}: AWS tag keys are 1-128 characters and values at most 256`, path: ["tags", key], input: value });
-      }
+    // Tags and exclusion filters as CreateRepository checks them (src/ecr/settings.ts).
+    for (const problem of checkRepositorySettings(ecr)) {
+      ctx.addIssue({ code: "custom", message: problem.message, path: [...problem.path], input: ecr, params: { hint: problem.hint } });
     }
   })
   .transform(({ tagMutability, tagMutabilityExclusions, ...rest }) => ({

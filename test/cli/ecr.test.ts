@@ -126,6 +126,8 @@ describe("imagespec ecr ensure-repo / grant-pull", () => {
     assert.match(dry.stdout, /would call ecr:SetRepositoryPolicy/);
     assert.equal(emu.repository("team/granted")?.policyText, undefined);
 
+    // ECR refuses roles that do not exist ('Principal not found'): this one exists.
+    emu.addIamPrincipal(role);
     const granted = await imagespec(["ecr", "grant-pull", file, role, emu.accounts.other.accountId]);
     assert.equal(granted.code, 0, granted.stderr);
     assert.match(granted.stdout, /pull grant updated/);

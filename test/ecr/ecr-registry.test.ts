@@ -2,7 +2,7 @@
 // SDK's AWS_ENDPOINT_URL_ECR for the API and a registry endpoint mapping for /v2/.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { stat, readdir } from "node:fs/promises";
+import { stat, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ECRClient, SetRepositoryPolicyCommand } from "@aws-sdk/client-ecr";
@@ -37,6 +37,11 @@ function setup(options: { dir?: string; support?: EcrSupport; registry?: Partial
   });
   open.push(registry, ecr);
   return { ecr, registry };
+}
+
+/** Pushes image A to a reference (the repository created on demand). */
+async function registryCopy(target: string): Promise<void> {
+  await setup().registry.copy(imageA.ref, target);
 }
 
 const tokenCalls = (): number => emu.calls.filter((c) => c.operation === "GetAuthorizationToken").length;
@@ -327,6 +332,184 @@ describe("cross-account pull and lifecycle", () => {
     const result = await fresh.repositories.ensure(`${host()}/team/lifecycle`);
     assert.deepEqual(result, { host: host(), repository: "team/lifecycle", status: "exists", policy: "none", lifecycle: "unchanged" });
     assert.equal(callsOf("PutLifecyclePolicy"), puts);
+  });
+});
+
+describe("ECR control plane as strict as AWS (issue #15, item 9)", () => {
+  const anyWithoutCount = { rules: [{ rulePriority: 1, selection: { tagStatus: "any" }, action: { type: "expire" } }] };
+  const cli = (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> =>
+    run(process.execPath, ["--import", "tsx", join(root, "src", "cli", "main.ts"), ...args], { cwd: root, env, timeoutMs: 60_000 });
+
+  it("a lifecycle policy ECR would refuse stops before the first call: no repository, no call, INVALID_LIFECYCLE_POLICY", async () => {
+    const { ecr } = setup();
+    // Settings made in code, past the spec schema: the repository code checks the policy itself.
+    ecr.repositories.register(`${host()}/bad/lifecycle`, { ...settings(), lifecyclePolicy: anyWithoutCount });
+    const calls = emu.calls.length;
+    await assert.rejects(ecr.repositories.ensure(`${host()}/bad/lifecycle`), (error: unknown) => {
+      assert.ok(error instanceof EcrError, String(error));
+      assert.equal(error.code, "INVALID_LIFECYCLE_POLICY");
+      assert.match(error.message, /ecr\.lifecyclePolicy\.rules\[0\]\.selection\.countType/);
+      return true;
+    });
+    assert.deepEqual(emu.calls.slice(calls).map((c) => c.operation), [], "no API call at all");
+    assert.equal(emu.repository("bad/lifecycle"), undefined);
+  });
+
+  it("imagespec ecr ensure-repo with such a spec: exit 2, the field named, no repository", async () => {
+    const dir = await tempDir("imagespec-ecr-badlc-");
+    try {
+      const spec = join(dir, "imagespec.yaml");
+      await writeFile(spec, [`name: badlc`, `registry: ${host()}/team`, "ecr:", "  lifecycle_policy:", "    rules:", "      - rulePriority: 1", "        selection: {tagStatus: any}", "        action: {type: expire}", ""].join("\n"));
+      const calls = emu.calls.length;
+      const result = await cli(["ecr", "ensure-repo", spec]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /lifecycle_policy\.rules\[0\]\.selection\.countType: countType is required/);
+      assert.deepEqual(emu.calls.slice(calls), []);
+      assert.equal(emu.repository("team/badlc"), undefined);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it("a DescribeRepositories answer that does not name the repository is an error, never 'exists'", async () => {
+    for (const answer of [{ repositories: [] }, { repositories: [{ registryId: emu.accounts.other.accountId, repositoryName: "team/unnamed" }] }]) {
+      const { registry } = setup();
+      emu.answerOnce("DescribeRepositories", answer);
+      const seen = emu.registryRequests.length;
+      await assert.rejects(registry.copy(imageA.ref, `${host()}/team/unnamed:v1`), (error: unknown) => {
+        assert.ok(error instanceof EcrError, String(error));
+        assert.equal(error.code, "ECR_UNEXPECTED_ANSWER");
+        assert.match(error.message, /DescribeRepositories for repository team\/unnamed in 111111111111 .*answered without that repository/);
+        assert.doesNotMatch(error.hint ?? "", /retry/);
+        return true;
+      });
+      assert.equal(emu.registryRequests.slice(seen).length, 0, "nothing pushed");
+      assert.equal(emu.repository("team/unnamed"), undefined, "and nothing created");
+    }
+  });
+
+  it("hints say what to change, not 'retry', for answers a retry cannot change", async () => {
+    const { ecr } = setup();
+    await assert.rejects(ecr.repositories.grantPull(`${host()}/never/made`, [emu.accounts.other.accountId]), (error: unknown) => {
+      assert.ok(error instanceof EcrError, String(error));
+      assert.match(error.message, /RepositoryNotFoundException/);
+      assert.doesNotMatch(error.hint ?? "", /retry/);
+      assert.match(error.hint ?? "", /does not exist in that registry/);
+      return true;
+    });
+    await registryCopy(`${host()}/team/crowded:v1`);
+    const many = Array.from({ length: 400 }, (_, i) => String(300000000000 + i));
+    await assert.rejects(ecr.repositories.grantPull(`${host()}/team/crowded`, many), (error: unknown) => {
+      assert.ok(error instanceof EcrError, String(error));
+      assert.match(error.message, /SetRepositoryPolicy .*InvalidParameterException/);
+      assert.doesNotMatch(error.hint ?? "", /retry/);
+      assert.match(error.hint ?? "", /at most 10240 characters/);
+      return true;
+    });
+  });
+
+  it("a grant ECR stored in its own form (account id as root ARN, AWS's formatting, one principal as a string) is recognised: nothing written again", async () => {
+    const { ecr } = setup();
+    await registryCopy(`${host()}/team/normalised:v1`);
+    const sdk = new ECRClient({ region: emu.region });
+    open.push({ close: () => sdk.destroy() });
+    const statement = { Sid: PULL_STATEMENT_SID, Effect: "Allow", Principal: { AWS: emu.accounts.other.accountId }, Action: ["ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage", "ecr:BatchCheckLayerAvailability"] };
+    await sdk.send(new SetRepositoryPolicyCommand({ repositoryName: "team/normalised", policyText: JSON.stringify({ Version: "2012-10-17", Statement: [statement] }) }));
+    const stored = emu.repository("team/normalised")!.policyText!;
+    assert.match(stored, /"AWS" : "arn:aws:iam::222222222222:root"/, "the emulator stores what AWS stores");
+    const sets = callsOf("SetRepositoryPolicy");
+    assert.equal(await ecr.repositories.grantPull(`${host()}/team/normalised`, [emu.accounts.other.accountId]), "unchanged");
+    assert.equal(callsOf("SetRepositoryPolicy"), sets);
+  });
+
+  it("a pull grant to an IAM role that does not exist: ECR's 'Principal not found', with a hint naming allowPullFrom", async () => {
+    const { ecr } = setup();
+    await registryCopy(`${host()}/team/ghost:v1`);
+    const role = `arn:aws:iam::${emu.accounts.other.accountId}:role/flyte-worker`;
+    await assert.rejects(ecr.repositories.grantPull(`${host()}/team/ghost`, [role]), (error: unknown) => {
+      assert.ok(error instanceof EcrError, String(error));
+      assert.match(error.message, /Principal not found/);
+      assert.match(error.hint ?? "", /ecr\.allowPullFrom .*not an existing IAM role or user/);
+      return true;
+    });
+    assert.equal(emu.repository("team/ghost")?.policyText, undefined, "no policy written");
+    emu.addIamPrincipal(role);
+    assert.equal(await ecr.repositories.grantPull(`${host()}/team/ghost`, [role]), "updated");
+  });
+
+  it("credentials AWS does not recognise (wrong secret): ECR_ACCESS_DENIED that says so, without the secret", async () => {
+    const wrong = "wrong-secret-".padEnd(40, "x");
+    const ecr = new EcrSupport({ cache: new EcrTokenCache({ dir: false }), credentials: { accessKeyId: emu.accounts.owner.accessKeyId, secretAccessKey: wrong } });
+    open.push(ecr);
+    await assert.rejects(ecr.credentials.password(host()), (error: unknown) => {
+      assert.ok(error instanceof EcrError, String(error));
+      assert.equal(error.code, "ECR_ACCESS_DENIED");
+      assert.match(error.message, /AWS rejected the credentials/);
+      assert.ok(!error.message.includes(wrong) && !(error.hint ?? "").includes(wrong));
+      return true;
+    });
+  });
+
+  it("ECR's throttling is ridden out by the SDK's retries", async () => {
+    const { ecr } = setup();
+    emu.throttle("DescribeRepositories", 1);
+    emu.throttle("CreateRepository", 1);
+    assert.equal((await ecr.repositories.ensure(`${host()}/team/throttled`)).status, "created");
+    assert.ok(emu.repository("team/throttled"));
+  });
+
+  it("--aws-profile NAME honours the profile's endpoint_url (and services section), as AWS_PROFILE=NAME does", async () => {
+    const dir = await tempDir("imagespec-ecr-profile-");
+    const saved = { ...process.env };
+    try {
+      const owner = emu.accounts.owner;
+      const config = join(dir, "config");
+      await writeFile(
+        config,
+        [
+          "[profile emu]",
+          `endpoint_url = ${emu.apiEndpoint}`,
+          `region = ${emu.region}`,
+          "[profile emu-services]",
+          "services = emulated",
+          `region = ${emu.region}`,
+          "[services emulated]",
+          "ecr =",
+          `  endpoint_url = ${emu.apiEndpoint}`,
+          "",
+        ].join("\n"),
+      );
+      const credentials = join(dir, "credentials");
+      await writeFile(credentials, ["emu", "emu-services"].map((p) => `[${p}]\naws_access_key_id = ${owner.accessKeyId}\naws_secret_access_key = ${owner.secretAccessKey}\n`).join(""));
+      // Nothing but the profiles: no endpoint or keys in the environment.
+      for (const key of ["AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"]) delete process.env[key];
+      Object.assign(process.env, { AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials });
+
+      for (const profile of ["emu", "emu-services"]) {
+        const ecr = new EcrSupport({ profile, cache: new EcrTokenCache({ dir: false }) });
+        open.push(ecr);
+        const before = tokenCalls();
+        assert.match(await ecr.credentials.password(host()), /^\S{20,}$/, profile);
+        assert.equal(tokenCalls() - before, 1, `${profile}: the emulator was asked`);
+      }
+
+      const xdg = await tempDir("imagespec-ecr-profile-xdg-");
+      try {
+        const env = { ...process.env, XDG_CACHE_HOME: xdg };
+        const before = tokenCalls();
+        const byFlag = await cli(["ecr", "login", "--aws-profile", "emu", host()], env);
+        assert.equal(byFlag.code, 0, byFlag.stderr);
+        assert.equal(tokenCalls() - before, 1);
+        const byEnv = await cli(["ecr", "login", host()], { ...env, AWS_PROFILE: "emu" });
+        assert.equal(byEnv.code, 0, byEnv.stderr);
+        assert.equal(byEnv.stdout, byFlag.stdout, "same identity, same cached token");
+      } finally {
+        await removeDir(xdg);
+      }
+    } finally {
+      process.env = saved;
+      await removeDir(dir);
+    }
   });
 });
 

@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { checkEcrRepositoryName, createRepositoryInput, ecrRepositoryOf, ecrSchema, EcrRepositories } from "../../src/index.js";
+import { EcrError } from "../../src/ecr/errors.js";
+import { checkRepositorySettings, validateRepositorySettings } from "../../src/ecr/settings.js";
 
 describe("ECR repository names", () => {
   it("joins the registry path and the name", () => {
@@ -49,5 +51,25 @@ describe("createRepositoryInput", () => {
       { Key: "team", Value: "ml" },
       { Key: "cost", Value: "7" },
     ]);
+  });
+});
+
+describe("repository settings checked as CreateRepository checks them", () => {
+  it("refuses tags and exclusion filters ECR would refuse, naming each, in the spec and before any call", () => {
+    const tags = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, "v"]));
+    const problems = checkRepositorySettings({ tags: { ...tags, "aws:team": "ml", "team#1": "x" }, tagMutabilityExclusions: ["release/*", "a", "b", "c", "d", "e"] });
+    assert.deepEqual(
+      problems.map((p) => p.path.join(".")),
+      ["tags", "tags.aws:team", "tags.team#1", "tagMutabilityExclusions", "tagMutabilityExclusions.0"],
+    );
+    assert.deepEqual(checkRepositorySettings({ tags: { team: "ml", "cost-center": "a/b:c=d+e@f g" }, tagMutabilityExclusions: ["imagespec-cache-*", "latest"] }), []);
+
+    const parsed = ecrSchema.safeParse({ tags: { "aws:team": "ml" } });
+    assert.equal(parsed.success, false);
+    assert.deepEqual(parsed.error!.issues.map((i) => i.path), [["tags", "aws:team"]]);
+    assert.throws(
+      () => validateRepositorySettings({ tagMutabilityExclusions: ["release/*"] }),
+      (e: unknown) => e instanceof EcrError && e.code === "INVALID_ECR_SETTINGS" && /ecr\.tagMutabilityExclusions\.0: "release\/\*" is not an ECR tag filter/.test(e.message),
+    );
   });
 });

@@ -221,7 +221,7 @@ void describe("field values", () => {
     expectIssue({ name: "a", ecr: { allowPullFrom: ["12345"] } }, "ecr.allowPullFrom[0]", /neither a 12-digit AWS account id nor an IAM role\/user ARN/, /arn:aws:iam::123456789012:role\/name/);
     expectIssue({ name: "a", ecr: { encryption: { kmsKey: "alias/x" } } }, "ecr.encryption.kmsKey", /needs encryption type KMS/, /type: KMS/);
     expectIssue({ name: "a", ecr: { tagMutability: "IMMUTABLE_WITH_EXCLUSION" } }, "ecr.tagMutabilityExclusions", /needs tagMutabilityExclusions/);
-    expectIssue({ name: "a", ecr: { lifecyclePolicy: { rules: [{ rulePriority: 0, selection: { tagStatus: "any" }, action: { type: "expire" } }] } } }, "ecr.lifecyclePolicy.rules[0].rulePriority", /too small: the minimum is 1/);
+    expectIssue({ name: "a", ecr: { lifecyclePolicy: { rules: [{ rulePriority: 0, selection: { tagStatus: "any" }, action: { type: "expire" } }] } } }, "ecr.lifecyclePolicy.rules[0].rulePriority", /rulePriority must be a whole number of 1 or more/);
     const spec = new ImageSpec({
       name: "a",
       ecr: {

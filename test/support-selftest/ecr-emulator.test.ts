@@ -137,7 +137,10 @@ void describe("ECR API (AWS JSON 1.1, SigV4)", () => {
     const set = await ecr.send(new SetRepositoryPolicyCommand({ repositoryName: "team/policies", policyText }));
     assert.equal(set.registryId, "111111111111");
     const got = await ecr.send(new GetRepositoryPolicyCommand({ repositoryName: "team/policies" }));
-    assert.equal(got.policyText, policyText);
+    // Stored as AWS stores it: same meaning, AWS's own formatting.
+    assert.deepEqual(JSON.parse(got.policyText!), JSON.parse(policyText));
+    assert.match(got.policyText!, /^\{\n {2}"Version" : "2012-10-17",\n {2}"Statement" : \[ \{\n {4}"Sid" : "pull",/);
+    assert.match(got.policyText!, /"Action" : \[ "ecr:BatchGetImage" \]/);
     await sdkError(ecr.send(new SetRepositoryPolicyCommand({ repositoryName: "team/policies", policyText: "{" })), "InvalidParameterException");
     await ecr.send(new DeleteRepositoryPolicyCommand({ repositoryName: "team/policies" }));
     assert.equal(emu.repository("team/policies")?.policyText, undefined);
@@ -180,8 +183,9 @@ void describe("ECR API (AWS JSON 1.1, SigV4)", () => {
       headers: { "x-amz-target": "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories", "content-type": "application/x-amz-json-1.1" },
       body: "{}",
     });
-    assert.equal(raw.headers.get("x-amzn-errortype"), "MissingAuthenticationTokenException");
-    assert.equal(((await raw.json()) as { __type: string }).__type, "MissingAuthenticationTokenException");
+    // Refused at AWS's front door, before ECR: the coral namespace, as AWS sends it.
+    assert.equal(raw.headers.get("x-amzn-errortype"), "MissingAuthenticationTokenException:http://internal.amazon.com/coral/com.amazon.coral.service/");
+    assert.equal(((await raw.json()) as { __type: string }).__type, "com.amazon.coral.service#MissingAuthenticationTokenException");
     // The other account signs correctly with its own key.
     await client(emu.accounts.other).send(new DescribeRepositoriesCommand({}));
   });

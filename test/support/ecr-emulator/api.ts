@@ -4,7 +4,8 @@
 // body `{"__type","message"}`), so the real AWS SDK parses them into its modelled exceptions.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { parsePolicy, policyAllows } from "./policy.js";
+import { checkLifecyclePolicyText, LifecycleRefusal } from "./lifecycle.js";
+import { parsePolicy, policyAllows, storedPolicyText } from "./policy.js";
 import { verifySigV4 } from "./sigv4.js";
 import type { EmulatorAccount, ExclusionFilter, RepositoryRecord, State, TagMutability } from "./state.js";
 
@@ -20,10 +21,15 @@ export class AwsError extends Error {
     readonly type: string,
     message: string,
     readonly status = 400,
+    /** AWS's front door (authentication) names its errors with a namespace: `com.amazon.coral.service#UnrecognizedClientException`. */
+    readonly namespace?: string,
   ) {
     super(message);
   }
 }
+
+/** The namespace of errors raised before the request reaches ECR (signature, credentials). */
+const CORAL = "com.amazon.coral.service";
 
 export interface ApiDeps {
   state: State;
@@ -48,7 +54,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown, extra: Rec
 }
 
 function sendError(res: ServerResponse, e: AwsError): void {
-  sendJson(res, e.status, { __type: e.type, message: e.message }, { "x-amzn-ErrorType": e.type });
+  const type = e.namespace ? `${e.namespace}#${e.type}` : e.type;
+  sendJson(res, e.status, { __type: type, message: e.message }, { "x-amzn-ErrorType": e.namespace ? `${e.type}:http://internal.amazon.com/coral/${e.namespace}/` : e.type });
 }
 
 const epochSeconds = (d: Date) => d.getTime() / 1000;
@@ -81,6 +88,57 @@ function str(input: Input, field: string, required = false): string | undefined 
   }
   if (typeof v !== "string") throw new AwsError("SerializationException", `Start of structure or map found where not expected at '${field}'`);
   return v;
+}
+
+/** AWS's length constraint on a string member: `Member must have length less than or equal to N`. */
+function lengthBetween(field: string, value: string, min: number, max: number): void {
+  if (value.length < min || value.length > max) {
+    const bound = value.length < min ? `greater than or equal to ${min}` : `less than or equal to ${max}`;
+    throw new AwsError("InvalidParameterException", `1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must have length ${bound}`);
+  }
+}
+
+/** GetAuthorizationToken's registryIds: 1 to 10 account ids of 12 digits. */
+function registryIdList(value: unknown): string[] {
+  if (!Array.isArray(value)) throw new AwsError("SerializationException", "Start of list found where not expected at 'registryIds'");
+  if (value.length < 1 || value.length > 10) {
+    throw new AwsError("InvalidParameterException", "1 validation error detected: Value at 'registryIds' failed to satisfy constraint: Member must have length between 1 and 10");
+  }
+  for (const id of value) {
+    if (typeof id !== "string" || !/^[0-9]{12}$/.test(id)) {
+      throw new AwsError("InvalidParameterException", "1 validation error detected: Value at 'registryIds' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy regular expression pattern: [0-9]{12}]");
+    }
+  }
+  return value as string[];
+}
+
+// AWS resource tags: at most 50, keys 1-128 and values 0-256 characters of letters, digits, spaces
+// and _ . : / = + - @, and no key in the reserved aws: namespace.
+const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+function parseTags(value: unknown): { Key: string; Value: string }[] {
+  const list = Array.isArray(value) ? (value as unknown[]) : [];
+  if (list.length > 50) throw new AwsError("TooManyTagsException", "Tags can not have more than 50 elements");
+  return list.map((t) => {
+    const o = (t ?? {}) as { Key?: unknown; Value?: unknown };
+    const key = o.Key;
+    const tagValue = o.Value ?? "";
+    if (typeof key !== "string" || key.length < 1 || key.length > 128 || !TAG_TEXT.test(key)) {
+      throw new AwsError("InvalidTagParameterException", "Invalid parameter at 'tags' failed to satisfy constraint: 'Tag keys must be between 1 and 128 characters and match ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$'");
+    }
+    if (key.toLowerCase().startsWith("aws:")) throw new AwsError("InvalidTagParameterException", "Invalid parameter at 'tags' failed to satisfy constraint: 'Tag keys starting with aws: are reserved for AWS use'");
+    if (typeof tagValue !== "string" || tagValue.length > 256 || !TAG_TEXT.test(tagValue)) {
+      throw new AwsError("InvalidTagParameterException", "Invalid parameter at 'tags' failed to satisfy constraint: 'Tag values must be at most 256 characters and match ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$'");
+    }
+    return { Key: key, Value: tagValue };
+  });
+}
+
+/** The `AWS` principals of a statement (`"*"`, an account id, an ARN), each as written. */
+function awsPrincipalEntries(principal: unknown): unknown[] {
+  if (typeof principal !== "object" || principal === null) return [];
+  const aws = (principal as { AWS?: unknown }).AWS;
+  return Array.isArray(aws) ? aws : aws === undefined ? [] : [aws];
 }
 
 export function repositoryNameProblem(name: string): string | undefined {
@@ -200,7 +258,7 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
   const operations: Record<string, Operation> = {
     GetAuthorizationToken(caller, input) {
       authorize(caller, "ecr:GetAuthorizationToken", caller.accountId, undefined);
-      const ids = Array.isArray(input.registryIds) ? (input.registryIds as unknown[]).map(String) : [caller.accountId];
+      const ids = input.registryIds === undefined ? [caller.accountId] : registryIdList(input.registryIds);
       return {
         authorizationData: ids.map((id) => {
           // One token per entry, each naming the caller: tokens identify who pulls, not where.
@@ -235,13 +293,7 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
       if (encryptionType === "AES256" && encryption?.kmsKey !== undefined) {
         throw new AwsError("InvalidParameterException", "Invalid parameter at 'encryptionConfiguration' failed to satisfy constraint: 'kmsKey can only be specified when encryptionType is KMS or KMS_DSSE'");
       }
-      const tags = (Array.isArray(input.tags) ? (input.tags as unknown[]) : []).map((t) => {
-        const o = (t ?? {}) as { Key?: unknown; Value?: unknown };
-        if (typeof o.Key !== "string" || o.Key.length === 0) {
-          throw new AwsError("InvalidTagParameterException", "Invalid parameter at 'tags' failed to satisfy constraint: 'Tag keys must be between 1 and 128 characters'");
-        }
-        return { Key: o.Key, Value: typeof o.Value === "string" ? o.Value : "" };
-      });
+      const tags = parseTags(input.tags);
       if (state.getRepo(registry, name)) {
         throw new AwsError("RepositoryAlreadyExistsException", `The repository with name '${name}' already exists in the registry with id '${registry}'`);
       }
@@ -307,11 +359,20 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     SetRepositoryPolicy(caller, input) {
       const { registry, name, repo } = existing(caller, input, "ecr:SetRepositoryPolicy");
       const text = str(input, "policyText", true);
-      if (!parsePolicy(text)) {
+      lengthBetween("policyText", text, 0, 10240);
+      const statements = parsePolicy(text);
+      // ECR refuses a Resource in a repository policy (the repository is the resource) and any
+      // IAM role or user that does not exist (also for a few seconds after it was created).
+      if (!statements || statements.some((st) => "Resource" in st || "NotResource" in st)) {
         throw new AwsError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'");
       }
-      repo.policyText = text;
-      return { registryId: registry, repositoryName: name, policyText: text };
+      for (const st of statements) {
+        for (const principal of awsPrincipalEntries(st.Principal)) {
+          if (!state.principalExists(principal)) throw new AwsError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Principal not found'");
+        }
+      }
+      repo.policyText = storedPolicyText(text);
+      return { registryId: registry, repositoryName: name, policyText: repo.policyText };
     },
 
     DeleteRepositoryPolicy(caller, input) {
@@ -325,17 +386,12 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     PutLifecyclePolicy(caller, input) {
       const { registry, name, repo } = existing(caller, input, "ecr:PutLifecyclePolicy");
       const text = str(input, "lifecyclePolicyText", true);
-      let rules: unknown;
+      lengthBetween("lifecyclePolicyText", text, 100, 30720);
       try {
-        rules = (JSON.parse(text) as { rules?: unknown }).rules;
-      } catch {
-        rules = undefined;
-      }
-      if (!Array.isArray(rules) || rules.length === 0) {
-        throw new AwsError(
-          "InvalidParameterException",
-          "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: object has missing required properties ([\"rules\"])'",
-        );
+        checkLifecyclePolicyText(text);
+      } catch (error) {
+        if (error instanceof LifecycleRefusal) throw new AwsError("InvalidParameterException", error.message);
+        throw error;
       }
       repo.lifecyclePolicyText = text;
       repo.lifecycleEvaluatedAt = new Date();
@@ -385,7 +441,7 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
       { region: state.region, service: "ecr" },
     );
     if ("code" in verified) {
-      throw new AwsError(verified.code, verified.message);
+      throw new AwsError(verified.code, verified.message, 400, CORAL);
     }
     const caller = state.accountByKey(verified.accessKeyId)!;
     record.account = caller.accountId;
@@ -395,6 +451,9 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     if (typeof input !== "object" || input === null || Array.isArray(input)) {
       throw new AwsError("SerializationException", "Start of structure or map expected");
     }
+    const fault = state.takeFault(operation);
+    if (fault?.kind === "throttle") throw new AwsError("ThrottlingException", "Rate exceeded");
+    if (fault?.kind === "answer") return sendJson(res, 200, fault.body);
     sendJson(res, 200, await op(caller, input as Input));
   }
 

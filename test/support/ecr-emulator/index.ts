@@ -45,6 +45,12 @@ export interface EcrEmulator {
   deny(accountId: string, action: string): void;
   /** Every token issued so far is expired from now on. */
   expireTokens(): void;
+  /** Makes an IAM role or user ARN exist, so that repository policies may name it (ECR refuses unknown ones: 'Principal not found'). */
+  addIamPrincipal(arn: string): void;
+  /** The next `times` calls of the API operation answer ThrottlingException, as ECR does over its request rate. */
+  throttle(operation: string, times: number): void;
+  /** The next call of the API operation answers 200 with `body`: for answers AWS would not give (a wrong emulator or proxy). */
+  answerOnce(operation: string, body: unknown): void;
   /** Registry requests seen by the fronts: method, path as sent, status (0: dropped), account of the token. */
   readonly registryRequests: readonly RegistryRequest[];
   /** The docker-registry behind the fronts (repositories under "<account>/<name>"). */
@@ -123,6 +129,9 @@ export async function startEcrEmulator(options: EcrEmulatorOptions = {}): Promis
       },
       deny: (accountId, action) => state.deny(accountId, action),
       expireTokens: () => state.expireTokens(),
+      throttle: (operation, times) => state.throttle(operation, times),
+      addIamPrincipal: (arn) => state.addIamPrincipal(arn),
+      answerOnce: (operation, body) => state.answerOnce(operation, body),
       registryRequests: state.registryRequests,
       backend,
       async stop() {

@@ -71,3 +71,32 @@ export function policyAllows(policyText: string | undefined, accountId: string, 
   if (applicable.some((s) => s.Effect === "Deny")) return false;
   return applicable.some((s) => s.Effect === "Allow" && s.Condition === undefined);
 }
+
+/**
+ * The policy text as ECR stores and returns it: account-id principals written as their root ARN
+ * (IAM's canonical form), pretty-printed the way AWS's Java JSON printer does (`"Key" : value`,
+ * arrays on one line: `[ "a", "b" ]`). So the text GetRepositoryPolicy returns is not the text
+ * SetRepositoryPolicy was given, and clients must compare policies by meaning.
+ */
+export function storedPolicyText(text: string): string {
+  const doc = JSON.parse(text) as { Statement?: unknown };
+  for (const statement of asList(doc.Statement)) {
+    const principal = (statement as { Principal?: unknown }).Principal;
+    if (typeof principal !== "object" || principal === null || !("AWS" in principal)) continue;
+    const rootArn = (entry: unknown) => (typeof entry === "string" && /^\d{12}$/.test(entry) ? `arn:aws:iam::${entry}:root` : entry);
+    const aws = (principal as { AWS: unknown }).AWS;
+    (principal as { AWS: unknown }).AWS = Array.isArray(aws) ? aws.map(rootArn) : rootArn(aws);
+  }
+  return javaPretty(doc, "");
+}
+
+function javaPretty(value: unknown, indent: string): string {
+  if (Array.isArray(value)) return value.length === 0 ? "[ ]" : `[ ${value.map((v) => javaPretty(v, indent)).join(", ")} ]`;
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value);
+    if (entries.length === 0) return "{ }";
+    const inner = `${indent}  `;
+    return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)} : ${javaPretty(v, inner)}`).join(",\n")}\n${indent}}`;
+  }
+  return JSON.stringify(value);
+}

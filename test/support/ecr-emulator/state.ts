@@ -87,6 +87,8 @@ export class State {
   private readonly repos = new Map<string, RepositoryRecord>(); // key: account + "/" + name
   private readonly tokens = new Map<string, Token>(); // key: the Basic-auth password
   private readonly denies: { account: string; action: string }[] = [];
+  /** Injected answers per operation, used up in order: ECR's throttling, or a body no AWS would send. */
+  private readonly faults = new Map<string, ({ kind: "throttle" } | { kind: "answer"; body: unknown })[]>();
 
   constructor(
     readonly region: string,
@@ -162,6 +164,38 @@ export class State {
   expireTokens(): void {
     const past = Date.now() - 1000;
     for (const t of this.tokens.values()) t.expiresAt = past;
+  }
+
+  /** The next `times` calls of `operation` answer ThrottlingException ("Rate exceeded"). */
+  throttle(operation: string, times: number): void {
+    this.faults.set(operation, [...(this.faults.get(operation) ?? []), ...Array.from({ length: times }, () => ({ kind: "throttle" as const }))]);
+  }
+
+  /** The next call of `operation` answers 200 with this body instead of the real answer. */
+  answerOnce(operation: string, body: unknown): void {
+    this.faults.set(operation, [...(this.faults.get(operation) ?? []), { kind: "answer", body }]);
+  }
+
+  takeFault(operation: string): { kind: "throttle" } | { kind: "answer"; body: unknown } | undefined {
+    return this.faults.get(operation)?.shift();
+  }
+
+  /** IAM roles and users that exist besides each account's test user (addIamPrincipal). */
+  private readonly iamPrincipals = new Set<string>();
+
+  addIamPrincipal(arn: string): void {
+    this.iamPrincipals.add(arn);
+  }
+
+  /**
+   * Whether IAM knows a policy principal: "*", an account (id or root ARN), or a role or user
+   * that exists. Anything else is not a principal at all.
+   */
+  principalExists(principal: unknown): boolean {
+    if (typeof principal !== "string") return false;
+    if (principal === "*" || /^\d{12}$/.test(principal) || /^arn:aws:iam::\d{12}:root$/.test(principal)) return true;
+    if (!/^arn:aws:iam::\d{12}:(?:role|user)\/.+$/.test(principal)) return false;
+    return this.iamPrincipals.has(principal) || this.accounts.some((a) => a.userArn === principal);
   }
 
   deny(account: string, action: string): void {

@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// The installed `imagespec` command. It checks the Node version before anything else loads: on an
+// older Node the dependencies (undici 8, the AWS SDK) fail at import with errors that do not say why.
+import { nodeVersionProblem } from "./node-version.js";
+
+const problem = nodeVersionProblem(process.versions.node);
+if (problem !== undefined) {
+  process.stderr.write(`error: ${problem}\nhint: install Node 24 (or 22.19+) and run imagespec with it\n`);
+  process.exit(2);
+}
+await import("./main.js");
