@@ -127,7 +127,7 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
 
   const resolution = await resolveRequirements(requirements, target, { cacheDir, ...(options.refresh ? { refresh: true } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   const indexUrls = [requirements.indexUrl, ...(requirements.extraIndexUrls ?? [])].filter((u): u is string => u !== undefined);
-  const wheels = await downloadWheels(resolution.wheels, { cacheDir, indexUrls, ...(options.signal ? { signal: options.signal } : {}) });
+  const wheels = await downloadWheels(resolution.wheels, { cacheDir, indexUrls, warn: (message) => warnings.push(message), ...(options.signal ? { signal: options.signal } : {}) });
   const layers: Blob[] = [];
   const recorded: PythonStepLayer[] = [];
   for (const group of planWheelLayers(wheels, { largeWheelBytes }).groups) {
