@@ -4,6 +4,7 @@
 // skopeo reads every tag, and no lock or temp file is left behind.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { listLayoutTags, readLayoutImage } from "../../src/oci/layout.js";
@@ -75,6 +76,24 @@ describe("concurrent builds into one layout and one cache", () => {
     for (const r of same) assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(builtNames(same[0]!.stdout).sort(), builtNames(same[1]!.stdout).sort(), "the same specs give the same names");
     await checkLayout(join(dir, "same2"), same.flatMap((r) => builtNames(r.stdout)));
+  });
+
+  it("a build after one killed while it held the layout lock: the lock is taken over, nothing to clean by hand", async () => {
+    const layout = join(dir, "killed");
+    const first = await cli(["build", "-q", "--cache-dir", "cache5", "-o", "oci:killed", "s1.yaml"]);
+    assert.equal(first.code, 0, first.stderr);
+    // A process takes the layout's lock the way a build does, and is SIGKILLed while holding it.
+    const script = `const { withFileLock } = await import(${JSON.stringify(new URL("../../src/oci/file-lock.ts", import.meta.url).href)});
+await withFileLock(${JSON.stringify(join(layout, "index.json.lock"))}, async () => { process.stdout.write("locked\\n"); await new Promise(() => setInterval(() => {}, 1000)); });`;
+    const holder = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise<void>((resolve) => holder.stdout.once("data", () => resolve()));
+    const exited = new Promise((resolve) => holder.once("exit", resolve));
+    holder.kill("SIGKILL");
+    await exited;
+    assert.ok((await readdir(layout)).includes("index.json.lock"), "the killed process left its lock");
+    const next = await cli(["build", "-q", "--cache-dir", "cache5", "-o", "oci:killed", "s2.yaml"]);
+    assert.equal(next.code, 0, next.stderr);
+    await checkLayout(layout, [...builtNames(first.stdout), ...builtNames(next.stdout)]);
   });
 
   it("four builds at once: two of the same specs, two of different ones, one layout, one cache", async () => {
