@@ -63,6 +63,15 @@ describe("what is redacted", () => {
     }
   });
 
+  it("imagespec config shows a setting with credentials in it redacted", async () => {
+    for (const args of [["config"], ["config", "--json"]]) {
+      const r = await cli(args, { IMAGESPEC_REGISTRY: `me:${SECRET}@registry.example.com/team` });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(!r.stdout.includes(SECRET), r.stdout);
+      assert.match(r.stdout, /\[redacted\]@registry\.example\.com\/team/);
+    }
+  });
+
   it("pip_index credentials: not in tag --explain, and not in the tag (a rotated password keeps it)", async () => {
     const spec = (index: string, extra: string) =>
       ["name: app", "base_image: python:3.12-slim", "packages: [six]", `pip_index: "${index}"`, `pip_extra_index_url: ["${extra}"]`, `pip_extra_args: "--trusted-host x --index-url ${index}"`, ""].join("\n");
