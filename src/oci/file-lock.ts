@@ -62,17 +62,15 @@ async function acquire(path: string, options: FileLockOptions): Promise<() => Pr
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
     const held = await readFile(path, "utf8").catch(() => undefined);
-    if (held !== undefined && (await isStale(path, held, staleMs))) {
-      await breakLock(path, held);
-      continue;
-    }
+    const broken = held !== undefined && (await isStale(path, held, staleMs)) && (await breakLock(path, held));
+    // Checked after a break too: a lock that cannot be broken (no permission) must not spin forever.
     if (Date.now() >= deadline) {
       const who = parseOwner(held);
       throw new ImagespecError("LAYOUT_LOCKED", `${path} is held${who ? ` by process ${who.pid} on ${who.host}` : ""} for more than ${Math.round(timeoutMs / 1000)} s`, {
         hint: "another imagespec is writing to the same place; wait for it, or remove the lock file if no imagespec is running",
       });
     }
-    await sleep(Math.min(5 * 2 ** Math.min(attempt, 5), 100) + Math.random() * 10);
+    if (!broken) await sleep(Math.min(5 * 2 ** Math.min(attempt, 5), 100) + Math.random() * 10);
   }
 }
 
@@ -84,17 +82,21 @@ async function isStale(path: string, held: string, staleMs: number): Promise<boo
   return info !== undefined && Date.now() - info.mtimeMs > staleMs;
 }
 
-/** Moves the stale lock aside; if what was moved is not the lock judged stale (a new holder won a race), it is put back. */
-async function breakLock(path: string, stale: string): Promise<void> {
+/**
+ * Moves the stale lock aside; if what was moved is not the lock judged stale (a new holder won a
+ * race), it is put back. True when the stale lock is gone.
+ */
+async function breakLock(path: string, stale: string): Promise<boolean> {
   const aside = `${path}.stale-${randomUUID()}`;
   try {
     await rename(path, aside);
-  } catch {
-    return; // someone else broke it first
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOENT"; // someone else broke it first
   }
   const moved = await readFile(aside, "utf8").catch(() => undefined);
   if (moved !== stale) await link(aside, path).catch(() => undefined);
   await rm(aside, { force: true });
+  return moved === stale;
 }
 
 function parseOwner(text: string | undefined): LockOwner | undefined {
