@@ -24,7 +24,8 @@ export function redactUrl(url: URL | string): string {
 }
 
 // `scheme://userinfo@` in a URL, and `user:password@host` or `token@host` written where a reference or host was expected.
-const URL_USERINFO = /([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#\s"'@]*@/g;
+// (The scheme's length is bounded so that a long run of letters cannot make the scan quadratic.)
+const URL_USERINFO = /([A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/)[^/?#\s"'@]*@/g;
 // (`name:tag@sha256:...` is a pinned reference, not a credential.)
 // The user part may be a token alone (`TOKEN@host`), so any `something@` before a host is taken.
 const BARE_USERINFO = /(^|[\s"'=(,[])[^\s"'/@=(,[\]]+@(?=[^\s"'@])(?!sha(?:256|384|512):)/g;
