@@ -10,6 +10,8 @@ export const WORKFLOW_BRAND = Symbol.for("imagespec.workflow.workflow");
 export const LAUNCH_PLAN_BRAND = Symbol.for("imagespec.workflow.launchPlan");
 /** The node id Flyte gives a workflow's inputs. */
 export const START_NODE = "start-node";
+/** The node id Flyte's compiler gives a workflow's outputs. */
+export const END_NODE = "end-node";
 
 /** A value that will exist when the workflow runs: an output of a node, or a workflow input. */
 export interface Promised {
@@ -89,6 +91,7 @@ class Builder {
   addTaskNode(task: TaskData, given: Record<string, unknown>, nodeId?: string): Record<string, Promised> {
     const id = nodeId ?? `n${this.nodes.length}`;
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(id)) fail(`workflow "${this.workflow}": node id ${JSON.stringify(id)} is not valid`, "use lower-case letters, digits and -");
+    if (id === START_NODE || id === END_NODE) fail(`workflow "${this.workflow}": node id ${JSON.stringify(id)} is reserved`, `Flyte's compiler names a workflow's inputs ${START_NODE} and its outputs ${END_NODE}; choose another nodeId`);
     if (this.ids.has(id)) fail(`workflow "${this.workflow}": two nodes have the id ${JSON.stringify(id)}`, "give each call its own nodeId");
     this.ids.add(id);
     const node = `workflow "${this.workflow}": node ${id} (task "${task.name}")`;

@@ -12,6 +12,7 @@ import { defaultLaunchPlanData, isLaunchPlan, isWorkflow, launchPlanData, workfl
 import { flyteidl, type FlyteIdl } from "./idl.js";
 import { isTask, taskData, type ResourceName, type TaskData } from "./task.js";
 import { parseDuration, type FlyteType, type Port } from "./types.js";
+import { checkPythonTask } from "./python-contract.js";
 
 type core = typeof FlyteIdl.core;
 type ILiteral = FlyteIdl.core.ILiteral;
@@ -68,6 +69,8 @@ export interface TaskImage {
   /** The spec, when the task names one (to be built). */
   readonly spec?: ImageSpec;
   readonly architecture: number;
+  /** The flytekit version the spec pins (`flytekit==X`), recorded as a Python task's runtime. */
+  readonly flytekitVersion?: string;
 }
 
 /** A spec from this copy of imagespec (a .ts workflow file imported through tsx has its own copy). */
@@ -106,7 +109,8 @@ export async function resolveImages(entities: Entities, baseDir?: string, adjust
     if (spec.registry === undefined) {
       throw new WorkflowError("WORKFLOW_IMAGE_NO_REGISTRY", `task "${task.name}": its image spec "${spec.name}" names no registry, and Flyte pulls task images from a registry`, "set registry in the spec (e.g. registry: \"ghcr.io/my-org\"), or pass --registry");
     }
-    out.set(task.name, { image: await imageName(spec), spec, architecture: architectureOf(spec) });
+    const flytekitVersion = task.python ? await checkPythonTask(task, spec) : undefined;
+    out.set(task.name, { image: await imageName(spec), spec, architecture: architectureOf(spec), ...(flytekitVersion !== undefined ? { flytekitVersion } : {}) });
   }
   return out;
 }
@@ -244,6 +248,35 @@ function resourceEntries(values: Partial<Record<ResourceName, string | number>>)
   return RESOURCE_ORDER.filter((n) => values[n] !== undefined).map((n) => ({ name: names[n], value: String(values[n]) }));
 }
 
+/**
+ * What runs the task, as Flyte's executor reads it: a Python task runs flytekit, recorded as
+ * flytekit records itself (FLYTE_SDK, its version, flavor python) when the version is known. When
+ * it is not, the runtime says imagespec (OTHER): FlyteAdmin accepts it, and the executor then never
+ * hands the task an offloaded (> 10 MB) input, failing that node instead of feeding it to a
+ * flytekit that may not read it. A container task runs no SDK.
+ */
+function runtimeMetadata(task: TaskData, image: TaskImage): FlyteIdl.core.IRuntimeMetadata {
+  const R = flyteidl.core.RuntimeMetadata.RuntimeType;
+  const flytekit = task.python?.flytekitVersion ?? image.flytekitVersion;
+  if (task.python && flytekit !== undefined) return { type: R.FLYTE_SDK, version: flytekit, flavor: "python" };
+  return { type: R.OTHER, version: VERSION, flavor: "imagespec" };
+}
+
+/** The last part of a dotted name, as flytekit names a node after its task (app.steps.clean -> clean). */
+function shortName(name: string): string {
+  return name.split(".").at(-1)!;
+}
+
+/** A node's metadata as flytekit writes it: the task's short name, retries, timeout, and interruptible only when declared. */
+function nodeMetadata(task: TaskData): FlyteIdl.core.INodeMetadata {
+  return {
+    name: shortName(task.name),
+    retries: { retries: task.retries },
+    ...(task.timeoutSeconds !== undefined ? { timeout: duration(task.timeoutSeconds) } : {}),
+    ...(task.interruptible !== undefined ? { interruptible: task.interruptible } : {}),
+  };
+}
+
 /** The TaskTemplate of a task, its container naming `image`. */
 export function taskTemplate(task: TaskData, image: TaskImage, target: Target): FlyteIdl.core.TaskTemplate {
   const c: core = flyteidl.core;
@@ -274,10 +307,10 @@ export function taskTemplate(task: TaskData, image: TaskImage, target: Target): 
       discoveryVersion: task.cache?.version ?? "",
       cacheSerializable: task.cache?.serialize ?? false,
       cacheIgnoreInputVars: [...(task.cache?.ignoreInputs ?? [])],
-      runtime: { type: c.RuntimeMetadata.RuntimeType.OTHER, version: VERSION, flavor: "imagespec" },
+      runtime: runtimeMetadata(task, image),
       ...(task.timeoutSeconds !== undefined ? { timeout: duration(task.timeoutSeconds) } : {}),
       retries: { retries: task.retries },
-      interruptible: task.interruptible,
+      ...(task.interruptible !== undefined ? { interruptible: task.interruptible } : {}),
     },
     interface: typedInterface(task.inputs, task.outputs),
     container,
@@ -302,7 +335,7 @@ export function workflowTemplate(wf: WorkflowData, target: Target): FlyteIdl.cor
     interface: typedInterface(wf.inputs, wf.outputs),
     nodes: wf.nodes.map((node) => ({
       id: node.id,
-      metadata: { name: node.task.name, retries: { retries: node.task.retries }, ...(node.task.timeoutSeconds !== undefined ? { timeout: duration(node.task.timeoutSeconds) } : {}) },
+      metadata: nodeMetadata(node.task),
       inputs: Object.keys(node.inputs).sort().map((name) => binding(name, node.inputs[name]!)),
       upstreamNodeIds: [...node.upstream].sort(),
       taskNode: { referenceId: identifier(RT().TASK, node.task.name, target) },

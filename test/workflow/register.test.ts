@@ -57,14 +57,14 @@ describe("registering with FlyteAdmin", () => {
       function: `run_${suffix}`,
       image: spec(`consumer-${suffix}`, { ROLE: "consumer" }),
       inputs: { n: t.integer },
-      outputs: { text: t.string },
+      outputs: { o0: t.string },
     });
     const tool = containerTask({ name: `tool-${suffix}`, image: options.image ?? base(), command: ["true"], inputs: { text: t.string } });
     const wf = workflow({ name: `join-${suffix}`, inputs: { seed: { type: t.integer, default: 7 } }, outputs: { text: t.string } }, (i) => {
       const a = produce({ seed: i.seed });
       const b = consume({ n: a.n });
-      tool({ text: b.text });
-      return { text: b.text };
+      tool({ text: b.o0 });
+      return { text: b.o0 };
     });
     const lp = launchPlan(wf, { name: `join-${suffix}-hourly`, schedule: { cron: "@hourly" } });
     return collectEntities([wf, lp]);
@@ -159,6 +159,22 @@ describe("registering with FlyteAdmin", () => {
       // With the default version the changed content gets its own version and registers.
       const result = await register(declare("c", { retries: 3 }), client);
       assert.ok(result.entities.some((e) => e.status === "created"));
+    } finally {
+      client.close();
+    }
+  });
+
+  void it("FlyteAdmin's own refusals (a limit above its default platform limit of 1Gi memory) are reported and stop what depends on them", async () => {
+    const client = await AdminClient.connect({ endpoint: admin.endpoint, insecure: true });
+    try {
+      const big = containerTask({ name: "big-memory", image: base(), command: ["true"], resources: { requests: { memory: "2Gi" }, limits: { memory: "4Gi" } } });
+      const wf = workflow({ name: "big-wf" }, () => void big());
+      const first = admin.received.length;
+      await assert.rejects(register(collectEntities([wf]), client, { version: "v1" }), (e: Error & { code: string }) => {
+        assert.match(e.message, /Requested memory limit is greater than current limit set in the platform configuration \[1Gi\]/);
+        return true;
+      });
+      assert.deepEqual(admin.received.slice(first).map((r) => [r.kind, r.outcome]), [["task", "invalid"]], "the workflow is not sent after its task was refused");
     } finally {
       client.close();
     }

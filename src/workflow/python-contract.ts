@@ -1,0 +1,107 @@
+// The Python side of a pythonTask, checked before anything is built or registered: pyflyte-execute
+// imports the module from the image and calls the attribute's dispatch_execute, so when the image
+// spec copies sources, the module must be among them and the attribute must be a decorated
+// function there; and the flytekit the spec pins is the runtime the task records.
+import { readFile, stat } from "node:fs/promises";
+import { basename, join, posix } from "node:path";
+import type { ImageSpec } from "../spec/index.js";
+import { parseRequirement } from "../spec/pep508.js";
+import { WorkflowError } from "./errors.js";
+import type { TaskData } from "./task.js";
+
+/** The flytekit version recorded for `task` (declared, else pinned by the spec); throws when the module is not where the image imports it from. */
+export async function checkPythonTask(task: TaskData, spec: ImageSpec): Promise<string | undefined> {
+  const python = task.python!;
+  const pinned = await pinnedFlytekit(spec);
+  if (python.flytekitVersion !== undefined && pinned !== undefined && pinned.version !== python.flytekitVersion) {
+    throw new WorkflowError("INVALID_WORKFLOW", `task "${task.name}": flytekitVersion ${python.flytekitVersion} differs from the flytekit==${pinned.version} its image spec "${spec.name}" installs (${pinned.from})`, "drop flytekitVersion, or make it the version the image installs");
+  }
+  await checkModule(task, spec);
+  return python.flytekitVersion ?? pinned?.version;
+}
+
+/** `flytekit==X` (no marker) in the spec's packages or requirements file. */
+async function pinnedFlytekit(spec: ImageSpec): Promise<{ version: string; from: string } | undefined> {
+  const pin = (text: string): string | undefined => {
+    let requirement;
+    try {
+      requirement = parseRequirement(text.trim());
+    } catch {
+      return undefined;
+    }
+    if (requirement.name.toLowerCase().replace(/[-_.]+/g, "-") !== "flytekit" || requirement.marker !== undefined || requirement.specifiers.length !== 1) return undefined;
+    const [only] = requirement.specifiers;
+    return only!.operator === "==" && !only!.version.includes("*") ? only!.version : undefined;
+  };
+  for (const text of spec.packages) {
+    const version = pin(text);
+    if (version !== undefined) return { version, from: "packages" };
+  }
+  if (spec.requirements !== undefined) {
+    const text = await readFile(join(spec.baseDir, spec.requirements), "utf8").catch(() => undefined);
+    for (const line of text?.split("\n") ?? []) {
+      const version = pin(line.replace(/\s#.*$/, ""));
+      if (version !== undefined) return { version, from: spec.requirements };
+    }
+  }
+  return undefined;
+}
+
+/** Where the spec's files land in the image: image path prefix -> local path. */
+function copiedSources(spec: ImageSpec): { image: string; local: string }[] {
+  const out: { image: string; local: string }[] = [];
+  if (spec.sourceRoot !== undefined) out.push({ image: spec.workdir, local: join(spec.baseDir, spec.sourceRoot) });
+  for (const entry of spec.copy) {
+    if (typeof entry === "string") {
+      out.push({ image: posix.join(spec.workdir, entry), local: join(spec.baseDir, entry) });
+      continue;
+    }
+    const dest = entry.dest === undefined ? entry.src : entry.dest;
+    const target = posix.isAbsolute(dest) ? dest : posix.join(spec.workdir, dest);
+    out.push({ image: dest.endsWith("/") ? posix.join(target, basename(entry.src)) : target, local: join(spec.baseDir, entry.src) });
+  }
+  return out;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isFile() ?? false;
+}
+
+async function checkModule(task: TaskData, spec: ImageSpec): Promise<void> {
+  const { module, function: fn } = task.python!;
+  const sources = copiedSources(spec);
+  // Without copied sources the module comes from an installed package, which cannot be read here.
+  if (sources.length === 0) return;
+  const where = `task "${task.name}"`;
+  const relative = module.split(".").join("/");
+  const candidates = [posix.join(spec.workdir, `${relative}.py`), posix.join(spec.workdir, relative, "__init__.py")];
+  let file: string | undefined;
+  for (const candidate of candidates) {
+    for (const source of sources) {
+      if (candidate !== source.image && !candidate.startsWith(`${source.image}/`)) continue;
+      const local = join(source.local, candidate.slice(source.image.length));
+      if (await isFile(local)) file = local;
+    }
+    if (file) break;
+  }
+  if (!file) {
+    throw new WorkflowError(
+      "WORKFLOW_PYTHON_MODULE_MISSING",
+      `${where}: module ${module} is not in the sources image spec "${spec.name}" copies (pyflyte-execute imports it from ${candidates.join(" or ")})`,
+      `fix module, or copy the file into the image (sourceRoot or copy); the module path is relative to workdir ${spec.workdir}`,
+    );
+  }
+  const source = await readFile(file, "utf8");
+  const lines = source.split("\n");
+  const definition = lines.findIndex((line) => new RegExp(`^(async\\s+)?def\\s+${fn}\\s*\\(`).test(line));
+  if (definition === -1) {
+    if (lines.some((line) => new RegExp(`^${fn}\\s*(:[^=]*)?=`).test(line))) return;
+    throw new WorkflowError("WORKFLOW_PYTHON_FUNCTION_MISSING", `${where}: ${file} defines no ${fn} at module level`, `define the task there (@task\\ndef ${fn}(...)), or fix function`);
+  }
+  let above = definition - 1;
+  while (above >= 0 && /^\s*(#.*)?$/.test(lines[above]!)) above--;
+  const decorated = above >= 0 && (/^@/.test(lines[above]!) || /^\s*[)\]]/.test(lines[above]!));
+  if (!decorated) {
+    throw new WorkflowError("WORKFLOW_PYTHON_NOT_A_TASK", `${where}: ${fn} in ${file} is a plain function; pyflyte-execute calls the attribute's dispatch_execute, which only a flytekit task has`, `decorate it: from flytekit import task; @task def ${fn}(...)`);
+  }
+}
