@@ -5,7 +5,7 @@ import type { ImageSpec } from "../spec/index.js";
 import { isImageSpecValue } from "../spec/schema.js";
 import { WorkflowError } from "./errors.js";
 import { ports, parseDuration, type Port, type PortDeclaration } from "./types.js";
-import { currentBuilder, type Promised } from "./graph.js";
+import { callable, type Callable, type MapSettings } from "./graph.js";
 
 export const TASK_BRAND = Symbol.for("imagespec.workflow.task");
 
@@ -105,6 +105,8 @@ export interface TaskData {
   readonly rawContainer?: { readonly inputDir: string; readonly outputDir: string; readonly metadataFormat: "json" | "yaml" | "proto" };
   /** What pyflyte-execute loads, for a Python task. */
   readonly python?: PythonEntry;
+  /** For a map task: how it fans out (the template then carries flytekit's ArrayJob settings). */
+  readonly array?: MapSettings;
 }
 
 export interface PythonEntry {
@@ -115,12 +117,8 @@ export interface PythonEntry {
 }
 
 type Declarations = Record<string, PortDeclaration>;
-/** The inputs a call takes: a promise or a plain value for each port. */
-export type CallInputs<I> = { readonly [K in keyof I]?: Promised | unknown };
-export type CallOutputs<O> = { readonly [K in keyof O]: Promised };
 
-export interface Task<I extends Declarations = Declarations, O extends Declarations = Declarations> {
-  (inputs?: CallInputs<I>, options?: { nodeId?: string }): CallOutputs<O>;
+export interface Task<I extends Declarations = Declarations, O extends Declarations = Declarations> extends Callable<I, O> {
   readonly [TASK_BRAND]: TaskData;
   readonly taskName: string;
 }
@@ -245,12 +243,7 @@ function common(options: CommonTaskOptions<unknown, unknown>, where: string): Om
 }
 
 function makeTask<I extends Declarations, O extends Declarations>(data: TaskData): Task<I, O> {
-  const call = (inputs: CallInputs<I> = {} as CallInputs<I>, options: { nodeId?: string } = {}): CallOutputs<O> =>
-    currentBuilder(`task "${data.name}"`).addTaskNode(data, inputs as Record<string, unknown>, options.nodeId) as CallOutputs<O>;
-  Object.defineProperty(call, "name", { value: data.name });
-  Object.defineProperty(call, TASK_BRAND, { value: data, enumerable: false });
-  Object.defineProperty(call, "taskName", { value: data.name, enumerable: true });
-  return call as unknown as Task<I, O>;
+  return callable<Task<I, O>>({ kind: "task", task: data }, TASK_BRAND, data, { taskName: data.name });
 }
 
 /**
@@ -283,8 +276,13 @@ export const DEFAULT_TASK_RESOLVER = "flytekit.core.python_auto_container.defaul
  * templated paths, the resolver, then the resolver's loader args (module and function name).
  */
 export function pyflyteExecuteArgs(module: string, fn: string, resolver = DEFAULT_TASK_RESOLVER): string[] {
+  return pyflyteArgs("pyflyte-execute", resolver, ["task-module", module, "task-name", fn]);
+}
+
+/** flytekit's entrypoint (pyflyte-execute, pyflyte-map-execute) with Flyte's templated paths, the resolver and its loader args. */
+export function pyflyteArgs(entrypoint: string, resolver: string, loaderArgs: readonly string[]): string[] {
   return [
-    "pyflyte-execute",
+    entrypoint,
     "--inputs",
     "{{.input}}",
     "--output-prefix",
@@ -298,10 +296,7 @@ export function pyflyteExecuteArgs(module: string, fn: string, resolver = DEFAUL
     "--resolver",
     resolver,
     "--",
-    "task-module",
-    module,
-    "task-name",
-    fn,
+    ...loaderArgs,
   ];
 }
 
