@@ -52,9 +52,9 @@ function checkWire(type: protobuf.Type, bytes: Uint8Array, path: string): void {
     const field = type.fieldsById[id];
     assert.ok(field, `${path}: field ${id} (wire type ${wire}) is not declared by ${type.fullName} in the .proto sources`);
     const where = `${path}.${field.name}`;
-    if (field.map) {
+    if (field instanceof protobuf.MapField) {
       assert.equal(wire, 2, `${where}: a map entry must be length-delimited`);
-      const entry = new protobuf.Type(`${type.name}Entry`).add(new protobuf.Field("key", 1, (field as protobuf.MapField).keyType)).add(new protobuf.Field("value", 2, field.type));
+      const entry = new protobuf.Type(`${type.name}Entry`).add(new protobuf.Field("key", 1, field.keyType)).add(new protobuf.Field("value", 2, field.type));
       entry.fieldsById[2]!.resolvedType = field.resolvedType;
       checkWire(entry, reader.bytes(), where);
       continue;
