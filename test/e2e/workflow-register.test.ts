@@ -14,6 +14,7 @@ import { flyteidl } from "../../src/workflow/index.js";
 import type { FlyteIdl } from "../../src/workflow/idl.js";
 import { imagespecCli, ROOT } from "../support/cli.js";
 import { startFakeAdmin, type FakeAdmin } from "../support/flyteadmin.js";
+import { decodePackageEntry } from "../support/flyteidl-reflection.js";
 import { freePort, startRegistry, type TestRegistry } from "../support/registry.js";
 import { makeTestImage, readTgz, removeDir, tempDir } from "../support/tools.js";
 import { registryFor } from "../registry/util.js";
@@ -41,7 +42,7 @@ export const consume = pythonTask({
   function: "consume",
   image: consumerImage,
   inputs: { n: t.integer },
-  outputs: { text: t.string },
+  outputs: { o0: t.string },
   env: { LOG_LEVEL: "info" },
   timeout: "10m",
 });
@@ -49,7 +50,7 @@ export const consume = pythonTask({
 export const pipeline = workflow({ name: "pipeline", inputs: { seed: { type: t.integer, default: 21 } }, outputs: { text: t.string } }, (inputs) => {
   const p = produce({ seed: inputs.seed });
   const c = consume({ n: p.n });
-  return { text: c.text };
+  return { text: c.o0 };
 });
 
 export const daily = launchPlan(pipeline, { name: "pipeline-daily", fixedInputs: { seed: 5 }, schedule: { cron: "0 6 * * *" } });
@@ -127,7 +128,7 @@ describe("imagespec register / package (e2e)", () => {
     assert.equal(tasks["app.steps.consume"]!.container!.image, prebuilt.image);
     assert.deepEqual(tasks["app.steps.consume"]!.container!.args!.slice(0, 3), ["pyflyte-execute", "--inputs", "{{.input}}"]);
     assert.equal(Number(tasks["app.steps.consume"]!.metadata!.timeout!.seconds), 600);
-    assert.equal(tasks["app.steps.consume"]!.interface!.outputs!.variables!.text!.type!.simple, flyteidl.core.SimpleType.STRING);
+    assert.equal(tasks["app.steps.consume"]!.interface!.outputs!.variables!.o0!.type!.simple, flyteidl.core.SimpleType.STRING);
     const wfKey = [...admin.stored.keys()].find((k) => k.startsWith("workflow "))!;
     const wf = flyteidl.admin.WorkflowSpec.decode(admin.stored.get(wfKey)!).template!;
     assert.equal(wfKey, `workflow flytesnacks/development/pipeline@${version}`);
@@ -188,6 +189,7 @@ describe("imagespec register / package (e2e)", () => {
     const entries = await readTgz(join(dir, "flyte-package.tgz"));
     assert.deepEqual(entries.map((e) => e.name), ["0_app.steps.consume_1.pb", "1_produce_1.pb", "2_pipeline_2.pb", "3_pipeline_3.pb", "4_pipeline-daily_3.pb"]);
     assert.equal(r.stdout, `${entries.map((e) => e.name).join("\n")}\n`);
+    for (const entry of entries) await decodePackageEntry(entry.name, entry.bytes);
     const consume = flyteidl.admin.TaskSpec.decode(entries[0]!.bytes).template!;
     assert.equal(consume.id!.version, "{{ registration.version }}");
     assert.match(consume.container!.image!, new RegExp(`^${reg.host}/team/consumer:[a-z2-7]{26}$`));

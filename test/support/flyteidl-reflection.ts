@@ -112,3 +112,10 @@ export async function decodeBoth(typeName: string, bytes: Uint8Array, what = typ
   assert.equal(type.verify(type.fromObject(plain)), null, `${what}: not a valid ${typeName}`);
   return plain;
 }
+
+/** A package entry (`<index>_<name>_<type>.pb`) read as the message its type digit names, through both decoders. */
+export function decodePackageEntry(name: string, bytes: Uint8Array): Promise<Record<string, unknown>> {
+  const typeName = PACKAGE_TYPES[/_(\d)\.pb$/.exec(name)?.[1] ?? ""];
+  assert.ok(typeName, `${name}: not named <index>_<name>_<1|2|3>.pb`);
+  return decodeBoth(typeName, bytes, name);
+}

@@ -30,6 +30,7 @@ import {
 import type { FlyteIdl } from "../../src/workflow/idl.js";
 import { VERSION } from "../../src/version.js";
 import { readTgz, removeDir, tempDir } from "../support/tools.js";
+import { decodePackageEntry } from "../support/flyteidl-reflection.js";
 
 const TARGET: Target = { project: "flytesnacks", domain: "development", version: "v1" };
 const c = flyteidl.core;
@@ -322,6 +323,7 @@ describe("flyte-package.tgz", () => {
     await writePackage(s, file);
     const entries = await readTgz(file);
     assert.deepEqual(entries.map((e) => e.name), ["0_app.train.fit_1.pb", "1_prepare_1.pb", "2_pipeline_2.pb", "3_pipeline_3.pb", "4_pipeline-nightly_3.pb"]);
+    for (const entry of entries) await decodePackageEntry(entry.name, entry.bytes);
     const t0 = flyteidl.admin.TaskSpec.decode(entries[0]!.bytes).template!;
     assert.equal(t0.id!.name, "app.train.fit");
     assert.equal(t0.id!.project, "{{ registration.project }}");
