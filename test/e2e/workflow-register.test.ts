@@ -190,6 +190,10 @@ describe("imagespec register / package (e2e)", () => {
     const entries = await readTgz(join(dir, "flyte-package.tgz"));
     assert.deepEqual(entries.map((e) => e.name), ["0_app.steps.consume_1.pb", "1_produce_1.pb", "2_pipeline_2.pb", "3_pipeline_3.pb", "4_pipeline-daily_3.pb"]);
     assert.equal(r.stdout, `${entries.map((e) => e.name).join("\n")}\n`);
+    assert.match(r.stderr, /^register them with: flytectl register files flyte-package\.tgz --archive -p PROJECT -d DOMAIN --version VERSION$/m, "without --archive flytectl reads a .tgz as a file list and refuses it");
+    const help = await cli(["package", "--help"]);
+    assert.match(help.stdout, /^ {2}flytectl register files flyte-package\.tgz --archive -p flytesnacks -d development --version v1$/m);
+    assert.doesNotMatch(help.stdout, /flytectl register files (?!.*--archive)/);
     for (const entry of entries) await decodePackageEntry(entry.name, entry.bytes);
     const consume = flyteidl.admin.TaskSpec.decode(entries[0]!.bytes).template!;
     assert.equal(consume.id!.version, "{{ registration.version }}");
