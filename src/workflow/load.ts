@@ -51,8 +51,11 @@ export async function resolve(specifier, context, nextResolve) {
 }
 `;
 
-/** Node's own TypeScript support (>= 22.18) refuses some files tsx compiles; those are retried through tsx. */
-const RETRY_WITH_TSX = new Set(["ERR_UNKNOWN_FILE_EXTENSION", "ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX", "ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING"]);
+/**
+ * Node 20 cannot import .ts at all; Node's own TypeScript support (>= 22.18) refuses some files tsx
+ * compiles (enums, `import "./helpers.js"` meaning helpers.ts). Those are retried through tsx.
+ */
+const RETRY_WITH_TSX = new Set(["ERR_UNKNOWN_FILE_EXTENSION", "ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX", "ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING", "ERR_MODULE_NOT_FOUND"]);
 
 /**
  * Imports the module into this process's module graph, so the file's `import ... from "imagespec"`
