@@ -3,7 +3,7 @@
 // file in a folder without a package.json, importing that same compiled imagespec.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { ROOT } from "../support/cli.js";
@@ -54,4 +54,14 @@ describe("loading workflow files", () => {
       assert.deepEqual(JSON.parse(r.stdout.trim().split("\n").at(-1)!), { tasks: ["hello"], workflows: ["wf"] });
     });
   }
+
+  void it("a bare .ts file importing another .ts file of its folder (written ./tasks.js, as TypeScript resolves it) loads both as ES modules", async () => {
+    const sub = join(dir, "split");
+    await mkdir(sub);
+    await writeFile(join(sub, "tasks.ts"), `import { containerTask, t } from ${INDEX};\nexport const hello = containerTask({ name: "hello", image: "ghcr.io/org/tool:1", command: ["echo"], inputs: { n: t.integer } });\n`);
+    await writeFile(join(sub, "workflows.ts"), `import { workflow } from ${INDEX};\nimport { hello } from "./tasks.js";\nconst count: number = 3;\nexport const wf = workflow({ name: "wf" }, () => void hello({ n: count }));\n`);
+    const r = await loadInFreshProcess(index, join(sub, "workflows.ts"));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout.trim().split("\n").at(-1)!), { tasks: ["hello"], workflows: ["wf"] });
+  });
 });
