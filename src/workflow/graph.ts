@@ -67,6 +67,8 @@ export function describeTarget(target: NodeTarget): string {
   }
 }
 
+const NOUN: Record<NodeTarget["kind"], string> = { task: "task", workflow: "workflow", launchPlan: "launch plan", map: "map task" };
+
 /** The ports a call of the target takes and returns (a launch plan's fixed inputs are not callable). */
 function targetPorts(target: NodeTarget): { inputs: Readonly<Record<string, Port>>; outputs: Readonly<Record<string, Port>> } {
   switch (target.kind) {
@@ -164,7 +166,7 @@ class Builder {
     if (typeof given !== "object" || given === null) fail(`${node}: call it with an object of inputs`, "write e.g. task({ n: inputs.n })");
     for (const name of Object.keys(given)) {
       if (target.kind === "launchPlan" && name in target.launchPlan.fixedInputs) fail(`${node}: input "${name}" is fixed by the launch plan`, "leave it out of the call, or call a plan that does not fix it");
-      if (!(name in declared)) fail(`${node}: ${label.split(" ")[0]} has no input "${name}"`, `its inputs are: ${Object.keys(declared).join(", ") || "(none)"}`);
+      if (!(name in declared)) fail(`${node}: ${NOUN[target.kind]} has no input "${name}"`, `its inputs are: ${Object.keys(declared).join(", ") || "(none)"}`);
     }
     const inputs: Record<string, Binding> = {};
     const upstream = new Set<string>();

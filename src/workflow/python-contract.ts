@@ -86,7 +86,7 @@ async function checkModule(task: TaskData, spec: ImageSpec): Promise<void> {
   }
   if (!file) {
     throw new WorkflowError(
-      "WORKFLOW_PYTHON_MODULE_MISSING",
+      "INVALID_PYTHON_MODULE",
       `${where}: module ${module} is not in the sources image spec "${spec.name}" copies (pyflyte-execute imports it from ${candidates.join(" or ")})`,
       `fix module, or copy the file into the image (sourceRoot or copy); the module path is relative to workdir ${spec.workdir}`,
     );
@@ -96,12 +96,12 @@ async function checkModule(task: TaskData, spec: ImageSpec): Promise<void> {
   const definition = lines.findIndex((line) => new RegExp(`^(async\\s+)?def\\s+${fn}\\s*\\(`).test(line));
   if (definition === -1) {
     if (lines.some((line) => new RegExp(`^${fn}\\s*(:[^=]*)?=`).test(line))) return;
-    throw new WorkflowError("WORKFLOW_PYTHON_FUNCTION_MISSING", `${where}: ${file} defines no ${fn} at module level`, `define the task there (@task\\ndef ${fn}(...)), or fix function`);
+    throw new WorkflowError("INVALID_PYTHON_FUNCTION", `${where}: ${file} defines no ${fn} at module level`, `define it there as a flytekit task (@task above def ${fn}), or fix function`);
   }
   let above = definition - 1;
   while (above >= 0 && /^\s*(#.*)?$/.test(lines[above]!)) above--;
   const decorated = above >= 0 && (/^@/.test(lines[above]!) || /^\s*[)\]]/.test(lines[above]!));
   if (!decorated) {
-    throw new WorkflowError("WORKFLOW_PYTHON_NOT_A_TASK", `${where}: ${fn} in ${file} is a plain function; pyflyte-execute calls the attribute's dispatch_execute, which only a flytekit task has`, `decorate it: from flytekit import task; @task def ${fn}(...)`);
+    throw new WorkflowError("INVALID_PYTHON_TASK", `${where}: ${fn} in ${file} is a plain function; pyflyte-execute calls the attribute's dispatch_execute, which only a flytekit task has`, `decorate it: from flytekit import task; @task def ${fn}(...)`);
   }
 }

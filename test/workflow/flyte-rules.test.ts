@@ -115,13 +115,13 @@ describe("the Python task contract", () => {
     const ok = pythonTask({ module: "app.steps", function: "double", image: spec(), inputs: { n: t.integer }, outputs: { o0: t.integer } });
     await assert.doesNotReject(resolve(ok));
     await assert.rejects(resolve(pythonTask({ module: "app.step", function: "double", image: spec() })), (e: Error & { code: string; hint: string }) => {
-      assert.equal(e.code, "WORKFLOW_PYTHON_MODULE_MISSING");
+      assert.equal(e.code, "INVALID_PYTHON_MODULE");
       assert.equal(e.message, 'task "app.step.double": module app.step is not in the sources image spec "etl" copies (pyflyte-execute imports it from /root/app/step.py or /root/app/step/__init__.py)');
       return true;
     });
-    await assert.rejects(resolve(pythonTask({ module: "app.steps", function: "triple", image: spec() })), { code: "WORKFLOW_PYTHON_FUNCTION_MISSING" });
+    await assert.rejects(resolve(pythonTask({ module: "app.steps", function: "triple", image: spec() })), { code: "INVALID_PYTHON_FUNCTION" });
     await assert.rejects(resolve(pythonTask({ module: "app.steps", function: "helper", image: spec() })), (e: Error & { code: string; hint: string }) => {
-      assert.equal(e.code, "WORKFLOW_PYTHON_NOT_A_TASK");
+      assert.equal(e.code, "INVALID_PYTHON_TASK");
       assert.match(e.message, /helper in .*steps\.py is a plain function; pyflyte-execute calls the attribute's dispatch_execute/);
       assert.match(e.hint, /@task/);
       return true;
@@ -129,7 +129,7 @@ describe("the Python task contract", () => {
     // A copy entry lands under workdir with its own path: src/app/steps.py is module src.app.steps.
     const copied = spec({ sourceRoot: undefined, copy: ["src/app"] });
     await assert.doesNotReject(resolve(pythonTask({ module: "src.app.steps", function: "double", image: copied })));
-    await assert.rejects(resolve(pythonTask({ module: "app.steps", function: "double", image: copied })), { code: "WORKFLOW_PYTHON_MODULE_MISSING" });
+    await assert.rejects(resolve(pythonTask({ module: "app.steps", function: "double", image: copied })), { code: "INVALID_PYTHON_MODULE" });
   });
 
   void it("the runtime is the flytekit the spec pins (packages or requirements file), or a declared one; unknown is said as imagespec", async () => {

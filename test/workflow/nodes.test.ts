@@ -60,6 +60,7 @@ describe("sub-workflows, launch plans and map tasks as nodes", () => {
       assert.equal(e.message, 'workflow "w": node n0 (launch plan "counting-fixed"): input "label" is fixed by the launch plan');
       return true;
     });
+    assert.throws(() => workflow({ name: "w" }, () => void countingFixed({ size: 1 } as never)), /node n0 \(launch plan "counting-fixed"\): launch plan has no input "size"/);
     assert.throws(() => workflow({ name: "w" }, () => void squares({ n: 3 })), /node n0 \(map task over "app.steps.square"\) input "n": expected an array \(list<integer>\), got 3/);
   });
 
