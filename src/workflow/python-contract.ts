@@ -1,13 +1,15 @@
 // The Python side of a pythonTask, checked before anything is built or registered: pyflyte-execute
 // imports the module from the image and calls the attribute's dispatch_execute, so when the image
-// spec copies sources, the module must be among them and the attribute must be a decorated
-// function there; and the flytekit the spec pins is the runtime the task records.
+// spec copies sources, the module must be among them and the attribute a decorated function there
+// whose parameters are the declared inputs; and the flytekit the spec pins is the runtime the task
+// records.
 import { readFile, stat } from "node:fs/promises";
 import { basename, join, posix } from "node:path";
 import type { ImageSpec } from "../spec/index.js";
 import { parseRequirement } from "../spec/pep508.js";
 import { WorkflowError } from "./errors.js";
 import type { TaskData } from "./task.js";
+import { describeType, type Port } from "./types.js";
 
 /** The flytekit version recorded for `task` (declared, else pinned by the spec); throws when the module is not where the image imports it from. */
 export async function checkPythonTask(task: TaskData, spec: ImageSpec): Promise<string | undefined> {
@@ -103,5 +105,64 @@ async function checkModule(task: TaskData, spec: ImageSpec): Promise<void> {
   const decorated = above >= 0 && (/^@/.test(lines[above]!) || /^\s*[)\]]/.test(lines[above]!));
   if (!decorated) {
     throw new WorkflowError("INVALID_PYTHON_TASK", `${where}: ${fn} in ${file} is a plain function; pyflyte-execute calls the attribute's dispatch_execute, which only a flytekit task has`, `decorate it: from flytekit import task; @task def ${fn}(...)`);
+  }
+  // A map task's function takes one element of each list.
+  checkParameters(task.array?.mapped.inputs ?? task.inputs, signature(source, source.indexOf(lines[definition]!)), `${where}: ${fn} in ${file}`);
+}
+
+/** The parameter list of the def starting at `start`: the text between its parentheses. */
+function signature(source: string, start: number): string {
+  const open = source.indexOf("(", start);
+  let depth = 0;
+  for (let i = open; i < source.length; i++) {
+    if ("([{".includes(source[i]!)) depth++;
+    else if (")]}".includes(source[i]!) && --depth === 0) return source.slice(open + 1, i);
+  }
+  return source.slice(open + 1);
+}
+
+/** Splits at commas outside brackets. */
+function topLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let current = "";
+  for (const c of text) {
+    if ("([{".includes(c)) depth++;
+    if (")]}".includes(c)) depth--;
+    if (c === "," && depth === 0) {
+      parts.push(current);
+      current = "";
+    } else current += c;
+  }
+  return [...parts, current].map((p) => p.replace(/#.*$/gm, "").trim()).filter((p) => p !== "");
+}
+
+/** Python annotations that name exactly one of Flyte's simple types. */
+const SIMPLE_ANNOTATIONS: Record<string, string> = { int: "integer", float: "float", str: "string", bool: "boolean", datetime: "datetime", "datetime.datetime": "datetime", timedelta: "duration", "datetime.timedelta": "duration" };
+
+/**
+ * The function's parameters are the declared inputs, by name (flytekit binds inputs as keyword
+ * arguments), and a parameter annotated with a plain int, float, str, bool, datetime or timedelta
+ * has that simple type. Other annotations are not read; *args or **kwargs skip the check.
+ */
+function checkParameters(inputs: Readonly<Record<string, Port>>, parameters: string, where: string): void {
+  const params = topLevel(parameters).filter((p) => p !== "/" && p !== "*");
+  if (params.some((p) => p.startsWith("*"))) return;
+  const declared = new Map(params.map((p) => {
+    const [, name = "", annotation] = /^([A-Za-z_][A-Za-z0-9_]*)\s*(?::\s*([^=]+?))?\s*(?:=.*)?$/s.exec(p) ?? [];
+    return [name, annotation?.trim()] as const;
+  }));
+  const missing = Object.keys(inputs).filter((name) => !declared.has(name));
+  const extra = [...declared.keys()].filter((name) => !(name in inputs));
+  if (missing.length > 0 || extra.length > 0) {
+    const problems = [...(missing.length ? [`no parameter for input ${missing.map((m) => JSON.stringify(m)).join(", ")}`] : []), ...(extra.length ? [`parameter ${extra.map((m) => JSON.stringify(m)).join(", ")} is not a declared input`] : [])];
+    throw new WorkflowError("INVALID_PYTHON_TASK", `${where}: ${problems.join("; ")}`, `flytekit calls the task with the declared inputs as keyword arguments: name the parameters ${Object.keys(inputs).join(", ") || "(none)"}`);
+  }
+  for (const [name, annotation] of declared) {
+    const simple = annotation !== undefined ? SIMPLE_ANNOTATIONS[annotation] : undefined;
+    const type = inputs[name]!.type;
+    if (simple !== undefined && !(type.kind === "simple" && type.simple === simple)) {
+      throw new WorkflowError("INVALID_PYTHON_TASK", `${where}: parameter "${name}" is ${annotation}, but the input is declared ${describeType(type)}`, `declare the input as t.${simple}, or change the annotation`);
+    }
   }
 }

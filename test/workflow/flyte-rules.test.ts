@@ -114,7 +114,7 @@ describe("the Python task contract", () => {
   void it("the module must be among the spec's copied sources, and the attribute a decorated function there", async () => {
     const ok = pythonTask({ module: "app.steps", function: "double", image: spec(), inputs: { n: t.integer }, outputs: { o0: t.integer } });
     await assert.doesNotReject(resolve(ok));
-    await assert.rejects(resolve(pythonTask({ module: "app.step", function: "double", image: spec() })), (e: Error & { code: string; hint: string }) => {
+    await assert.rejects(resolve(pythonTask({ module: "app.step", function: "double", image: spec(), inputs: { n: t.integer } })), (e: Error & { code: string; hint: string }) => {
       assert.equal(e.code, "INVALID_PYTHON_MODULE");
       assert.equal(e.message, 'task "app.step.double": module app.step is not in the sources image spec "etl" copies (pyflyte-execute imports it from /root/app/step.py or /root/app/step/__init__.py)');
       return true;
@@ -126,10 +126,17 @@ describe("the Python task contract", () => {
       assert.match(e.hint, /@task/);
       return true;
     });
+    await assert.rejects(resolve(pythonTask({ module: "app.steps", function: "double", image: spec(), inputs: { count: t.integer } })), (e: Error & { code: string; hint: string }) => {
+      assert.equal(e.code, "INVALID_PYTHON_TASK");
+      assert.match(e.message, /double in .*steps\.py: no parameter for input "count"; parameter "n" is not a declared input$/);
+      assert.match(e.hint, /keyword arguments: name the parameters count/);
+      return true;
+    });
+    await assert.rejects(resolve(pythonTask({ module: "app.steps", function: "double", image: spec(), inputs: { n: t.string } })), /parameter "n" is int, but the input is declared string/);
     // A copy entry lands under workdir with its own path: src/app/steps.py is module src.app.steps.
     const copied = spec({ sourceRoot: undefined, copy: ["src/app"] });
-    await assert.doesNotReject(resolve(pythonTask({ module: "src.app.steps", function: "double", image: copied })));
-    await assert.rejects(resolve(pythonTask({ module: "app.steps", function: "double", image: copied })), { code: "INVALID_PYTHON_MODULE" });
+    await assert.doesNotReject(resolve(pythonTask({ module: "src.app.steps", function: "double", image: copied, inputs: { n: t.integer } })));
+    await assert.rejects(resolve(pythonTask({ module: "app.steps", function: "double", image: copied, inputs: { n: t.integer } })), { code: "INVALID_PYTHON_MODULE" });
   });
 
   void it("the runtime is the flytekit the spec pins (packages or requirements file), or a declared one; unknown is said as imagespec", async () => {
@@ -138,15 +145,15 @@ describe("the Python task contract", () => {
       return { ...flyteidl.admin.TaskSpec.decode(encodeTaskSpec(s.tasks[0]!.spec)).template!.metadata!.runtime };
     };
     const R = c.RuntimeMetadata.RuntimeType;
-    const fromPackages = pythonTask({ module: "app.steps", function: "double", image: spec({ packages: ["flytekit==1.16.0"] }) });
+    const fromPackages = pythonTask({ module: "app.steps", function: "double", image: spec({ packages: ["flytekit==1.16.0"] }), inputs: { n: t.integer } });
     assert.deepEqual(await runtimeOf(fromPackages), { type: R.FLYTE_SDK, version: "1.16.0", flavor: "python" });
-    const fromFile = pythonTask({ module: "app.steps", function: "double", image: spec({ requirements: "requirements.txt" }) });
+    const fromFile = pythonTask({ module: "app.steps", function: "double", image: spec({ requirements: "requirements.txt" }), inputs: { n: t.integer } });
     assert.deepEqual(await runtimeOf(fromFile), { type: R.FLYTE_SDK, version: "1.16.1", flavor: "python" });
     const declared = pythonTask({ module: "m", function: "f", image, flytekitVersion: "1.15.3" });
     assert.deepEqual(await runtimeOf(declared), { type: R.FLYTE_SDK, version: "1.15.3", flavor: "python" });
-    const unknown = pythonTask({ module: "app.steps", function: "double", image: spec({ packages: ["flytekit>=1.14"] }) });
+    const unknown = pythonTask({ module: "app.steps", function: "double", image: spec({ packages: ["flytekit>=1.14"] }), inputs: { n: t.integer } });
     assert.deepEqual(await runtimeOf(unknown), { type: R.OTHER, version: VERSION, flavor: "imagespec" });
-    const conflicting = pythonTask({ module: "app.steps", function: "double", image: spec({ packages: ["flytekit==1.16.0"] }), flytekitVersion: "1.15.0" });
+    const conflicting = pythonTask({ module: "app.steps", function: "double", image: spec({ packages: ["flytekit==1.16.0"] }), flytekitVersion: "1.15.0", inputs: { n: t.integer } });
     await assert.rejects(resolve(conflicting), /task "app.steps.double": flytekitVersion 1.15.0 differs from the flytekit==1.16.0 its image spec "etl" installs \(packages\)/);
     assert.throws(() => pythonTask({ module: "m", function: "f", image, flytekitVersion: "latest" }), /flytekitVersion "latest" is not a version/);
   });
