@@ -1,6 +1,7 @@
 // Reading a workflow file: a TypeScript or JavaScript module whose exports are tasks, workflows and
 // launch plans, imported by spec/module-loader (TypeScript by Node's type stripping, tsx as the
-// fallback). Values are recognised by their brands (Symbol.for) and errors by their shape, so a file that imports another copy of imagespec still works.
+// fallback). Values are recognised by their brands (Symbol.for) and errors by their shape, so a
+// file that imports another copy of imagespec still works.
 import { stat } from "node:fs/promises";
 import { dirname, extname, resolve } from "node:path";
 import { ImagespecError } from "../errors.js";

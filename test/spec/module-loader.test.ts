@@ -81,6 +81,15 @@ void describe("spec modules that import the installed package by name", () => {
     assert.equal(result.stdout.trim(), expected);
   });
 
+  void it("an enum in a project without package.json (tsx's output loaded as an ES module, not CommonJS)", async () => {
+    const dir = await project("compiled-bare", undefined);
+    await writeFile(join(dir, "mode.ts"), `export enum Mode { Fast = "fast" }\n`);
+    await writeFile(join(dir, "images.ts"), `import { ImageSpec } from "imagespec";\nimport { Mode } from "./mode.ts";\nexport default new ImageSpec({ name: "loader", registry: "127.0.0.1:5000/team", packages: ["numpy==2.1.0"], env: { MODE: Mode.Fast } });\n`);
+    const result = await imagespec(dir, "tag", "images.ts");
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim(), expected);
+  });
+
   void it("an import that neither Node nor tsx resolves is a spec-file error naming the module and the fix", async () => {
     const dir = await project("missing", undefined);
     await writeFile(join(dir, "images.ts"), `import { ImageSpec } from "imagespec";\nimport { mode } from "./modes";\nexport default new ImageSpec({ name: "loader", env: { MODE: mode } });\n`);
