@@ -6,11 +6,10 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildSpec, type BuildEvent } from "../../src/build/index.js";
-import { indexFromImages, type Platform } from "../../src/oci/index.js";
 import type { Registry } from "../../src/registry/index.js";
 import { ImageSpec } from "../../src/spec/index.js";
 import { registryFor } from "../registry/util.js";
-import { debianPythonBase } from "../support/debian-base.js";
+import { publishDebianPythonBase } from "../support/debian-base.js";
 import { podmanRun } from "../support/podman.js";
 import { startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
@@ -22,10 +21,10 @@ describe("native builder: cuda and cudnn as NVIDIA's runtime wheels", { timeout:
   let registry: Registry;
   let index: PypiIndex;
   let work: string;
-  const base = () => `${reg.host}/debian/python:3.11`;
+  let baseReference: string;
+  const base = () => baseReference;
 
   before(async () => {
-    const [amd64, arm64] = await Promise.all([debianPythonBase({ arch: "amd64" }), debianPythonBase({ arch: "arm64" })]);
     reg = await startRegistry({ mode: "plain" });
     registry = registryFor(reg).registry;
     work = await tempDir("imagespec-e2e-gpu-");
@@ -45,12 +44,7 @@ describe("native builder: cuda and cudnn as NVIDIA's runtime wheels", { timeout:
     await nvidia("nvidia-cudnn-cu12", "cudnn", "9.1.0.70", "libcudnn.so.9");
     await nvidia("nvidia-cudnn-cu12", "cudnn", "8.9.7.29", "libcudnn.so.8");
     index = await startPypiIndex({ dir });
-    await registry.copy(amd64.ref, `${reg.host}/debian/python:amd64`);
-    await registry.copy(arm64.ref, `${reg.host}/debian/python:arm64`);
-    const images = await Promise.all(
-      [amd64, arm64].map(async (b) => ({ image: await registry.getImage(`${reg.host}/debian/python:${b.arch}`, b.platform), platform: b.platform as Platform })),
-    );
-    await registry.push(base(), indexFromImages(images));
+    baseReference = await publishDebianPythonBase(registry, reg.host);
   });
   after(async () => {
     await index?.stop();

@@ -8,11 +8,10 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { buildSpec, type BuildEvent } from "../../src/build/index.js";
-import { indexFromImages, type Platform } from "../../src/oci/index.js";
 import type { Registry } from "../../src/registry/index.js";
 import { ImageSpec } from "../../src/spec/index.js";
 import { registryFor } from "../registry/util.js";
-import { debianPythonBase } from "../support/debian-base.js";
+import { publishDebianPythonBase } from "../support/debian-base.js";
 import { POETRY_PYPROJECT, poetryLock, UV_PYPROJECT, uvLock } from "../support/locks.js";
 import { podmanRun } from "../support/podman.js";
 import { startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
@@ -26,21 +25,16 @@ describe("native builder: lock files as requirements", { timeout: 300_000 }, () 
   let index: PypiIndex;
   let wheels: FixtureWheels;
   let work: string;
-  const base = () => `${reg.host}/debian/python:3.11`;
+  let baseReference: string;
+  const base = () => baseReference;
 
   before(async () => {
-    const [amd64, arm64] = await Promise.all([debianPythonBase({ arch: "amd64" }), debianPythonBase({ arch: "arm64" })]);
     reg = await startRegistry({ mode: "plain" });
     registry = registryFor(reg).registry;
     work = await tempDir("imagespec-e2e-lock-");
     wheels = await buildFixtureWheels(join(work, "wheels"));
     index = await startPypiIndex({ dir: wheels.dir });
-    await registry.copy(amd64.ref, `${reg.host}/debian/python:amd64`);
-    await registry.copy(arm64.ref, `${reg.host}/debian/python:arm64`);
-    const images = await Promise.all(
-      [amd64, arm64].map(async (b) => ({ image: await registry.getImage(`${reg.host}/debian/python:${b.arch}`, b.platform), platform: b.platform as Platform })),
-    );
-    await registry.push(base(), indexFromImages(images));
+    baseReference = await publishDebianPythonBase(registry, reg.host);
   });
   after(async () => {
     await index?.stop();

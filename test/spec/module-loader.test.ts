@@ -72,19 +72,26 @@ void describe("spec modules that import the installed package by name", () => {
     }
   }
 
-  void it("TypeScript that Node cannot strip (an enum, an extensionless import) is compiled by tsx", async () => {
-    const dir = await project("compiled", { name: "app", private: true, type: "module" });
-    await writeFile(join(dir, "mode.ts"), `export enum Mode { Fast = "fast" }\n`);
-    await writeFile(join(dir, "images.ts"), `import { ImageSpec } from "imagespec";\nimport { Mode } from "./mode";\nexport default new ImageSpec({ name: "loader", registry: "127.0.0.1:5000/team", packages: ["numpy==2.1.0"], env: { MODE: Mode.Fast } });\n`);
-    const result = await imagespec(dir, "tag", "images.ts");
-    assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout.trim(), expected);
-  });
+  // Node strips types but cannot run an enum (tsx compiles it) nor find `./mode` (TypeScript's resolution).
+  const compiled: [string, object | undefined, string][] = [
+    ["an enum and an extensionless import, in an ES module package", { name: "app", private: true, type: "module" }, "./mode"],
+    ["an enum, in a project without package.json (tsx's output loaded as an ES module, not CommonJS)", undefined, "./mode.ts"],
+  ];
+  for (const [title, packageJson, specifier] of compiled) {
+    void it(`TypeScript that Node cannot strip: ${title}`, async () => {
+      const dir = await project(`compiled-${packageJson ? "module" : "bare"}`, packageJson);
+      await writeFile(join(dir, "mode.ts"), `export enum Mode { Fast = "fast" }\n`);
+      await writeFile(join(dir, "images.ts"), `import { ImageSpec } from "imagespec";\nimport { Mode } from "${specifier}";\nexport default new ImageSpec({ name: "loader", registry: "127.0.0.1:5000/team", packages: ["numpy==2.1.0"], env: { MODE: Mode.Fast } });\n`);
+      const result = await imagespec(dir, "tag", "images.ts");
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.trim(), expected);
+    });
+  }
 
-  void it("an enum in a project without package.json (tsx's output loaded as an ES module, not CommonJS)", async () => {
-    const dir = await project("compiled-bare", undefined);
-    await writeFile(join(dir, "mode.ts"), `export enum Mode { Fast = "fast" }\n`);
-    await writeFile(join(dir, "images.ts"), `import { ImageSpec } from "imagespec";\nimport { Mode } from "./mode.ts";\nexport default new ImageSpec({ name: "loader", registry: "127.0.0.1:5000/team", packages: ["numpy==2.1.0"], env: { MODE: Mode.Fast } });\n`);
+  void it("a relative import written as TypeScript resolves it (./mode.js for mode.ts) runs on Node's type stripping", async () => {
+    const dir = await project("ts-resolution", undefined);
+    await writeFile(join(dir, "mode.ts"), `export const MODE: string = "fast";\n`);
+    await writeFile(join(dir, "images.ts"), `import { ImageSpec } from "imagespec";\nimport { MODE } from "./mode.js";\nexport default new ImageSpec({ name: "loader", registry: "127.0.0.1:5000/team", packages: ["numpy==2.1.0"], env: { MODE } });\n`);
     const result = await imagespec(dir, "tag", "images.ts");
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), expected);

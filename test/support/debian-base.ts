@@ -23,7 +23,8 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:
 import { homedir, hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { layerFromTarStream } from "../../src/layer/index.js";
-import { imageFromParts, writeLayout, type ImageConfig, type Platform } from "../../src/oci/index.js";
+import { imageFromParts, indexFromImages, writeLayout, type ImageConfig, type Platform } from "../../src/oci/index.js";
+import type { Registry } from "../../src/registry/index.js";
 import { run, runOk } from "./tools.js";
 
 export type DebianArch = "amd64" | "arm64";
@@ -641,4 +642,18 @@ function installExitHook(): void {
       }
     }
   });
+}
+
+/**
+ * The amd64 and arm64 Debian python3 bases pushed to a test registry as users meet a base: one tag
+ * (`host/debian/python:3.11`) on an index over both images. Returns that reference.
+ */
+export async function publishDebianPythonBase(registry: Registry, host: string): Promise<string> {
+  const [amd64, arm64] = await Promise.all([debianPythonBase({ arch: "amd64" }), debianPythonBase({ arch: "arm64" })]);
+  await registry.copy(amd64.ref, `${host}/debian/python:amd64`);
+  await registry.copy(arm64.ref, `${host}/debian/python:arm64`);
+  const images = await Promise.all([amd64, arm64].map(async (b) => ({ image: await registry.getImage(`${host}/debian/python:${b.arch}`, b.platform), platform: b.platform })));
+  const reference = `${host}/debian/python:3.11`;
+  await registry.push(reference, indexFromImages(images));
+  return reference;
 }
