@@ -10,7 +10,7 @@ import { checkEcrHost, looksLikeEcrHost } from "../ecr/host.js";
 import { parseRegistryLocation } from "../reference/reference.js";
 import { ImageSpec } from "./image-spec.js";
 import { formatPath, joinPaths, normaliseKeys, type PathSegments } from "./keys.js";
-import { ecrSchema, imageSpecSchema, isImageSpecValue, type ImageSpecFields } from "./schema.js";
+import { BUILDER_OPTIONS, BUILDERS, ecrSchema, imageSpecSchema, isImageSpecValue, type Builder, type ImageSpecFields } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 
 export interface Validated {
@@ -31,6 +31,8 @@ export function validateSpecInput(input: unknown, baseDir: string, baseDirExplic
   const issues = [...keys.issues];
   const warnings: ValidationIssue[] = [];
   const value = keys.value as Record<string, unknown>;
+  warnings.push(...lowerCaseRegistry(value, keys.written));
+  issues.push(...builderOptionIssues(value, keys.written));
 
   const base = value.baseImage;
   if (base !== undefined && typeof base === "object" && base !== null && !isImageSpecValue(base)) {
@@ -58,6 +60,36 @@ export function validateSpecInput(input: unknown, baseDir: string, baseDirExplic
   if (issues.length > 0) return { issues, warnings };
   warnings.push(...registryWarnings(parsed.data, keys.written));
   return { fields: parsed.data, issues, warnings };
+}
+
+/**
+ * Registry paths are lower-case (the distribution spec's repository grammar); flytekit lower-cases
+ * the registry it is given, and so does imagespec, saying so. The registry is not part of the tag.
+ */
+function lowerCaseRegistry(value: Record<string, unknown>, written: ReadonlyMap<string, string>): ValidationIssue[] {
+  const registry = value.registry;
+  if (typeof registry !== "string" || registry === registry.toLowerCase()) return [];
+  value.registry = registry.toLowerCase();
+  return [{ path: formatPath(["registry"], written), message: `${JSON.stringify(registry)} is used as ${JSON.stringify(value.registry)}: registry paths are lower-case (flytekit lower-cases it too)` }];
+}
+
+/** Each `builderOptions` key must be one the spec's builder reads (keys.ts has already named unknown ones). */
+function builderOptionIssues(value: Record<string, unknown>, written: ReadonlyMap<string, string>): ValidationIssue[] {
+  const builder = value.builder ?? "auto";
+  const options = value.builderOptions;
+  if (typeof builder !== "string" || !Object.hasOwn(BUILDER_OPTIONS, builder) || typeof options !== "object" || options === null) return [];
+  const accepted = BUILDER_OPTIONS[builder as Builder];
+  const issues: ValidationIssue[] = [];
+  for (const key of Object.keys(options)) {
+    if (accepted.includes(key)) continue;
+    const readers = BUILDERS.filter((b) => b !== "auto" && BUILDER_OPTIONS[b].includes(key));
+    issues.push({
+      path: formatPath(["builderOptions", key], written),
+      message: `builder ${builder} does not read this option; ${readers.join(", ")} ${readers.length === 1 ? "reads" : "read"} it`,
+      hint: `remove it, or set builder to auto or to one that reads it; builder ${builder} reads ${accepted.length > 0 ? accepted.join(", ") : "no options"}`,
+    });
+  }
+  return issues;
 }
 
 const DEFAULT_ECR = ecrSchema.parse({});
@@ -96,7 +128,7 @@ function toValidationIssue(issue: z.core.$ZodIssue, written: ReadonlyMap<string,
     case "invalid_value": {
       const values = issue.values.map((v) => JSON.stringify(v));
       const suggestion = typeof input === "string" ? didYouMean(input, issue.values.map(String)) : "";
-      return { path, message: `${describeValue(input)} is not one of ${values.join(", ")}${suggestion}` };
+      return { path, message: customOr(issue.message, `${describeValue(input)} is not one of ${values.join(", ")}${suggestion}`) };
     }
     case "too_small":
       if (issue.origin === "string") return { path, message: "must not be empty" };
@@ -107,7 +139,8 @@ function toValidationIssue(issue: z.core.$ZodIssue, written: ReadonlyMap<string,
   }
 }
 
-const DEFAULT_MESSAGE = /^Invalid input/;
+/** zod's own wording ("Invalid input: ...", "Invalid option: ..."), replaced by ours; a schema's custom message is kept. */
+const DEFAULT_MESSAGE = /^Invalid (?:input|option)\b/;
 
 function customOr(message: string, fallback: string): string {
   return DEFAULT_MESSAGE.test(message) ? fallback : message;
