@@ -10,7 +10,7 @@ import { checkEcrHost, looksLikeEcrHost } from "../ecr/host.js";
 import { parseRegistryLocation } from "../reference/reference.js";
 import { ImageSpec } from "./image-spec.js";
 import { formatPath, joinPaths, normaliseKeys, type PathSegments } from "./keys.js";
-import { BUILDER_OPTIONS, BUILDERS, ecrSchema, imageSpecSchema, isImageSpecValue, type Builder, type ImageSpecFields } from "./schema.js";
+import { BUILDER_OPTIONS, BUILDERS, copyEntrySchema, ecrSchema, imageSpecSchema, isImageSpecValue, type Builder, type CopyEntry, type ImageSpecFields } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 
 export interface Validated {
@@ -90,6 +90,41 @@ function builderOptionIssues(value: Record<string, unknown>, written: ReadonlyMa
     });
   }
   return issues;
+}
+
+/** What the file checks (files.ts) read: an ImageSpec, or the valid path fields of input that is not one. */
+export interface SpecPaths {
+  readonly baseDir: string;
+  readonly requirements?: string | undefined;
+  readonly sourceRoot?: string | undefined;
+  /** An entry that is not valid on its own is left out (undefined), so the others keep their index. */
+  readonly copy: readonly (CopyEntry | undefined)[];
+  readonly baseImage?: string | SpecPaths | undefined;
+  /** The fields as the user wrote them (`source_root`), for the issue paths; default camelCase. */
+  readonly written?: Readonly<Partial<Record<PathField, string>>>;
+}
+
+type PathField = "requirements" | "sourceRoot" | "copy" | "baseImage";
+
+/** The path fields of raw spec input (a nested base spec's too) that are valid on their own. */
+export function validPaths(input: unknown, baseDir: string): SpecPaths | undefined {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined;
+  const keys = normaliseKeys(input, imageSpecSchema);
+  const value = keys.value as Record<string, unknown>;
+  const { shape } = imageSpecSchema;
+  const valid = <T>(schema: z.ZodType<T>, raw: unknown): T | undefined => {
+    const parsed = schema.safeParse(raw);
+    return parsed.success ? parsed.data : undefined;
+  };
+  const base = value.baseImage;
+  return {
+    baseDir,
+    requirements: valid(shape.requirements, value.requirements),
+    sourceRoot: valid(shape.sourceRoot, value.sourceRoot),
+    copy: Array.isArray(value.copy) ? value.copy.map((entry) => valid(copyEntrySchema, entry)) : [],
+    baseImage: isImageSpecValue(base) ? (base as SpecPaths) : validPaths(base, baseDir),
+    written: Object.fromEntries((["requirements", "sourceRoot", "copy", "baseImage"] as const).map((field) => [field, formatPath([field], keys.written)])),
+  };
 }
 
 const DEFAULT_ECR = ecrSchema.parse({});
