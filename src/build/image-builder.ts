@@ -17,7 +17,7 @@ import { specDockerfile, writeContext } from "./context.js";
 import { describeDestination, destinationFor, existingDigest } from "./destination.js";
 import { NativeBuilder, type BuildEvent, type BuildOptions, type BuildResult } from "./native.js";
 import { baseSource, planBuild, type Plan } from "./plan.js";
-import { selectBuilder } from "./select.js";
+import { nativeSelection, selectBuilder, type Selection } from "./select.js";
 
 export interface ImageBuilderOptions extends BuildOptions {
   /** Overrides every spec's `builder` (the CLI's --builder). */
@@ -81,12 +81,9 @@ export class ImageBuilder {
 
   async build(spec: ImageSpec): Promise<BuildResult> {
     const plan = await planBuild(spec, { preview: false });
-    const requested = this.options.builder ?? spec.builder;
-    if (requested === "native" || (requested === "auto" && plan.blockers.length === 0)) {
-      // The native builder refuses blockers itself, worded for the builder setting.
-      const forced = requested === "native" && spec.builder !== "native" && plan.blockers.length > 0;
-      if (forced) throw new ImagespecError("NATIVE_UNSUPPORTED", `--builder native was given, but the native builder cannot build ${plan.blockers.map((b) => b.field).join(", ")} of spec "${spec.name}"`, { hint: "drop --builder native, or remove those fields" });
-      this.emit({ kind: "builder", image: plan.image, builder: "native", reason: requested === "native" ? "builder: native was asked for" : "the native builder can build every field of the spec" });
+    const native = nativeSelection(plan, this.options.builder);
+    if (native) {
+      this.emit({ kind: "builder", image: plan.image, builder: "native", reason: native.reason });
       return this.native.buildPlan(plan);
     }
     const key = `${plan.image}\0${this.options.output ?? ""}`;
@@ -96,6 +93,19 @@ export class ImageBuilder {
       this.inFlight.set(key, running);
     }
     return running;
+  }
+
+  /**
+   * The builder `build` uses for the plan, and why, found as `build` finds it (the dry run shows
+   * it): native without looking for tools, else the Dockerfile builder that is installed and works.
+   */
+  async selection(plan: Plan): Promise<Selection> {
+    const cacheDir = this.options.cacheDir ?? defaultCacheDir();
+    return selectBuilder(plan, {
+      ...(this.options.builder !== undefined ? { builder: this.options.builder } : {}),
+      backends: specBackends(plan.spec, this.options.backends ?? {}, cacheDir),
+      ...(this.options.createBackend ? { createBackend: this.options.createBackend } : {}),
+    });
   }
 
   private async buildWithDockerfile(plan: Plan): Promise<BuildResult> {
@@ -120,12 +130,7 @@ export class ImageBuilder {
       }
     }
 
-    const cacheDir = this.options.cacheDir ?? defaultCacheDir();
-    const selection = await selectBuilder(plan, {
-      ...(this.options.builder !== undefined ? { builder: this.options.builder } : {}),
-      backends: specBackends(spec, this.options.backends ?? {}, cacheDir),
-      ...(this.options.createBackend ? { createBackend: this.options.createBackend } : {}),
-    });
+    const selection = await this.selection(plan);
     if (selection.kind !== "dockerfile") throw new Error("selectBuilder chose native for a plan that needs a Dockerfile builder");
     const backend = selection.backend;
     this.emit({ kind: "builder", image, builder: backend.name, reason: selection.reason });

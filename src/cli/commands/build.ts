@@ -3,7 +3,7 @@
 // gets one `name@digest` line per image (or one JSON object per image with --json).
 import type { Command } from "commander";
 import { writeFile } from "node:fs/promises";
-import { describePlan, ImageBuilder, planBuild } from "../../build/index.js";
+import { describePlan, dockerfileSettings, ImageBuilder, planBuild } from "../../build/index.js";
 import type { Compression } from "../../layer/index.js";
 import { parseRegistryLocation } from "../../reference/index.js";
 import type { LoadedSpec } from "../../spec/index.js";
@@ -88,14 +88,7 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   } catch (error) {
     return reportError(error);
   }
-  if (flags.dryRun) {
-    try {
-      for (const { spec } of specs) process.stdout.write(`${describePlan(await planBuild(spec))}\n\n`);
-      return 0;
-    } catch (error) {
-      return reportError(error);
-    }
-  }
+  if (flags.dryRun) return dryRun(specs, flags);
 
   let registry;
   const quiet = flags.quiet === true || flags.json === true;
@@ -171,6 +164,34 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
     else process.stdout.write(`${result.image}@${result.digest}\n`);
   }
   if (flags.metadataFile !== undefined) await writeFile(flags.metadataFile, `${JSON.stringify(results, null, 2)}\n`);
+  return exitCode;
+}
+
+/**
+ * Each spec's plan with the builder the build would choose, found the same way (a Dockerfile
+ * builder is looked for, not run), refusing what the build would refuse; nothing is built or pushed.
+ */
+async function dryRun(specs: readonly LoadedSpec[], flags: BuildFlags): Promise<number> {
+  const builder = new ImageBuilder({
+    ...(flags.builder !== undefined ? { builder: flags.builder as Builder } : {}),
+    ...(flags.buildkitAddr !== undefined ? { backends: { buildkit: { address: flags.buildkitAddr } } } : {}),
+    ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
+  });
+  let exitCode = 0;
+  try {
+    for (const { spec } of specs) {
+      try {
+        const plan = await planBuild(spec, flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {});
+        const selection = await builder.selection(plan);
+        const settings = selection.kind === "dockerfile" ? dockerfileSettings(spec) : undefined;
+        process.stdout.write(`${describePlan(plan, { selection, ...(settings ? { settings } : {}) })}\n\n`);
+      } catch (error) {
+        exitCode = Math.max(exitCode, reportError(error));
+      }
+    }
+  } finally {
+    await builder.close();
+  }
   return exitCode;
 }
 
