@@ -84,7 +84,7 @@ function walkObject(value: Record<string, unknown>, shape: Record<string, z.ZodT
     // The parent as the user wrote it, then this key exactly as written.
     const where = appendSegment(formatPath(path, result.written), key);
     if (field === undefined) {
-      result.issues.push(unknownField(key, known, where));
+      result.issues.push(unknownField(key, known, where, path.length === 0));
       continue;
     }
     const earlier = writtenAs.get(field);
@@ -99,9 +99,10 @@ function walkObject(value: Record<string, unknown>, shape: Record<string, z.ZodT
   return out;
 }
 
-function unknownField(key: string, known: readonly string[], where: string): ValidationIssue {
+function unknownField(key: string, known: readonly string[], where: string, topLevel: boolean): ValidationIssue {
   const camel = snakeToCamel(key);
-  const flytekit = Object.hasOwn(FLYTEKIT_ONLY, camel) ? FLYTEKIT_ONLY[camel] : undefined;
+  // flytekit's fields are spec fields: inside ecr or builderOptions the same word means nothing.
+  const flytekit = topLevel && Object.hasOwn(FLYTEKIT_ONLY, camel) ? FLYTEKIT_ONLY[camel] : undefined;
   if (flytekit !== undefined) return { path: where, message: `${JSON.stringify(key)} is a flytekit field that imagespec does not support: ${flytekit}` };
   // Suggest in the user's own style: snake_case for snake_case typos.
   const suggestion = closest(camel, known);

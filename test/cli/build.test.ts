@@ -34,6 +34,10 @@ describe("imagespec build from the command line", () => {
     assert.match(r.stderr, /^hint: use one of auto, native, docker, podman, buildah, buildkit$/m);
     assert.equal(r.stdout, "");
     assert.deepEqual(await readdir(dir), ["spec.yaml"]);
+    // flytekit's builder names get what to use instead.
+    const flytekit = await cli(["build", "--builder", "default", "spec.yaml"]);
+    assert.equal(flytekit.code, 2, flytekit.stderr);
+    assert.match(flytekit.stderr, /^hint: flytekit's default builder writes a Dockerfile and runs docker buildx; here that is builder: docker .*; use one of auto, native/m);
   });
 
   it("rejects an unknown --compression with exit 2", async () => {

@@ -14,7 +14,7 @@ import type { BuildResultJson } from "../results.js";
 import type { RegisterCommand } from "./index.js";
 import { registryFromOptions, addRegistryOptions, ecrFromFlags, type RegistryFlags } from "../registry-options.js";
 import { parseEcrHost, type EcrSupport, type EnsureResult } from "../../ecr/index.js";
-import { BUILDERS, type Builder, type ImageSpec } from "../../spec/index.js";
+import { BUILDERS, FLYTEKIT_BUILDERS, type Builder, type ImageSpec } from "../../spec/index.js";
 
 interface BuildFlags extends RegistryFlags, SpecDefaultFlags {
   dryRun?: boolean;
@@ -79,7 +79,8 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
     return 2;
   }
   if (flags.builder !== undefined && !(BUILDERS as readonly string[]).includes(flags.builder)) {
-    process.stderr.write(`error: --builder ${JSON.stringify(flags.builder)} is not a builder\nhint: use one of ${BUILDERS.join(", ")}\n`);
+    const flytekit = Object.hasOwn(FLYTEKIT_BUILDERS, flags.builder) ? `${FLYTEKIT_BUILDERS[flags.builder]}; ` : "";
+    process.stderr.write(`error: --builder ${JSON.stringify(flags.builder)} is not a builder\nhint: ${flytekit}use one of ${BUILDERS.join(", ")}\n`);
     return 2;
   }
   let specs: LoadedSpec[];
