@@ -40,7 +40,7 @@ export function nativeSelection(plan: Plan, builder?: Builder): Extract<Selectio
   const requested = builder ?? plan.spec.builder;
   if (requested === "native") {
     if (plan.blockers.length > 0) throw blockedError(plan, requested);
-    return { kind: "native", reason: builder !== undefined && plan.spec.builder !== "native" ? "--builder native was given" : "builder: native was asked for" };
+    return { kind: "native", reason: "builder: native was asked for" };
   }
   if (requested === "auto" && plan.blockers.length === 0) return { kind: "native", reason: "the native builder can build every field of the spec" };
   return undefined;
