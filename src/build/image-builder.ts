@@ -14,7 +14,7 @@ import type { Builder, ImageSpec } from "../spec/index.js";
 import { writeAuthDir, type BackendName, type BackendsConfig, type Backend } from "./backends/index.js";
 import { defaultCacheDir } from "./cache-dir.js";
 import { specDockerfile, writeContext } from "./context.js";
-import { describeDestination, destinationFor, existingDigest } from "./destination.js";
+import { describeDestination, destinationFor, existingDigest, type Destination } from "./destination.js";
 import { NativeBuilder, type BuildEvent, type BuildOptions, type BuildResult } from "./native.js";
 import { baseSource, planBuild, type Plan } from "./plan.js";
 import { nativeSelection, selectBuilder, type Selection } from "./select.js";
@@ -100,6 +100,10 @@ export class ImageBuilder {
    * it): native without looking for tools, else the Dockerfile builder that is installed and works.
    */
   async selection(plan: Plan): Promise<Selection> {
+    const native = nativeSelection(plan, this.options.builder);
+    if (native) return native;
+    // What the build refuses before anything else, the selection refuses too.
+    this.dockerfileDestination(plan);
     const cacheDir = this.options.cacheDir ?? defaultCacheDir();
     return selectBuilder(plan, {
       ...(this.options.builder !== undefined ? { builder: this.options.builder } : {}),
@@ -108,15 +112,22 @@ export class ImageBuilder {
     });
   }
 
-  private async buildWithDockerfile(plan: Plan): Promise<BuildResult> {
-    const { spec, image } = plan;
-    this.emit({ kind: "plan", image, plan });
+  /** A Dockerfile builder pushes, so its destination must be a registry. */
+  private dockerfileDestination(plan: Plan): Extract<Destination, { kind: "registry" }> {
+    const { spec } = plan;
     const destination = destinationFor(plan, this.options.output);
     if (destination.kind !== "registry") {
       throw new ImagespecError("DOCKERFILE_NEEDS_REGISTRY", `spec "${spec.name}" is built with a Dockerfile builder, which pushes to a registry; ${spec.registry === undefined ? "the spec names no registry" : "an OCI layout output was asked for"}`, {
         hint: "set the spec's registry (a local one works: docker run -p 5000:5000 registry:2, then registry: localhost:5000), or build natively",
       });
     }
+    return destination;
+  }
+
+  private async buildWithDockerfile(plan: Plan): Promise<BuildResult> {
+    const { spec, image } = plan;
+    this.emit({ kind: "plan", image, plan });
+    const destination = this.dockerfileDestination(plan);
     const location = describeDestination(destination);
     const platforms = plan.platforms.map(formatPlatform);
     const signal = this.options.signal;

@@ -102,6 +102,11 @@ describe("imagespec build from the command line", () => {
       assert.equal(bad.code, 2, bad.stderr);
       assert.match(bad.stderr, /builderOptions\.pythonInstaller: expected "uv" or "pip", got "conda"/);
       assert.equal(bad.stdout, "");
+      // A Dockerfile builder pushes: an OCI layout output (or no registry) is refused as the build refuses it.
+      const layout = await cli(["build", "--dry-run", "-o", "oci:out", "df/spec.yaml"]);
+      assert.equal(layout.code, 1, layout.stderr);
+      assert.match(layout.stderr, /^error: spec "df" is built with a Dockerfile builder, which pushes to a registry; an OCI layout output was asked for$/m);
+      assert.equal(layout.stdout, "");
     });
   });
 

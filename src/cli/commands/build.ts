@@ -177,6 +177,7 @@ async function dryRun(specs: readonly LoadedSpec[], flags: BuildFlags): Promise<
     ...(flags.builder !== undefined ? { builder: flags.builder as Builder } : {}),
     ...(flags.buildkitAddr !== undefined ? { backends: { buildkit: { address: flags.buildkitAddr } } } : {}),
     ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
+    ...(flags.output !== undefined ? { output: flags.output } : {}),
   });
   let exitCode = 0;
   try {
