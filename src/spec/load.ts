@@ -114,7 +114,11 @@ async function loadDataFile(path: string, file: string, extension: string): Prom
       issues.push(...[...error.issues, ...(await missingFilesOfInput(input, baseDir))].map((issue) => withKey(key, true, extension, issue)));
     }
   }
-  if (issues.length > 0) throw new ValidationError(issues, { source: path });
+  if (issues.length > 0) {
+    // The valid specs' missing files too, so that the file's problems are all reported at once.
+    for (const { key, spec } of loaded) issues.push(...(await missingFilesOfInput(spec.toJSON(), baseDir)).map((issue) => withKey(key, true, extension, issue)));
+    throw new ValidationError(issues, { source: path });
+  }
   return { loaded, keyed: true };
 }
 

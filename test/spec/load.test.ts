@@ -85,6 +85,10 @@ void describe("loadSpecs: YAML and JSON", () => {
     const keyed = await loadError(await tempFile("specs.yaml", "specs:\n  gpu: {registry: 'ghcr.io/x y', requirements: missing.txt}\n"));
     assert.ok(keyed instanceof ValidationError);
     assert.deepEqual(keyed.issues.map((i) => i.path), ["specs.gpu.registry", "specs.gpu.requirements"]);
+    // A valid spec's missing file is reported with another spec's problems.
+    const both = await loadError(await tempFile("specs.yaml", "specs:\n  cpu: {requirements: cpu.txt}\n  gpu: {packages: ['torch=>2']}\n"));
+    assert.ok(both instanceof ValidationError);
+    assert.deepEqual(both.issues.map((i) => i.path), ["specs.gpu.packages[0]", "specs.cpu.requirements"]);
   });
 
   void it("checks the files a spec names", async () => {
