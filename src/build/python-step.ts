@@ -114,7 +114,8 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
 
   if (!options.refresh) {
     const local = await readPythonStepRecord(cacheDir, key);
-    const files = local && (await Promise.all(local.layers.map((l) => openCachedLayer(cacheDir, l))));
+    const warn = (message: string) => warnings.push(message);
+    const files = local && (await Promise.all(local.layers.map((l) => openCachedLayer(cacheDir, l, warn))));
     if (local && files && files.every((f) => f !== undefined)) return done("local-cache", local, files as Blob[]);
   }
   let registryLookup: StepCacheLookup | undefined;
@@ -126,12 +127,12 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
 
   const resolution = await resolveRequirements(requirements, target, { cacheDir, ...(options.refresh ? { refresh: true } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   const indexUrls = [requirements.indexUrl, ...(requirements.extraIndexUrls ?? [])].filter((u): u is string => u !== undefined);
-  const wheels = await downloadWheels(resolution.wheels, { cacheDir, indexUrls, ...(options.signal ? { signal: options.signal } : {}) });
+  const wheels = await downloadWheels(resolution.wheels, { cacheDir, indexUrls, warn: (message) => warnings.push(message), ...(options.signal ? { signal: options.signal } : {}) });
   const layers: Blob[] = [];
   const recorded: PythonStepLayer[] = [];
   for (const group of planWheelLayers(wheels, { largeWheelBytes }).groups) {
     const layerKey = wheelLayerKey(wheelLayerCacheKey(group.wheels, python), options.identity);
-    let layer = await readLayerRecord(cacheDir, layerKey);
+    let layer = await readLayerRecord(cacheDir, layerKey, (message) => warnings.push(message));
     if (layer === undefined) {
       const { entries } = await wheelGroupEntries(group.wheels, python);
       layer = await layerFromEntries(entries, { cacheDir: join(cacheDir, "layers"), epoch: options.identity.epoch, ...options.compression });

@@ -103,7 +103,9 @@ function unknownField(key: string, known: readonly string[], where: string, topL
   const camel = snakeToCamel(key);
   // flytekit's fields are spec fields: inside ecr or builderOptions the same word means nothing.
   const flytekit = topLevel && Object.hasOwn(FLYTEKIT_ONLY, camel) ? FLYTEKIT_ONLY[camel] : undefined;
-  if (flytekit !== undefined) return { path: where, message: `${JSON.stringify(key)} is a flytekit field that imagespec does not support: ${flytekit}` };
+  if (flytekit !== undefined) {
+    return { path: where, message: `${JSON.stringify(key)} is a flytekit field that imagespec does not support: ${flytekit}`, hint: "docs/spec.md says, for every flytekit field, what imagespec does with it" };
+  }
   // Suggest in the user's own style: snake_case for snake_case typos.
   const suggestion = closest(camel, known);
   const styled = suggestion !== undefined && key.includes("_") ? camelToSnake(suggestion) : suggestion;

@@ -100,7 +100,7 @@ void describe("flytekit names", () => {
   });
 
   void it("runtime_packages and builder_config: refused with what imagespec has instead", () => {
-    expectIssue({ name: "a", runtime_packages: ["numpy"] }, "runtime_packages", /flytekit field that imagespec does not support: .*put them in packages \(or requirements\)/);
+    expectIssue({ name: "a", runtime_packages: ["numpy"] }, "runtime_packages", /flytekit field that imagespec does not support: .*put them in packages \(or requirements\)/, /docs\/spec\.md says, for every flytekit field/);
     expectIssue({ name: "a", builder_config: { uv_image: "x/uv:1" } }, "builder_config", /flytekit field .*builderOptions\.uvImage and builderOptions\.micromambaImage/);
     // Only as spec fields: inside builderOptions the word is just an unknown key.
     expectIssue({ name: "a", builderOptions: { cuda: "12" } }, "builderOptions.cuda", /^unknown field "cuda"$/);
