@@ -3,7 +3,7 @@ export * from "./plan.js";
 export * from "./native.js";
 export { DEFAULT_LAYOUT_DIR, destinationFor, describeDestination, existingDigest, type Destination } from "./destination.js";
 export { ImageBuilder, buildImage, type ImageBuilderOptions } from "./image-builder.js";
-export { selectBuilder, AUTO_ORDER, type Selection, type SelectOptions } from "./select.js";
+export { selectBuilder, nativeSelection, AUTO_ORDER, type Selection, type SelectOptions } from "./select.js";
 export {
   generateDockerfile,
   dockerfileSettings,

@@ -15,6 +15,27 @@ import { checkContainedPath, checkImagePath, normaliseContainedPath, normaliseIm
 import type { ImageSpec } from "./image-spec.js";
 
 export const BUILDERS = ["auto", "native", "docker", "podman", "buildah", "buildkit"] as const;
+/** flytekit's builder names that imagespec does not have, and what to write instead. */
+export const FLYTEKIT_BUILDERS: Readonly<Record<string, string>> = {
+  default:
+    "flytekit's default builder writes a Dockerfile and runs docker buildx; here that is builder: docker (or auto: the native builder when it can build the spec, else the first of docker, podman, buildah, buildkit that works)",
+  envd: "imagespec has no envd builder; use builder: auto (the native builder, or a Dockerfile builder for commands and conda), or name one of docker, podman, buildah, buildkit",
+  noop: "flytekit's noop builder builds nothing and uses base_image as it is; imagespec builds what a spec describes, so give the image reference itself where the image is used (a task's image may be a reference such as ghcr.io/org/app:1.0)",
+};
+const DOCKERFILE_BUILDER_OPTIONS = ["pythonInstaller", "uvImage", "micromambaImage", "pythonEnv", "venvPath", "python", "commandsAfterCopy"] as const;
+/**
+ * The `builderOptions` keys each builder reads (docs/spec.md#builder-options); `auto` may pick any
+ * builder, so it takes them all. A key the builder does not read is an error, not silently ignored.
+ */
+export const BUILDER_OPTIONS: Readonly<Record<(typeof BUILDERS)[number], readonly string[]>> = {
+  native: ["aptMirror"],
+  docker: [...DOCKERFILE_BUILDER_OPTIONS, "dockerBuilder"],
+  podman: DOCKERFILE_BUILDER_OPTIONS,
+  buildah: DOCKERFILE_BUILDER_OPTIONS,
+  buildkit: [...DOCKERFILE_BUILDER_OPTIONS, "buildkitAddress"],
+  auto: ["aptMirror", ...DOCKERFILE_BUILDER_OPTIONS, "dockerBuilder", "buildkitAddress"],
+};
+type BuilderOptionKey = "aptMirror" | (typeof DOCKERFILE_BUILDER_OPTIONS)[number] | "dockerBuilder" | "buildkitAddress";
 export const TAG_MUTABILITIES = ["MUTABLE", "IMMUTABLE", "MUTABLE_WITH_EXCLUSION", "IMMUTABLE_WITH_EXCLUSION"] as const;
 export const DEFAULT_WORKDIR = "/root";
 export const DEFAULT_PLATFORM = "linux/amd64";
@@ -351,11 +372,18 @@ export const imageSpecSchema = z.strictObject({
   user: userSchema.optional(),
   labels: labelSchema.default({}),
   tagFormat: tagFormatSchema.optional(),
-  builder: z.enum(BUILDERS).default("auto"),
-  builderOptions: z.record(z.string(), z.unknown()).default({}),
+  builder: z.enum(BUILDERS, { error: (issue) => (typeof issue.input === "string" ? flytekitBuilder(issue.input) : undefined) }).default("auto"),
+  // Known keys only (snake_case accepted, typos answered with the nearest key, see keys.ts); which
+  // builder reads which is checked in validate.ts, the values where they are used.
+  builderOptions: z.strictObject(Object.fromEntries(BUILDER_OPTIONS.auto.map((key) => [key, z.unknown().optional()])) as Record<BuilderOptionKey, z.ZodOptional<z.ZodUnknown>>).default({}),
   ecr: ecrSchema.prefault({}),
   forcePush: z.boolean().default(false),
 });
+
+function flytekitBuilder(name: string): string | undefined {
+  const instead = Object.hasOwn(FLYTEKIT_BUILDERS, name) ? FLYTEKIT_BUILDERS[name] : undefined;
+  return instead === undefined ? undefined : `${JSON.stringify(name)} is a flytekit builder that imagespec does not have: ${instead}`;
+}
 
 /** A spec as code writes it (camelCase). Files may also use snake_case; see keys.ts. */
 export type ImageSpecSchemaInput = z.input<typeof imageSpecSchema>;
