@@ -6,6 +6,7 @@ import { z } from "zod";
 import { checkTag, parseReference, parseRegistryLocation } from "../reference/reference.js";
 import { checkEcrHost } from "../ecr/host.js";
 import { checkLifecyclePolicy, LIFECYCLE_POLICY_HINT } from "../ecr/policy.js";
+import { catalogDataSchema, checkSettingsForRegistry } from "../ecr/public.js";
 import { checkRepositorySettings } from "../ecr/settings.js";
 import { formatPlatform, parsePlatform } from "../oci/types.js";
 import { ImagespecError } from "../errors.js";
@@ -294,6 +295,8 @@ export const ecrSchema = z
           },
     ).default([]),
     lifecyclePolicy: lifecyclePolicySchema.optional(),
+    /** ECR Public: what the Public Gallery shows (src/ecr/public.ts). */
+    catalogData: catalogDataSchema.optional(),
   })
   .superRefine((ecr, ctx) => {
     if (ecr.encryption.kmsKey !== undefined && ecr.encryption.type !== "KMS") {
@@ -352,6 +355,13 @@ export const imageSpecSchema = z.strictObject({
   builderOptions: z.record(z.string(), z.unknown()).default({}),
   ecr: ecrSchema.prefault({}),
   forcePush: z.boolean().default(false),
+}).superRefine((spec, ctx) => {
+  // Some ecr settings apply to private registries only, catalogData to ECR Public only (src/ecr/public.ts).
+  const ecr = spec.registry === undefined ? undefined : checkEcrHost(parseRegistryLocation(spec.registry).host);
+  if (ecr?.kind !== "ecr") return;
+  for (const problem of checkSettingsForRegistry(spec.ecr, ecr.ecr.public)) {
+    ctx.addIssue({ code: "custom", message: problem.message, path: ["ecr", ...problem.path], input: spec.ecr, params: { hint: problem.hint } });
+  }
 });
 
 /** A spec as code writes it (camelCase). Files may also use snake_case; see keys.ts. */
