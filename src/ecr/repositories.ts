@@ -269,8 +269,14 @@ export class EcrRepositories {
     client: Awaited<ReturnType<EcrClients["forPublic"]>>,
     sdk: Awaited<ReturnType<typeof loadEcrPublicSdk>>,
   ): Promise<"updated" | "unchanged"> {
-    const answer = await this.call(target, "GetRepositoryCatalogData", { registryId, repositoryName: name }, false, (i) => client.send(new sdk.GetRepositoryCatalogDataCommand(i)));
-    const current = answer?.catalogData as Record<string, unknown> | undefined;
+    let current: Record<string, unknown> | undefined;
+    try {
+      const answer = await this.call(target, "GetRepositoryCatalogData", { registryId, repositoryName: name }, false, (i) => client.send(new sdk.GetRepositoryCatalogDataCommand(i)));
+      current = answer?.catalogData as Record<string, unknown> | undefined;
+    } catch (error) {
+      // A repository that never had catalog data.
+      if (awsErrorName((error as { cause?: unknown }).cause) !== "RepositoryCatalogDataNotFoundException") throw error;
+    }
     if (catalogDataMatches(current, wanted)) return "unchanged";
     // The call replaces the catalog data: the fields the spec does not set are sent as they are.
     const kept = Object.fromEntries(["description", "aboutText", "usageText", "architectures", "operatingSystems"].filter((k) => current?.[k] !== undefined).map((k) => [k, current![k]]));
