@@ -357,7 +357,12 @@ export const imageSpecSchema = z.strictObject({
   forcePush: z.boolean().default(false),
 }).superRefine((spec, ctx) => {
   // Some ecr settings apply to private registries only, catalogData to ECR Public only (src/ecr/public.ts).
-  const ecr = spec.registry === undefined ? undefined : checkEcrHost(parseRegistryLocation(spec.registry).host);
+  let ecr;
+  try {
+    ecr = spec.registry === undefined ? undefined : checkEcrHost(parseRegistryLocation(spec.registry).host);
+  } catch {
+    return; // the registry field reports it
+  }
   if (ecr?.kind !== "ecr") return;
   for (const problem of checkSettingsForRegistry(spec.ecr, ecr.ecr.public)) {
     ctx.addIssue({ code: "custom", message: problem.message, path: ["ecr", ...problem.path], input: spec.ecr, params: { hint: problem.hint } });
