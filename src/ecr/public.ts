@@ -82,7 +82,13 @@ export function catalogDataMatches(current: Record<string, unknown> | undefined,
 
 /** The `ecr` settings that apply to one kind of registry only, as spec problems (path under `ecr`). */
 export function checkSettingsForRegistry(
-  settings: { readonly allowPullFrom?: readonly string[]; readonly lifecyclePolicy?: unknown; readonly catalogData?: unknown },
+  settings: {
+    readonly allowPullFrom?: readonly string[];
+    readonly lifecyclePolicy?: unknown;
+    readonly catalogData?: unknown;
+    readonly scanOnPush?: boolean;
+    readonly encryption?: { readonly type?: string };
+  },
   isPublic: boolean,
 ): { path: string[]; message: string; hint: string }[] {
   const problems: { path: string[]; message: string; hint: string }[] = [];
@@ -92,6 +98,12 @@ export function checkSettingsForRegistry(
     }
     if (settings.lifecyclePolicy !== undefined) {
       problems.push({ path: ["lifecyclePolicy"], message: "ECR Public has no lifecycle policies", hint: "drop lifecyclePolicy; delete old images with aws ecr-public batch-delete-image" });
+    }
+    if (settings.scanOnPush === true) {
+      problems.push({ path: ["scanOnPush"], message: "ECR Public does not scan images", hint: "drop scanOnPush, or push to a private registry" });
+    }
+    if (settings.encryption?.type !== undefined && settings.encryption.type !== "AES256") {
+      problems.push({ path: ["encryption"], message: `ECR Public stores images with AWS's own encryption; ${settings.encryption.type} cannot be chosen`, hint: "drop encryption, or push to a private registry" });
     }
   } else if (settings.catalogData !== undefined) {
     problems.push({ path: ["catalogData"], message: "catalogData is shown by the ECR Public Gallery and applies to public.ecr.aws registries only", hint: "drop catalogData, or set registry: public.ecr.aws/<alias>" });

@@ -145,6 +145,10 @@ describe("ECR Public", { timeout: 60_000 }, () => {
       () => new ImageSpec({ name: "app", registry: `${PUBLIC_REGISTRY_HOST}/team`, ecr: { catalogData: { architectures: ["amd64"] } } }),
       (error: unknown) => error instanceof ValidationError && error.issues.some((i) => i.path === "ecr.catalogData.architectures[0]" && /x86-64/.test(i.hint ?? "")),
     );
+    assert.throws(
+      () => new ImageSpec({ name: "app", registry: `${PUBLIC_REGISTRY_HOST}/team`, ecr: { scanOnPush: true, encryption: { type: "KMS" } } }),
+      (error: unknown) => error instanceof ValidationError && ["ecr.scanOnPush", "ecr.encryption"].every((path) => error.issues.some((i) => i.path === path)),
+    );
     assert.ok(new ImageSpec({ name: "app", registry: `${PUBLIC_REGISTRY_HOST}/team`, ecr: { catalogData: { description: "fine", architectures: ["ARM 64"] } } }));
   });
 });
