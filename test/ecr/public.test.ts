@@ -2,13 +2,12 @@
 // configuration: the SDK's AWS_ENDPOINT_URL_ECR_PUBLIC for the ecr-public API and a registry
 // endpoint mapping for public.ecr.aws.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ECRPUBLICClient, PutRepositoryCatalogDataCommand } from "@aws-sdk/client-ecr-public";
 import { EcrError, EcrSupport, EcrTokenCache, ecrSchema, ImageSpec } from "../../src/index.js";
 import { Keychain, Registry, RegistryError } from "../../src/registry/index.js";
 import { ValidationError } from "../../src/errors.js";
-import { PUBLIC_REGISTRY_HOST, startEcrEmulator, type EcrEmulator } from "../support/ecr-emulator/index.js";
+import { PUBLIC_REGISTRY_HOST, startEcrEmulator, useEmulatorAwsEnv, type EcrEmulator } from "../support/ecr-emulator/index.js";
 import { makeTestImage, removeDir, tempDir, type TestImage } from "../support/tools.js";
 
 let emu: EcrEmulator;
@@ -35,12 +34,8 @@ const alias = () => emu.accounts.owner.publicAlias;
 before(async () => {
   emu = await startEcrEmulator({ region: "eu-west-1" });
   cacheDir = await tempDir("imagespec-ecr-public-");
-  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
-  Object.assign(process.env, emu.env(), {
-    AWS_CONFIG_FILE: join(cacheDir, "no-config"),
-    AWS_SHARED_CREDENTIALS_FILE: join(cacheDir, "no-credentials"),
-    AWS_EC2_METADATA_DISABLED: "true",
-  });
+  // Only the emulator's account: no profile or config file of the machine may leak in.
+  useEmulatorAwsEnv(emu, cacheDir);
   image = await makeTestImage({ busybox: false, layers: [{ "etc/public": "a public image" }] });
 });
 

@@ -341,7 +341,7 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
     const slash = r.name.indexOf("/");
     const owner = slash < 0 ? undefined : state.accountByAlias(r.name.slice(0, slash));
     const name = slash < 0 ? r.name : r.name.slice(slash + 1);
-    const repo = owner && state.getPublicRepo(owner.accountId, name);
+    const repo = owner && state.publicRepos.get(owner.accountId, name);
     if (!owner || !repo) return sendError(res, 404, "NAME_UNKNOWN", `The repository with name '${name}' does not exist in the registry with id '${owner?.accountId ?? "unknown"}'`);
     const action = actionFor(r, method).replace(/^ecr:/, "ecr-public:");
     const pull = (r.kind === "manifest" || r.kind === "blob" || r.kind === "tags") && (method === "GET" || method === "HEAD");

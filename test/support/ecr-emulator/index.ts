@@ -65,6 +65,19 @@ export interface EcrEmulator {
   stop(): Promise<void>;
 }
 
+/**
+ * Makes the emulator's owner account this process's only AWS setup: every AWS_ variable replaced,
+ * no config or credentials file of the machine (`dir` holds none), no instance metadata.
+ */
+export function useEmulatorAwsEnv(emu: Pick<EcrEmulator, "env">, dir: string): void {
+  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
+  Object.assign(process.env, emu.env(), {
+    AWS_CONFIG_FILE: join(dir, "no-config"),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-credentials"),
+    AWS_EC2_METADATA_DISABLED: "true",
+  });
+}
+
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
@@ -133,7 +146,7 @@ export async function startEcrEmulator(options: EcrEmulatorOptions = {}): Promis
       registryEndpoint: (accountId = state.owner.accountId) => frontOf(accountId).url,
       publicRegistryEndpoint: publicFront.url,
       publicRepository: (name, accountId = state.owner.accountId) => {
-        const r = state.getPublicRepo(accountId, name);
+        const r = state.publicRepos.get(accountId, name);
         return r && structuredClone(r);
       },
       env: (account = state.owner) => ({

@@ -87,7 +87,7 @@ export function createPublicOperations(deps: ApiDeps): Record<string, Operation>
     const name = repoName(input);
     authorize(caller, action, state.publicRepositoryArn(registry, name));
     // Another account's registry answers as if the repository were not there.
-    const repo = registry === caller.accountId ? state.getPublicRepo(registry, name) : undefined;
+    const repo = registry === caller.accountId ? state.publicRepos.get(registry, name) : undefined;
     if (!repo) throw notFound(registry, name);
     return { registry, name, repo };
   }
@@ -133,11 +133,11 @@ export function createPublicOperations(deps: ApiDeps): Record<string, Operation>
       authorize(caller, "ecr-public:CreateRepository", state.publicRepositoryArn(caller.accountId, name));
       const catalogData = parseCatalogData(input.catalogData, caller.accountId, name);
       const tags = parseTags(input.tags);
-      if (state.getPublicRepo(caller.accountId, name)) {
+      if (state.publicRepos.get(caller.accountId, name)) {
         throw new AwsError("RepositoryAlreadyExistsException", `The repository with name '${name}' already exists in the registry with id '${caller.accountId}'`);
       }
       const repo: PublicRepositoryRecord = { accountId: caller.accountId, name, createdAt: new Date(), catalogData, tags };
-      state.addPublicRepo(repo);
+      state.publicRepos.add(repo);
       return { repository: repositoryShape(repo), catalogData: { ...catalogData } };
     },
 
@@ -150,7 +150,7 @@ export function createPublicOperations(deps: ApiDeps): Record<string, Operation>
         repos = (names as unknown[]).map((n) => existing(caller, { registryId: registry, repositoryName: n }, "ecr-public:DescribeRepositories").repo);
       } else {
         authorize(caller, "ecr-public:DescribeRepositories");
-        repos = registry === caller.accountId ? state.listPublicRepos(registry) : [];
+        repos = registry === caller.accountId ? state.publicRepos.list(registry) : [];
       }
       return { repositories: repos.map(repositoryShape) };
     },
@@ -193,7 +193,7 @@ export function createPublicOperations(deps: ApiDeps): Record<string, Operation>
         throw new AwsError("RepositoryNotEmptyException", `The repository with name '${name}' in registry with id '${registry}' cannot be deleted because it still contains images`);
       }
       await deps.removeImages("public", stored);
-      state.deletePublicRepo(registry, name);
+      state.publicRepos.delete(registry, name);
       return { repository: repositoryShape(repo) };
     },
   };

@@ -103,13 +103,36 @@ function makeAccount(accountId: string, accessKeyId: string): EmulatorAccount {
   };
 }
 
+/** Repositories by account and name. */
+export class RepositoryTable<R extends { readonly accountId: string; readonly name: string }> {
+  private readonly byKey = new Map<string, R>();
+
+  get(accountId: string, name: string): R | undefined {
+    return this.byKey.get(`${accountId}/${name}`);
+  }
+
+  /** An account's repositories, by name. */
+  list(accountId: string): R[] {
+    return [...this.byKey.values()].filter((r) => r.accountId === accountId).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  add(repo: R): void {
+    this.byKey.set(`${repo.accountId}/${repo.name}`, repo);
+  }
+
+  delete(accountId: string, name: string): void {
+    this.byKey.delete(`${accountId}/${name}`);
+  }
+}
+
 export class State {
   readonly owner: EmulatorAccount = makeAccount("111111111111", "AKIAIMAGESPECOWNER11");
   readonly other: EmulatorAccount = makeAccount("222222222222", "AKIAIMAGESPECOTHER22");
   readonly calls: ApiCall[] = [];
   readonly registryRequests: RegistryRequest[] = [];
-  private readonly repos = new Map<string, RepositoryRecord>(); // key: account + "/" + name
-  private readonly publicRepos = new Map<string, PublicRepositoryRecord>(); // key: account + "/" + name
+  private readonly repos = new RepositoryTable<RepositoryRecord>();
+  /** ECR Public repositories, per owning account. */
+  readonly publicRepos = new RepositoryTable<PublicRepositoryRecord>();
   private readonly publicBearers = new Map<string, PublicBearer>(); // key: the bearer token
   private readonly tokens = new Map<string, Token>(); // key: the Basic-auth password
   private readonly denies: { account: string; action: string }[] = [];
@@ -142,19 +165,19 @@ export class State {
   }
 
   getRepo(accountId: string, name: string): RepositoryRecord | undefined {
-    return this.repos.get(`${accountId}/${name}`);
+    return this.repos.get(accountId, name);
   }
 
   listRepos(accountId: string): RepositoryRecord[] {
-    return [...this.repos.values()].filter((r) => r.accountId === accountId).sort((a, b) => (a.name < b.name ? -1 : 1));
+    return this.repos.list(accountId);
   }
 
   addRepo(repo: RepositoryRecord): void {
-    this.repos.set(`${repo.accountId}/${repo.name}`, repo);
+    this.repos.add(repo);
   }
 
   deleteRepo(accountId: string, name: string): void {
-    this.repos.delete(`${accountId}/${name}`);
+    this.repos.delete(accountId, name);
   }
 
   snapshot(r: RepositoryRecord): EmulatedRepository {
@@ -182,21 +205,6 @@ export class State {
     return `arn:aws:ecr-public::${accountId}:repository/${name}`;
   }
 
-  getPublicRepo(accountId: string, name: string): PublicRepositoryRecord | undefined {
-    return this.publicRepos.get(`${accountId}/${name}`);
-  }
-
-  listPublicRepos(accountId: string): PublicRepositoryRecord[] {
-    return [...this.publicRepos.values()].filter((r) => r.accountId === accountId).sort((a, b) => (a.name < b.name ? -1 : 1));
-  }
-
-  addPublicRepo(repo: PublicRepositoryRecord): void {
-    this.publicRepos.set(`${repo.accountId}/${repo.name}`, repo);
-  }
-
-  deletePublicRepo(accountId: string, name: string): void {
-    this.publicRepos.delete(`${accountId}/${name}`);
-  }
 
   /** A bearer token of the public registry's token endpoint: for an account (from its GetAuthorizationToken password) or anonymous. */
   issuePublicBearer(account: string | undefined): { token: string; expiresIn: number } {
