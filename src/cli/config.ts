@@ -13,11 +13,12 @@ import { ImagespecError } from "../errors.js";
 import { checkHost } from "../reference/index.js";
 import { BUILDERS } from "../spec/index.js";
 import { closest } from "../spec/suggest.js";
+import { parseTimeout } from "./registry-options.js";
 
 export const PROJECT_CONFIG_NAMES = ["imagespec.config.json", "imagespec.config.yaml", "imagespec.config.yml"];
 const USER_CONFIG_NAMES = ["config.json", "config.yaml", "config.yml", ...PROJECT_CONFIG_NAMES];
 
-type Kind = "string" | "path" | "hosts" | "count" | "builder" | "compression";
+type Kind = "string" | "path" | "hosts" | "count" | "builder" | "compression" | "duration";
 
 interface SettingDefinition {
   /** camelCase key in config files (snake_case accepted too). */
@@ -40,6 +41,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
   { key: "insecureRegistries", env: "IMAGESPEC_INSECURE_REGISTRIES", option: "insecureRegistry", flag: "--insecure-registry", kind: "hosts", description: "hosts reached without TLS verification" },
   { key: "caFile", env: "IMAGESPEC_CA_FILE", option: "caFile", flag: "--ca-file", kind: "path", description: "PEM file of extra trusted CA certificates" },
   { key: "concurrency", env: "IMAGESPEC_CONCURRENCY", option: "concurrency", flag: "--concurrency", kind: "count", description: "blobs transferred at once" },
+  { key: "timeout", env: "IMAGESPEC_TIMEOUT", option: "timeout", flag: "--timeout", kind: "duration", description: "registry timeout (connect, headers, body idle), e.g. 30s" },
   { key: "compression", env: "IMAGESPEC_COMPRESSION", option: "compression", flag: "--compression", kind: "compression", description: "layer compression: gzip or zstd" },
 ];
 
@@ -174,6 +176,11 @@ function checkValue(setting: SettingDefinition, raw: unknown, where: string): Se
     case "compression": {
       if (raw !== "gzip" && raw !== "zstd") return fail("gzip or zstd");
       return raw;
+    }
+    case "duration": {
+      const seconds = typeof raw === "number" ? parseTimeout(String(raw)) : typeof raw === "string" ? parseTimeout(raw) : undefined;
+      if (seconds === undefined) return fail("a duration above 0 and at most 1 hour: seconds (30, 30s), minutes (2m) or milliseconds (500ms)");
+      return seconds;
     }
     case "count": {
       const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;

@@ -17,6 +17,7 @@ import {
 } from "../oci/index.js";
 import { checkHost } from "../reference/index.js";
 import { EcrSupport, type EcrSupportOptions } from "../ecr/index.js";
+import { ecrFailureDiagnosis } from "../ecr/diagnose.js";
 import {
   authKeyHost,
   checkEndpoint,
@@ -24,6 +25,7 @@ import {
   REGISTRY_ENDPOINTS_ENV,
   Credential,
   defaultKeychain,
+  DEFAULT_TIMEOUT_MS,
   readConfig,
   Registry,
   type CredentialSource,
@@ -46,6 +48,8 @@ export interface RegistryFlags {
   registryEndpoint?: string[];
   /** AWS profile for ECR (default: the SDK's choice, AWS_PROFILE). */
   awsProfile?: string;
+  /** Seconds to wait for a connection, for response headers and between body bytes. */
+  timeout?: number;
 }
 
 export interface RegistryContext {
@@ -91,6 +95,20 @@ function endpointMapping(value: string, previous: string[] | undefined): string[
   return [...(previous ?? []), value.trim()];
 }
 
+/** `30`, `30s`, `1.5m`, `500ms` -> seconds; the one syntax of --timeout, IMAGESPEC_TIMEOUT and `timeout:`. */
+export function parseTimeout(value: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/i.exec(value);
+  if (!match) return undefined;
+  const n = Number(match[1]) * ({ ms: 0.001, s: 1, m: 60 }[(match[2] ?? "s").toLowerCase() as "ms" | "s" | "m"]);
+  return n > 0 && n <= 3600 ? n : undefined;
+}
+
+function timeoutOption(value: string): number {
+  const seconds = parseTimeout(value);
+  if (seconds === undefined) throw new InvalidArgumentError("expected a duration above 0 and at most 1 hour: seconds (30, 30s), minutes (2m) or milliseconds (500ms)");
+  return seconds;
+}
+
 /** ECR support configured from the flags (--aws-profile). */
 export function ecrFromFlags(flags: Pick<RegistryFlags, "awsProfile">, options: EcrSupportOptions = {}): EcrSupport {
   return new EcrSupport({ ...options, ...(flags.awsProfile !== undefined ? { profile: flags.awsProfile } : {}) });
@@ -105,6 +123,10 @@ function registryHost(value: string, previous: string[] | undefined): string[] {
 
 /** Adds the shared registry flags to a command (call before its action runs). */
 export function addRegistryOptions(command: Command): Command {
+  // `register` has its own --timeout (FlyteAdmin calls); there the one value bounds both.
+  if (!command.options.some((o) => o.long === "--timeout")) {
+    command.option("--timeout <duration>", `longest wait for a registry connection, its answer's headers, or the next byte of a body; stalled requests are tried twice (default ${DEFAULT_TIMEOUT_MS / 1000}s; env IMAGESPEC_TIMEOUT)`, timeoutOption);
+  }
   return command
     .option("--ca-file <file>", `PEM file of CA certificates trusted besides the system ones (env ${CA_FILE_ENV})`)
     .option(
@@ -187,7 +209,9 @@ export async function registryFromOptions(flags: RegistryFlags, context: Registr
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
     ...(logger ? { logger } : {}),
     ...(Object.keys(endpoints).length > 0 ? { endpoints } : {}),
+    ...(flags.timeout !== undefined ? { timeouts: { connectMs: flags.timeout * 1000, headersMs: flags.timeout * 1000, bodyIdleMs: flags.timeout * 1000 } } : {}),
     ...(ownsEcr && ecr ? { onClose: () => ecr.close() } : {}),
+    ...(ecr ? { diagnose: ecrFailureDiagnosis(ecr.clients) } : {}),
   });
 }
 

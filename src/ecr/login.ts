@@ -80,6 +80,11 @@ export class EcrCredentialSource implements CredentialSource {
     return host ? this.problems.get(host.host) : undefined;
   }
 
+  /** A refused ECR token came from the AWS identity, not from a `docker login`: say what to check there. */
+  rejectedHint(registry: string): string | undefined {
+    return ecrHostOf(registry) ? `the token came from GetAuthorizationToken with your AWS identity${this.options.profile !== undefined ? ` (profile ${this.options.profile})` : ""}; check that it may pull/push this repository (ecr:BatchGetImage, ecr:PutImage, ...), that the account and region in the host are right, and that the credentials are current (aws sts get-caller-identity)` : undefined;
+  }
+
   /**
    * The registry refused a token (ECR: 403 "Your authorization token has expired"): drops it from
    * memory and disk and returns true, so the caller asks again and gets a fresh one. At most once

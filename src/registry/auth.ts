@@ -220,6 +220,8 @@ export class Authenticator {
       if (reasons.length > 0) return `no credentials for ${this.registry}: ${reasons.join("; ")}`;
       return `no credentials were found for ${this.registry} (looked in: ${this.keychain.sources.map((s) => s.name).join(", ")}); run \`docker login ${this.registry}\`, configure a credential helper, or pass credentials`;
     }
+    const own = this.keychain.rejectedHint(this.registry, credential);
+    if (own) return `the credentials for ${this.registry} from ${credential.source} were rejected: ${own}`;
     return `the credentials for ${this.registry} from ${credential.source} were rejected: check the user name and password, run \`docker login ${this.registry}\` again, or check the credential helper`;
   }
 

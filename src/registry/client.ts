@@ -4,11 +4,13 @@
 // Docker-Content-Digest (we compute digests ourselves anyway).
 import type { Readable } from "node:stream";
 import { ImagespecError } from "../errors.js";
-import { DigestingStream, DigestMismatchError, MANIFEST_ACCEPT, sha256, type Descriptor } from "../oci/index.js";
+import { DigestingStream, DigestMismatchError, isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT, sha256, type Descriptor } from "../oci/index.js";
 import type { Authenticator } from "./auth.js";
-import { networkError, parseErrorBody, RegistryError } from "./errors.js";
+import { isTransientNetworkError, networkError, parseErrorBody, RegistryError } from "./errors.js";
+import { redactUrl, type RegistryLogger } from "./log.js";
+import { backoffDelay, mayRetry, sleep, type RetryPolicy } from "./retry.js";
 import { repositoryScope } from "./scope.js";
-import { resolveLocation, type HttpRequest, type HttpResponse, type Transport } from "./transport.js";
+import { describeAnswer, resolveLocation, type HttpRequest, type HttpResponse, type Transport } from "./transport.js";
 
 export interface ManifestDescriptor {
   readonly digest: string;
@@ -40,6 +42,16 @@ export class DistributionClient {
     private readonly auth: Authenticator,
   ) {}
 
+  /** The one retry policy (the transport's), for steps that retry above a single request. */
+  get retryPolicy(): RetryPolicy {
+    return this.transport.retryPolicy;
+  }
+
+  /** The --verbose hook, for steps above a single request (an upload started again). */
+  get logger(): RegistryLogger | undefined {
+    return this.transport.logger;
+  }
+
   /** An absolute URL on this registry for an API path (`/v2/...`). */
   async url(path: string, query: Record<string, string> = {}, signal?: AbortSignal): Promise<URL> {
     const url = new URL(path, await this.transport.baseUrl(this.registry, signal));
@@ -60,9 +72,32 @@ export class DistributionClient {
   /** GETs a manifest or index, verifying its bytes against the digest asked for or announced. */
   async getManifest(repository: string, reference: string, signal?: AbortSignal): Promise<FetchedManifest> {
     const url = await this.url(`/v2/${repository}/manifests/${reference}`, {}, signal);
-    const res = await this.send({ method: "GET", url, headers: { accept: MANIFEST_ACCEPT }, followRedirects: true, ...(signal ? { signal } : {}) }, [repositoryScope(repository, "pull")]);
-    if (res.status !== 200) return res.fail();
-    return readManifest(res, reference);
+    return this.readWhole(url, signal, async () => {
+      const res = await this.send({ method: "GET", url, headers: { accept: MANIFEST_ACCEPT }, followRedirects: true, ...(signal ? { signal } : {}) }, [repositoryScope(repository, "pull")]);
+      if (res.status !== 200) return res.fail();
+      return readManifest(res, reference);
+    });
+  }
+
+  /**
+   * A small answer read whole (a manifest, a config), asked for again from the start when its body
+   * broke off or its bytes did not match their digest: the transport retries only up to the headers.
+   */
+  private async readWhole<T>(url: URL, signal: AbortSignal | undefined, read: () => Promise<T>): Promise<T> {
+    const policy = this.retryPolicy;
+    let stalls = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch (error) {
+        const broken = error instanceof DigestMismatchError || (error instanceof RegistryError && error.retryable);
+        if (error instanceof RegistryError && error.code === "TIMEOUT") stalls++;
+        if (!broken || signal?.aborted || !mayRetry(policy, attempt, stalls)) throw error;
+        const delayMs = backoffDelay(policy, attempt);
+        this.logger?.({ type: "retry", method: "GET", url: redactUrl(url), attempt, delayMs, reason: (error as ImagespecError).code });
+        await sleep(delayMs, signal);
+      }
+    }
   }
 
   /** PUTs manifest bytes under a tag or digest. Returns the digest of the bytes (not trusting a header). */
@@ -72,7 +107,7 @@ export class DistributionClient {
       { method: "PUT", url, headers: { "content-type": mediaType }, body: bytes, ...(signal ? { signal } : {}) },
       [repositoryScope(repository, "pull", "push")],
     );
-    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return res.fail();
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return res.fail({ expected: "201 Created" });
     await res.discard();
     return sha256(bytes);
   }
@@ -102,7 +137,7 @@ export class DistributionClient {
     const verified = new DigestingStream({ digest: descriptor.digest, size: descriptor.size, what: `${this.registry}/${repository}@${descriptor.digest}` });
     const body = res.body;
     // A dropped connection mid-body becomes a registry error naming the blob, not a bare socket error.
-    body.on("error", (error) => verified.destroy(error instanceof ImagespecError ? error : networkError("GET", url, error)));
+    body.on("error", (error) => verified.destroy(error instanceof ImagespecError ? error : networkError("GET", url, error, isTransientNetworkError(error))));
     verified.on("close", () => {
       if (!body.destroyed && !body.readableEnded) body.destroy();
     });
@@ -118,14 +153,16 @@ export class DistributionClient {
       });
     }
     const url = await this.url(`/v2/${repository}/blobs/${descriptor.digest}`, {}, signal);
-    const res = await this.send({ method: "GET", url, followRedirects: true, ...(signal ? { signal } : {}) }, [repositoryScope(repository, "pull")]);
-    if (res.status !== 200) return res.fail();
-    const bytes = await res.buffer(limit);
-    const digest = sha256(bytes);
-    if (digest !== descriptor.digest || bytes.length !== descriptor.size) {
-      throw new DigestMismatchError(`${this.registry}/${repository}@${descriptor.digest}`, descriptor.digest, `${digest} (${bytes.length} bytes)`);
-    }
-    return bytes;
+    return this.readWhole(url, signal, async () => {
+      const res = await this.send({ method: "GET", url, followRedirects: true, ...(signal ? { signal } : {}) }, [repositoryScope(repository, "pull")]);
+      if (res.status !== 200) return res.fail();
+      const bytes = await res.buffer(limit);
+      const digest = sha256(bytes);
+      if (digest !== descriptor.digest || bytes.length !== descriptor.size) {
+        throw new DigestMismatchError(`${this.registry}/${repository}@${descriptor.digest}`, descriptor.digest, `${digest} (${bytes.length} bytes)`);
+      }
+      return bytes;
+    });
   }
 
   /**
@@ -140,7 +177,7 @@ export class DistributionClient {
     const res = await this.send({ method: "POST", url, headers: { "content-length": "0" }, ...(signal ? { signal } : {}) }, scopes);
     await res.discard();
     if (mount && res.status === 201) return { mounted: true };
-    if (res.status !== 202 && res.status !== 201) return res.fail();
+    if (res.status !== 202 && res.status !== 201) return res.fail({ expected: "202 Accepted" });
     const location = res.header("location");
     if (!location) {
       throw new RegistryError({ method: "POST", url, status: res.status, code: "UPLOAD_INVALID", problem: "the registry opened an upload without a Location", hint: "the registry is not following the distribution spec; tell its operator" });
@@ -187,26 +224,74 @@ export class DistributionClient {
   }
 }
 
-/** Reads a 200 manifest response: bytes, media type, digest (verified when the reference or header names one). */
+/**
+ * Reads a 200 manifest response: bytes, media type, digest. It counts as a manifest only when it is
+ * one: a known manifest or index media type (from Content-Type, or from the body when the type is
+ * generic JSON), a body that parses as that kind of document, and a digest that matches the one
+ * asked for or announced. Anything else (an HTML page, `{}`, junk) is an error naming what came back.
+ */
 export async function readManifest(res: HttpResponse, reference: string): Promise<FetchedManifest> {
   const bytes = await res.buffer(MANIFEST_LIMIT);
+  const contentType = res.header("content-type");
+  const notAManifest = (why: string): never => {
+    throw new RegistryError({
+      method: res.method,
+      url: res.url,
+      status: res.status,
+      code: "NOT_A_MANIFEST",
+      problem: `${describeAnswer(contentType, bytes, "an image manifest or index")} (${why})`,
+      hint: `a registry answers with a manifest; this looks like something else (a proxy, a captive portal, a misconfigured registry) answering for ${res.url.host}: check the host, port and any HTTP proxy`,
+    });
+  };
+  const document = parseDocument(bytes);
+  if (document === undefined) return notAManifest("the body is not a JSON object");
+  const mediaType = manifestMediaType(contentType, document);
+  if (mediaType === undefined) {
+    const type = contentType?.split(";")[0]?.trim() || "no content type";
+    // Docker's schema 1 is a manifest, but one imagespec does not read (nor asks for).
+    return notAManifest(type.startsWith("application/vnd.docker.distribution.manifest.v1") ? "a Docker schema 1 manifest, which imagespec does not read; push the image again with a current tool" : `${type} is not a manifest media type`);
+  }
+  const shapeProblem = manifestShapeProblem(mediaType, document);
+  if (shapeProblem) return notAManifest(shapeProblem);
   const digest = sha256(bytes);
   const expected = reference.includes(":") ? reference : res.header("docker-content-digest");
   if (expected !== undefined && expected.startsWith("sha256:") && expected !== digest) {
     throw new DigestMismatchError(`manifest ${res.url.pathname}`, expected, digest);
   }
-  return { bytes, digest, size: bytes.length, mediaType: manifestMediaType(res.header("content-type"), bytes) };
+  return { bytes, digest, size: bytes.length, mediaType };
 }
 
-/** The Content-Type, unless it is generic; then the manifest's own mediaType field. */
-function manifestMediaType(contentType: string | undefined, bytes: Buffer): string {
-  const header = contentType?.split(";")[0]?.trim();
-  if (header && header !== "application/json" && header !== "text/plain" && header !== "application/octet-stream") return header;
+function parseDocument(bytes: Buffer): Record<string, unknown> | undefined {
   try {
-    const parsed = JSON.parse(bytes.toString("utf8")) as { mediaType?: unknown; manifests?: unknown };
-    if (typeof parsed.mediaType === "string") return parsed.mediaType;
-    return Array.isArray(parsed.manifests) ? "application/vnd.oci.image.index.v1+json" : "application/vnd.oci.image.manifest.v1+json";
+    const value: unknown = JSON.parse(bytes.toString("utf8"));
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
-    return header ?? "application/octet-stream";
+    return undefined;
   }
+}
+
+const GENERIC_TYPES = new Set(["application/json", "text/plain", "application/octet-stream", ""]);
+
+/** The Content-Type when it is a manifest type; when it is generic, the document's own mediaType (or its shape). */
+function manifestMediaType(contentType: string | undefined, document: Record<string, unknown>): string | undefined {
+  const header = contentType?.split(";")[0]?.trim().toLowerCase() ?? "";
+  if (isManifestMediaType(header) || isIndexMediaType(header)) return header;
+  if (!GENERIC_TYPES.has(header)) return undefined;
+  const own = document.mediaType;
+  if (typeof own === "string") return isManifestMediaType(own) || isIndexMediaType(own) ? own : undefined;
+  if (Array.isArray(document.manifests)) return "application/vnd.oci.image.index.v1+json";
+  if (Array.isArray(document.layers)) return "application/vnd.oci.image.manifest.v1+json";
+  return undefined;
+}
+
+/** Why the document is not the kind its media type says, or undefined when it is. */
+function manifestShapeProblem(mediaType: string, document: Record<string, unknown>): string | undefined {
+  if (document.schemaVersion !== 2) return "schemaVersion is not 2";
+  if (typeof document.mediaType === "string" && document.mediaType !== mediaType) return `its mediaType ${document.mediaType} contradicts the Content-Type ${mediaType}`;
+  const isDescriptor = (d: unknown): boolean => typeof d === "object" && d !== null && typeof (d as { digest?: unknown }).digest === "string" && typeof (d as { size?: unknown }).size === "number";
+  if (isIndexMediaType(mediaType)) {
+    return Array.isArray(document.manifests) && document.manifests.every(isDescriptor) ? undefined : "an index needs a manifests list of descriptors";
+  }
+  if (!isDescriptor(document.config)) return "a manifest needs a config descriptor";
+  return Array.isArray(document.layers) && document.layers.every(isDescriptor) ? undefined : "a manifest needs a layers list of descriptors";
 }

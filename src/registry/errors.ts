@@ -22,6 +22,10 @@ export interface RegistryErrorInit {
   readonly hint?: string;
   /** True when a fresh attempt with a reopened request body may succeed. */
   readonly retryable?: boolean;
+  /** The registry's Retry-After, when it sent one: how long it asked us to wait. */
+  readonly retryAfter?: string;
+  /** Which end of a transfer failed, when there are two (copy, a push of a pulled base). */
+  readonly side?: "source" | "target";
   readonly cause?: unknown;
 }
 
@@ -33,12 +37,16 @@ export class RegistryError extends ImagespecError {
   /** The registry's error codes (`NAME_UNKNOWN`, `DENIED`, ...), first one first. */
   readonly registryCodes: readonly string[];
   readonly retryable: boolean;
+  readonly retryAfter: string | undefined;
+  readonly side: "source" | "target" | undefined;
+  private readonly init: RegistryErrorInit;
 
   constructor(init: RegistryErrorInit) {
     const url = safeUrl(init.url);
     const details = init.details ?? [];
     const code = init.code ?? details[0]?.code ?? codeForStatus(init.status);
-    super(code, describe(init.method, url, init.status, details, init.problem), {
+    const side = init.side ? `${init.side} registry: ` : "";
+    super(code, `${side}${describe(init.method, url, init.status, details, init.problem)}`, {
       hint: init.hint ?? hintFor(code, init.status, url) ?? hintFor(codeForStatus(init.status), init.status, url) ?? genericHint(url),
       cause: init.cause,
     });
@@ -47,6 +55,14 @@ export class RegistryError extends ImagespecError {
     this.status = init.status;
     this.registryCodes = details.map((d) => d.code);
     this.retryable = init.retryable ?? false;
+    this.retryAfter = init.retryAfter;
+    this.side = init.side;
+    this.init = init;
+  }
+
+  /** The same error, saying which end of a transfer it came from. */
+  onSide(side: "source" | "target"): RegistryError {
+    return this.side === side ? this : new RegistryError({ ...this.init, side, cause: this.init.cause ?? this });
   }
 
   /** The registry host (with port) the request went to. */
@@ -83,6 +99,10 @@ function truncate(text: string, max: number): string {
 }
 
 const STATUS_TEXT: Record<number, string> = {
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
   400: "Bad Request",
   401: "Unauthorized",
   403: "Forbidden",

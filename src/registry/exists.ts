@@ -2,7 +2,7 @@
 // says why we cannot tell. An auth failure, a 5xx or a TLS problem is never read as yes — that
 // is the bug that makes other tools skip a build and deploy an image that does not exist.
 import { referenceIdentifier, type Reference } from "../reference/index.js";
-import { MANIFEST_ACCEPT } from "../oci/index.js";
+import { isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT } from "../oci/index.js";
 import { readManifest, type DistributionClient } from "./client.js";
 import { parseErrorBody, saysNotFound } from "./errors.js";
 import { repositoryScope } from "./scope.js";
@@ -19,12 +19,14 @@ export async function manifestExists(client: DistributionClient, ref: Reference,
   if (head.status === 404) return { present: false };
   if (head.status === 200) {
     const digest = head.header("docker-content-digest");
-    const mediaType = head.header("content-type");
+    const mediaType = head.header("content-type")?.split(";")[0]?.trim().toLowerCase();
     const size = Number(head.header("content-length"));
-    // Without a digest header the bytes must be fetched to know what is there.
-    if (digest?.startsWith("sha256:") && mediaType && Number.isFinite(size)) {
+    // HEAD proves a manifest only with a manifest media type and its digest; anything less (an
+    // HTML page, a generic JSON type, no digest) is settled by GET, which reads and checks the bytes.
+    const known = isManifestMediaType(mediaType) || isIndexMediaType(mediaType);
+    if (known && /^sha256:[a-f0-9]{64}$/.test(digest ?? "") && Number.isSafeInteger(size) && size > 0) {
       if (ref.digest !== undefined && digest !== ref.digest) return { present: false };
-      return { present: true, digest, mediaType: mediaType.split(";")[0]!.trim(), size };
+      return { present: true, digest: digest!, mediaType: mediaType!, size };
     }
   }
   // HEAD has no body: a 405, a 403 or a 5xx only tells us something with GET, whose body may say

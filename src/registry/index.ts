@@ -3,7 +3,7 @@
 export { Registry, type RegistryOptions, type CopyOptions, type CopyResult } from "./registry.js";
 export { parseImageLocation, formatImageLocation, type ImageLocation } from "./location.js";
 export type { ExistsResult } from "./exists.js";
-export type { PushEvent, PushOptions, PushResult, BlobOutcome } from "./push.js";
+export type { PushEvent, PushOptions, PushResult, BlobOutcome, FailureDiagnosis } from "./push.js";
 export { readConfig, selectPlatform, ImageFormatError } from "./pull.js";
 export { Credential, type CredentialKind } from "./credential.js";
 export {
@@ -27,4 +27,4 @@ export { parseRegistryEndpoints, checkEndpoint, REGISTRY_ENDPOINTS_ENV, type Reg
 export { Transport, HttpResponse, type TransportOptions, type TransportTimeouts, type HttpRequest } from "./transport.js";
 export { redactUrl, redactHeaders, type RegistryLogEvent, type RegistryLogger } from "./log.js";
 export { repositoryScope, type RepositoryAction } from "./scope.js";
-export type { RetryPolicy } from "./retry.js";
+export { DEFAULT_RETRY, DEFAULT_TIMEOUT_MS, type RetryPolicy } from "./retry.js";

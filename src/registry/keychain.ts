@@ -27,6 +27,11 @@ export interface CredentialSource {
   invalidate?(registry: string, credential: Credential): Promise<boolean> | boolean;
   /** Why the source had no credential for a registry it is responsible for (for the 401 hint). */
   describeMissing?(registry: string): string | undefined;
+  /**
+   * What to do when the registry refused this source's credential, for sources that are not
+   * docker's files (a token minted by a cloud API): `docker login` would not help there.
+   */
+  rejectedHint?(registry: string): string | undefined;
 }
 
 export class Keychain {
@@ -63,6 +68,11 @@ export class Keychain {
     const source = this.chain.find((s) => s.name === credential.source);
     if (!source?.invalidate) return false;
     return source.invalidate(registry, credential);
+  }
+
+  /** The hint of the source a refused credential came from, if that source has its own. */
+  rejectedHint(registry: string, credential: Credential): string | undefined {
+    return this.chain.find((s) => s.name === credential.source)?.rejectedHint?.(registry);
   }
 
   /** What the sources say about having nothing for a registry (e.g. "no AWS credentials: ..."). */

@@ -10,9 +10,10 @@ import type { DistributionClient } from "./client.js";
 import { forEachLimited } from "./concurrency.js";
 import { RegistryError } from "./errors.js";
 import { manifestExists } from "./exists.js";
-import { backoffDelay, DEFAULT_RETRY, sleep } from "./retry.js";
+import { backoffDelay, isRetryableStatus, mayRetry, sleep } from "./retry.js";
+import { redactUrl } from "./log.js";
 import { repositoryScope } from "./scope.js";
-import { uploadBlob, type UploadSettings } from "./upload.js";
+import { BlobReadError, uploadBlob, type UploadSettings } from "./upload.js";
 
 export type BlobOutcome = "exists" | "mounted" | "uploaded";
 
@@ -28,9 +29,18 @@ export interface PushOptions {
   readonly onProgress?: (event: PushEvent) => void;
   readonly signal?: AbortSignal;
   readonly upload?: UploadSettings;
-  /** Fresh upload sessions tried per blob after a transient failure (default 3). */
+  /** Fresh upload sessions tried per blob after a transient failure (default: the retry policy's attempts). */
   readonly uploadAttempts?: number;
+  /** A vendor's reading of a request that failed below HTTP (see RegistryOptions.diagnose). */
+  readonly diagnose?: FailureDiagnosis;
 }
+
+/**
+ * What a vendor makes of a push request that failed without an HTTP answer: an error that says
+ * what really happened (src/ecr: "the repository does not exist", confirmed through the ECR API),
+ * or undefined when it has nothing to add.
+ */
+export type FailureDiagnosis = (failure: { readonly error: RegistryError; readonly reference: Reference }) => Promise<Error | undefined>;
 
 export interface PushResult {
   /** Where the image now is, pinned: `registry/repo:tag@digest`. */
@@ -220,7 +230,9 @@ async function ensureBlob(
       // A mount is only a shortcut (the source may be unreadable to us); upload instead.
     }
   }
-  const attempts = options.uploadAttempts ?? 3;
+  const policy = client.retryPolicy;
+  const attempts = options.uploadAttempts ?? policy.attempts;
+  let stalls = 0;
   for (let attempt = 1; ; attempt++) {
     try {
       await uploadBlob({
@@ -233,49 +245,38 @@ async function ensureBlob(
         signal,
       });
       break;
-    } catch (error) {
-      if (signal.aborted) throw error;
-      if (isDroppedConnection(error)) {
-        // ECR drops the connection of an upload to a repository that does not exist.
-        const missing = await repositoryMissing(client, ref, signal);
-        if (missing) throw missing;
+    } catch (caught) {
+      if (signal.aborted) throw caught;
+      const error = caught instanceof RegistryError && caught.side === undefined ? caught.onSide("target") : caught;
+      if (error instanceof RegistryError && error.side === "target" && error.status === undefined) {
+        // A vendor may know what a dropped connection means (ECR drops uploads to a repository
+        // that does not exist, and its API can confirm it); everywhere else it is a network fault.
+        const diagnosed = await options.diagnose?.({ error, reference: ref }).catch(() => undefined);
+        if (diagnosed) throw diagnosed;
       }
-      if (attempt >= attempts || !worthRestarting(error)) throw error;
+      if (error instanceof RegistryError && error.code === "TIMEOUT") stalls++;
+      if (!mayRetry(policy, attempt, stalls) || attempt >= attempts || !worthRestarting(error)) throw error;
       session = undefined; // the old session may hold part of the bytes; start clean
-      await sleep(backoffDelay(DEFAULT_RETRY, attempt), signal);
+      const retryAfter = error instanceof RegistryError ? error.retryAfter : undefined;
+      const delayMs = backoffDelay(policy, attempt, retryAfter);
+      const failed = error instanceof RegistryError ? { method: error.method, url: redactUrl(error.url) } : { method: "UPLOAD", url: `${ref.registry}/${repository}@${digest}` };
+      client.logger?.({ type: "retry", ...failed, attempt, delayMs, reason: `upload of ${digest} restarts: ${error instanceof ImagespecError ? error.code : "error"}` });
+      await sleep(delayMs, signal);
     }
   }
   emit({ type: "blob", status: "uploaded", digest, size });
   return "uploaded";
 }
 
-function isDroppedConnection(error: unknown): boolean {
-  return error instanceof RegistryError && error.status === undefined && (error.code === "NETWORK_ERROR" || error.code === "TIMEOUT");
-}
-
-/** A NAME_UNKNOWN error when the registry says the repository does not exist; undefined when it exists or will not say. */
-async function repositoryMissing(client: DistributionClient, ref: Reference, signal: AbortSignal): Promise<RegistryError | undefined> {
-  let exists: boolean | undefined;
-  try {
-    exists = await client.repositoryExists(ref.repository, signal);
-  } catch {
-    return undefined;
-  }
-  if (exists !== false) return undefined;
-  const url = await client.url(`/v2/${ref.repository}/blobs/uploads/`, {}, signal);
-  return new RegistryError({
-    method: "POST",
-    url,
-    code: "NAME_UNKNOWN",
-    problem: `repository ${ref.repository} does not exist on ${ref.registry} (the registry dropped the upload connection)`,
-    hint: `create the repository first (ECR: aws ecr create-repository --repository-name ${ref.repository}, or let imagespec create it: ecr.createRepository, imagespec ecr ensure-repo)`,
-  });
-}
-
-/** Failures that a fresh upload session (with the blob reopened from the start) may get past. */
+/**
+ * Failures that a fresh upload session (with the blob reopened from the start) may get past: the
+ * network or the registry faltering, on either end; a source that sent corrupted or truncated
+ * bytes (read again from the start). Not a refusal, and not local content that is wrong.
+ */
 function worthRestarting(error: unknown): boolean {
+  if (error instanceof BlobReadError) return error.retryable;
   if (!(error instanceof RegistryError)) return false;
   if (error.retryable) return true;
   if (["NETWORK_ERROR", "TIMEOUT", "REGISTRY_UNAVAILABLE", "TOOMANYREQUESTS", "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "UPLOAD_STALLED"].includes(error.code)) return true;
-  return error.status !== undefined && error.status >= 500;
+  return error.status !== undefined && isRetryableStatus(error.status);
 }

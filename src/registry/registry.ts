@@ -10,7 +10,7 @@ import { manifestExists, type ExistsResult } from "./exists.js";
 import { defaultKeychain, type Keychain } from "./keychain.js";
 import { formatImageLocation, parseImageLocation, type ImageLocation } from "./location.js";
 import { fetchManifest, pullAny, pullImage, pullIndex } from "./pull.js";
-import { InflightBlobs, pushImage, type PushEvent, type PushOptions, type PushResult } from "./push.js";
+import { InflightBlobs, pushImage, type FailureDiagnosis, type PushEvent, type PushOptions, type PushResult } from "./push.js";
 import { Transport, type TransportOptions } from "./transport.js";
 import type { UploadSettings } from "./upload.js";
 
@@ -28,6 +28,11 @@ export interface RegistryOptions extends TransportOptions {
    * it to create an ECR repository on demand). A rejection fails the push.
    */
   readonly beforePush?: (ref: Reference) => Promise<void>;
+  /**
+   * A vendor's reading of a push request that failed without an HTTP answer (src/ecr confirms a
+   * missing ECR repository through its API). Generic registry code draws no vendor conclusions.
+   */
+  readonly diagnose?: FailureDiagnosis;
   /** Runs on close(): releases what the options brought along (the ECR module's SDK clients). */
   readonly onClose?: () => void | Promise<void>;
 }
@@ -117,6 +122,7 @@ export class Registry {
       {
         ...(this.options.concurrency !== undefined ? { concurrency: this.options.concurrency } : {}),
         ...(this.options.upload ? { upload: this.options.upload } : {}),
+        ...(this.options.diagnose ? { diagnose: this.options.diagnose } : {}),
         ...options,
       },
       this.inflight,

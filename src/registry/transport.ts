@@ -12,14 +12,15 @@ import { ImagespecError } from "../errors.js";
 import { endpointTable, type RegistryEndpoints } from "./endpoints.js";
 import { networkError, errorCode, isTransientNetworkError, parseErrorBody, safeUrl, saysNotFound, RegistryError } from "./errors.js";
 import { redactHeaders, redactUrl, type RegistryLogger } from "./log.js";
-import { backoffDelay, DEFAULT_RETRY, isRetryableStatus, sleep, type RetryPolicy } from "./retry.js";
+import { backoffDelay, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS, isRetryableStatus, mayRetry, sleep, STALL_CODES, type RetryPolicy } from "./retry.js";
 
+/** Each defaults to DEFAULT_TIMEOUT_MS (12 s); the CLI's --timeout sets all three. */
 export interface TransportTimeouts {
-  /** TCP + TLS connect (default 30 s). */
+  /** TCP + TLS connect. */
   readonly connectMs?: number;
-  /** From the end of the request to the response headers (default 120 s). */
+  /** From the end of the request to the response headers. */
   readonly headersMs?: number;
-  /** Longest silence while reading a response body (default 120 s). */
+  /** Longest silence while reading a response body. */
   readonly bodyIdleMs?: number;
 }
 
@@ -105,7 +106,8 @@ export class HttpResponse {
       }
     } catch (error) {
       if (error instanceof ImagespecError) throw error;
-      throw networkError(this.method, this.url, error);
+      // The answer broke off mid-body: asking again from the start may get all of it.
+      throw networkError(this.method, this.url, error, isTransientNetworkError(error));
     }
     this.cached = Buffer.concat(chunks);
     return this.cached;
@@ -115,15 +117,32 @@ export class HttpResponse {
     return (await this.buffer(limit)).toString("utf8");
   }
 
-  /** Throws the registry's error for this response, reading its error body. */
-  async fail(overrides: { hint?: string; code?: string } = {}): Promise<never> {
+  /**
+   * Throws the registry's error for this response, reading its error body. An answer that is not a
+   * registry error (a 200 where 202 was due, an HTML page from a proxy) is described by what came
+   * back: its content type and first bytes.
+   */
+  async fail(overrides: { hint?: string; code?: string; expected?: string } = {}): Promise<never> {
     let body = "";
     try {
       body = await this.text(ERROR_BODY_LIMIT);
     } catch {
       // the status alone still says what happened
     }
-    throw new RegistryError({ method: this.method, url: this.url, status: this.status, details: parseErrorBody(body), ...overrides });
+    const { expected, ...rest } = overrides;
+    const details = parseErrorBody(body);
+    const retryAfter = this.header("retry-after");
+    const odd = this.status < 400 || details.length === 0;
+    throw new RegistryError({
+      method: this.method,
+      url: this.url,
+      status: this.status,
+      details,
+      ...(odd && (body !== "" || expected !== undefined) ? { problem: describeAnswer(this.header("content-type"), body, expected) } : {}),
+      ...(this.status < 400 ? { code: "UNEXPECTED_RESPONSE", hint: unexpectedHint(this.url) } : {}),
+      ...(retryAfter !== undefined ? { retryAfter } : {}),
+      ...rest,
+    });
   }
 
   /** Drops the body so the connection can be reused. */
@@ -139,6 +158,20 @@ export class HttpResponse {
   }
 }
 
+/** `text/html: "<html><body>Sign in..."` — enough of an answer to tell what sent it. */
+export function describeAnswer(contentType: string | undefined, body: string | Buffer, expected?: string): string {
+  const text = (Buffer.isBuffer(body) ? body.subarray(0, 200).toString("utf8") : body.slice(0, 200)).replace(/\s+/g, " ").trim();
+  // Control characters and other binary noise would garble a terminal.
+  // A page that echoes the request (some proxies do) must not carry a credential into the message.
+  const printable = text.replace(/[^\x20-\x7e]/g, "?").replace(/\b(bearer|basic)\s+[\w.~+/=-]+/gi, "$1 [redacted]").slice(0, 80);
+  const what = `${contentType?.trim() || "no content type"}${printable ? `: ${JSON.stringify(printable)}` : ", empty body"}`;
+  return expected ? `answered ${what} where ${expected} was expected` : `answered ${what}`;
+}
+
+function unexpectedHint(url: URL): string {
+  return `something that is not an OCI registry answered for ${url.host} (a proxy, a captive portal or a login page?); check the host and port, and any HTTP proxy between you and the registry`;
+}
+
 export class Transport {
   private readonly verifying: Agent;
   private readonly trusting: Agent;
@@ -146,7 +179,8 @@ export class Transport {
   private readonly schemes = new Map<string, Promise<"http" | "https">>();
   /** `WWW-Authenticate` of the `/v2/` probe, so the first real request can carry auth. */
   private readonly probeChallenges = new Map<string, string>();
-  private readonly retryPolicy: RetryPolicy;
+  /** The one retry policy: the transport's own retries and the push's upload restarts use it. */
+  readonly retryPolicy: RetryPolicy;
   private readonly userAgent: string;
   private readonly endpoints: Map<string, URL>;
   readonly logger: RegistryLogger | undefined;
@@ -155,11 +189,11 @@ export class Transport {
     const timeouts = options.timeouts ?? {};
     const common = {
       keepAliveTimeout: 30_000,
-      headersTimeout: timeouts.headersMs ?? 120_000,
-      bodyTimeout: timeouts.bodyIdleMs ?? 120_000,
+      headersTimeout: timeouts.headersMs ?? DEFAULT_TIMEOUT_MS,
+      bodyTimeout: timeouts.bodyIdleMs ?? DEFAULT_TIMEOUT_MS,
       connections: options.connectionsPerHost ?? 16,
     };
-    const connectTimeout = timeouts.connectMs ?? 30_000;
+    const connectTimeout = timeouts.connectMs ?? DEFAULT_TIMEOUT_MS;
     const ca = options.caFile ? trustedCas(options.caFile) : undefined;
     // One secure context for all connections: building it from ~150 PEM roots per connection is slow.
     const secureContext = ca ? tls.createSecureContext({ ca }) : undefined;
@@ -224,8 +258,10 @@ export class Transport {
         this.logger?.({ type: "scheme", registry, scheme: "http" });
         return "http";
       }
-    } catch {
-      // the HTTPS failure is the one worth reporting
+    } catch (httpError) {
+      // A handshake answered in plain HTTP ("wrong version number") means the server speaks
+      // HTTP: then what went wrong over HTTP (a stall, a reset) is the failure to report.
+      if (speaksPlainHttp(httpsError)) throw httpError;
     }
     throw httpsError;
   }
@@ -266,6 +302,7 @@ export class Transport {
   private async send(req: HttpRequest): Promise<HttpResponse> {
     const policy = this.retryPolicy;
     const oneShot = req.body !== undefined && !Buffer.isBuffer(req.body) && isReadable(req.body) ? req.body : undefined;
+    let stalls = 0;
     for (let attempt = 1; ; attempt++) {
       const body = await openBody(req.body);
       const headers: Record<string, string> = { "user-agent": this.userAgent, ...lowerKeys(req.headers ?? {}) };
@@ -287,7 +324,8 @@ export class Transport {
         if (req.signal?.aborted) throw abortError(req, req.signal.reason);
         const stillReplayable = oneShot === undefined || !oneShot.readableDidRead;
         const transient = isTransientNetworkError(error);
-        if (transient && stillReplayable && attempt < policy.attempts) {
+        if (STALL_CODES.has(errorCode(error) ?? "")) stalls++;
+        if (transient && stillReplayable && mayRetry(policy, attempt, stalls)) {
           const delayMs = backoffDelay(policy, attempt);
           this.logger?.({ type: "retry", method: req.method, url: redactUrl(req.url), attempt, delayMs, reason: errorCode(error) ?? "network error" });
           await this.pause(delayMs, req);
@@ -345,6 +383,12 @@ function abortError(req: HttpRequest, reason: unknown): ImagespecError {
     hint: "the operation was cancelled before it finished",
     cause: reason,
   });
+}
+
+function speaksPlainHttp(tlsError: unknown): boolean {
+  const cause = (tlsError as { cause?: unknown }).cause;
+  const text = `${errorCode(cause) ?? ""} ${cause instanceof Error ? cause.message : ""}`;
+  return /WRONG_VERSION_NUMBER|wrong version number|packet length too long|http request/i.test(text);
 }
 
 function isReadable(body: RequestBody): body is Readable {

@@ -27,12 +27,24 @@ export const DEFAULT_CHUNK_SIZE = 5 << 20;
 
 /** The blob's own source failed (a file vanished, a generator threw) while it was being pushed. */
 export class BlobReadError extends ImagespecError {
-  constructor(digest: string, cause: unknown) {
-    super("BLOB_READ_FAILED", `reading blob ${digest} for upload failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
+  /** True when reading the source again may succeed (it sent corrupted or truncated bytes). */
+  readonly retryable: boolean;
+
+  constructor(digest: string, cause: unknown, retryable = false) {
+    super("BLOB_READ_FAILED", `reading blob ${digest} from its source failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
       hint: "the content's source failed mid-push; nothing was tagged — fix the source and push again",
       cause,
     });
+    this.retryable = retryable;
   }
+}
+
+/** A failure of the blob's source as the side it came from: a registry error says "source registry". */
+function sourceFailure(digest: string, error: unknown): ImagespecError {
+  if (error instanceof RegistryError) return error.onSide("source");
+  // The source's own check (a registry blob verifies while it streams) found bad bytes: read it again.
+  if (error instanceof DigestMismatchError) return new BlobReadError(digest, error, true);
+  return error instanceof ImagespecError ? error : new BlobReadError(digest, error);
 }
 
 export interface UploadRequest {
@@ -110,7 +122,7 @@ async function sendStream(client: DistributionClient, repository: string, locati
     throw failure;
   }
   // Some registries (ECR) answer 201 where the spec says 202.
-  if (res.status !== 202 && res.status !== 201 && res.status !== 204) return res.fail();
+  if (res.status !== 202 && res.status !== 201 && res.status !== 204) return res.fail({ expected: "202 Accepted" });
   await res.discard();
   return nextLocation(res.header("location"), location);
 }
@@ -140,7 +152,7 @@ async function sendChunks(client: DistributionClient, repository: string, locati
         },
         pushScopes(repository),
       );
-      if (res.status !== 202 && res.status !== 201 && res.status !== 204) return res.fail();
+      if (res.status !== 202 && res.status !== 201 && res.status !== 204) return res.fail({ expected: "202 Accepted" });
       await res.discard();
       current = nextLocation(res.header("location"), current);
       const accepted = acceptedLength(res.header("range")) ?? end + 1;
@@ -173,7 +185,7 @@ async function finish(client: DistributionClient, repository: string, location: 
     { method: "PUT", url, headers: { "content-type": "application/octet-stream", "content-length": String(body.length) }, body, ...(signal ? { signal } : {}) },
     pushScopes(repository),
   );
-  if (res.status !== 201 && res.status !== 204 && res.status !== 200) return res.fail();
+  if (res.status !== 201 && res.status !== 204 && res.status !== 200) return res.fail({ expected: "201 Created" });
   await res.discard();
 }
 
@@ -210,7 +222,7 @@ class VerifiedContent {
     try {
       source = await blob.open();
     } catch (error) {
-      throw error instanceof ImagespecError ? error : new BlobReadError(digest, error);
+      throw sourceFailure(digest, error);
     }
     const verifier = new DigestingStream({ digest, size, what: `blob ${digest}` });
     const counter = new ProgressStream(onBytes);
@@ -235,7 +247,7 @@ class VerifiedContent {
 
   /** Why the content itself failed, if it did. */
   failure(): ImagespecError | undefined {
-    if (this.sourceError !== undefined) return this.sourceError instanceof ImagespecError ? this.sourceError : new BlobReadError(this.digest, this.sourceError);
+    if (this.sourceError !== undefined) return sourceFailure(this.digest, this.sourceError);
     if (this.verifyError instanceof ImagespecError) return this.verifyError;
     return undefined;
   }

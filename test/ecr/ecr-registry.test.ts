@@ -9,6 +9,7 @@ import { ECRClient, SetRepositoryPolicyCommand } from "@aws-sdk/client-ecr";
 import { EcrError, EcrSupport, EcrTokenCache, PULL_STATEMENT_SID, ecrSchema, type EcrOptions } from "../../src/index.js";
 import { Keychain, Registry, RegistryError, type RegistryOptions } from "../../src/registry/index.js";
 import { ImagespecError } from "../../src/errors.js";
+import { ecrFailureDiagnosis } from "../../src/ecr/diagnose.js";
 import { startEcrEmulator, useEmulatorAwsEnv, type EcrEmulator } from "../support/ecr-emulator/index.js";
 import { makeTestImage, removeDir, run, tempDir, type RunResult, type TestImage } from "../support/tools.js";
 
@@ -198,13 +199,26 @@ describe("ECR repositories on demand", () => {
     assert.equal(callsOf("CreateRepository") > 0 && emu.calls.some((c) => c.operation === "CreateRepository" && JSON.stringify(c.input).includes("team/absent")), false);
   });
 
-  it("without the repository hook, ECR's dropped upload connection to a missing repository becomes 'repository does not exist'", async () => {
-    const { registry } = setup({ hook: false });
+  it("without the repository hook, ECR's dropped upload connection to a missing repository becomes 'repository does not exist', confirmed by DescribeRepositories", async () => {
+    const ecr = new EcrSupport({ cache: new EcrTokenCache({ dir: cacheDir }) });
+    const { registry } = setup({ hook: false, support: ecr, registry: { diagnose: ecrFailureDiagnosis(ecr.clients) } });
+    const described = callsOf("DescribeRepositories");
     await assert.rejects(registry.copy(imageA.ref, `${host()}/never/created:v1`), (error: unknown) => {
-      assert.ok(error instanceof RegistryError, String(error));
-      assert.equal(error.code, "NAME_UNKNOWN");
-      assert.match(error.message, /repository never\/created does not exist/);
+      assert.ok(error instanceof EcrError, String(error));
+      assert.equal(error.code, "ECR_REPOSITORY_NOT_FOUND");
+      assert.match(error.message, /ECR repository never\/created does not exist/);
       assert.match(error.hint ?? "", /create-repository/);
+      return true;
+    });
+    assert.ok(callsOf("DescribeRepositories") > described, "the diagnosis asked the ECR API");
+  });
+
+  it("without a diagnosis, the dropped connection stays a network error of the target: no repository verdict from the registry alone", async () => {
+    const { registry } = setup({ hook: false });
+    await assert.rejects(registry.copy(imageA.ref, `${host()}/never/created2:v1`), (error: unknown) => {
+      assert.ok(error instanceof RegistryError, String(error));
+      assert.match(error.message, /^target registry: /);
+      assert.doesNotMatch(error.message, /does not exist/);
       return true;
     });
   });
