@@ -28,7 +28,7 @@ describe("imagespec build: progress of the Python step", { timeout: 300_000 }, (
     reg = await startRegistry({ mode: "plain" });
     work = await tempDir("imagespec-cli-progress-");
     const wheels = await buildFixtureWheels(join(work, "wheels"));
-    index = await startPypiIndex({ dir: wheels.dir, fileDelayMs: 700 });
+    index = await startPypiIndex({ dir: wheels.dir, fileDelayMs: 1200 });
     const registry = new Registry();
     try {
       await registry.copy(base.ref, `${reg.host}/debian/python:3.11`);
