@@ -47,24 +47,40 @@ const NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/
 /** Registry aliases: 2 to 50 lower-case letters, digits, and single `-`/`_` between them. */
 const ALIAS = /^[a-z0-9]+(?:[-_][a-z0-9]+)*$/;
 
-/** `alias/path/name` (the reference's repository on public.ecr.aws) -> the alias and the repository in that registry. */
-export function publicRepositoryOf(path: string): { alias: string; repository: string } {
+/** Why `alias/path/name` cannot be an ECR Public repository: the alias or the repository part at fault. */
+export interface PublicRepositoryProblem {
+  readonly part: "alias" | "repository";
+  readonly message: string;
+  readonly hint: string;
+}
+
+/** `alias/path/name` (the reference's repository on public.ecr.aws) -> the alias and the repository in that registry, or what is wrong. */
+export function checkPublicRepository(path: string): { alias: string; repository: string } | PublicRepositoryProblem {
   const slash = path.indexOf("/");
   const alias = slash < 0 ? path : path.slice(0, slash);
   const repository = slash < 0 ? "" : path.slice(slash + 1);
   if (!ALIAS.test(alias) || alias.length < 2 || alias.length > 50) {
-    throw new EcrError("INVALID_ECR_REPOSITORY_NAME", `${JSON.stringify(alias)} is not an ECR Public registry alias (2 to 50 lower-case letters, digits, '-' or '_')`, {
+    return {
+      part: "alias",
+      message: `${JSON.stringify(alias)} is not an ECR Public registry alias (2 to 50 lower-case letters, digits, '-' or '_')`,
       hint: "write the registry as public.ecr.aws/<your alias>; the ECR console shows it under Public registry > Settings",
-    });
+    };
   }
   if (repository.length < 2 || repository.length > PUBLIC_NAME_MAX || !NAME.test(repository)) {
-    throw new EcrError(
-      "INVALID_ECR_REPOSITORY_NAME",
-      `${JSON.stringify(repository)} (after the alias ${alias}) is not a valid ECR Public repository name: 2 to ${PUBLIC_NAME_MAX} characters of lower-case letters and digits, separated by single '.', '_' or '-' and '/' between components`,
-      { hint: "rename the image, e.g. name: my-app with registry: public.ecr.aws/<alias>" },
-    );
+    return {
+      part: "repository",
+      message: `${JSON.stringify(repository)} (after the alias ${alias}) is not a valid ECR Public repository name: 2 to ${PUBLIC_NAME_MAX} characters of lower-case letters and digits, separated by single '.', '_' or '-' and '/' between components`,
+      hint: "rename the image, e.g. name: my-app with registry: public.ecr.aws/<alias>",
+    };
   }
   return { alias, repository };
+}
+
+/** checkPublicRepository, throwing EcrError INVALID_ECR_REPOSITORY_NAME for a problem. */
+export function publicRepositoryOf(path: string): { alias: string; repository: string } {
+  const checked = checkPublicRepository(path);
+  if ("part" in checked) throw new EcrError("INVALID_ECR_REPOSITORY_NAME", checked.message, { hint: checked.hint });
+  return checked;
 }
 
 /** The catalog data as the API takes it (RepositoryCatalogDataInput). */

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { checkTag, parseReference, parseRegistryLocation } from "../reference/reference.js";
 import { checkEcrHost } from "../ecr/host.js";
 import { checkLifecyclePolicy, LIFECYCLE_POLICY_HINT } from "../ecr/policy.js";
-import { catalogDataSchema, checkSettingsForRegistry } from "../ecr/public.js";
+import { catalogDataSchema, checkPublicRepository, checkSettingsForRegistry } from "../ecr/public.js";
 import { checkRepositorySettings } from "../ecr/settings.js";
 import { formatPlatform, parsePlatform } from "../oci/types.js";
 import { ImagespecError } from "../errors.js";
@@ -364,6 +364,9 @@ export const imageSpecSchema = z.strictObject({
     return; // the registry field reports it
   }
   if (ecr?.kind !== "ecr") return;
+  const prefix = ecr.ecr.public ? parseRegistryLocation(spec.registry!).prefix : undefined;
+  const repository = prefix ? checkPublicRepository(`${prefix}/${spec.name}`) : undefined;
+  if (repository && "part" in repository) ctx.addIssue({ code: "custom", message: repository.message, path: [repository.part === "alias" ? "registry" : "name"], input: spec.registry, params: { hint: repository.hint } });
   for (const problem of checkSettingsForRegistry(spec.ecr, ecr.ecr.public)) {
     ctx.addIssue({ code: "custom", message: problem.message, path: ["ecr", ...problem.path], input: spec.ecr, params: { hint: problem.hint } });
   }

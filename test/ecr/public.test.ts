@@ -144,6 +144,15 @@ describe("ECR Public", { timeout: 60_000 }, () => {
       () => new ImageSpec({ name: "app", registry: `${PUBLIC_REGISTRY_HOST}/team`, ecr: { scanOnPush: true, encryption: { type: "KMS" } } }),
       (error: unknown) => error instanceof ValidationError && ["ecr.scanOnPush", "ecr.encryption"].every((path) => error.issues.some((i) => i.path === path)),
     );
+    // The alias and the repository name as ECR Public takes them, checked at load, not after a build.
+    assert.throws(
+      () => new ImageSpec({ name: "app", registry: `${PUBLIC_REGISTRY_HOST}/a` }),
+      (error: unknown) => error instanceof ValidationError && error.issues.some((i) => i.path === "registry" && /registry alias/.test(i.message)),
+    );
+    assert.throws(
+      () => new ImageSpec({ name: "n".repeat(200), registry: `${PUBLIC_REGISTRY_HOST}/team/group` }),
+      (error: unknown) => error instanceof ValidationError && error.issues.some((i) => i.path === "name" && /2 to 205 characters/.test(i.message)),
+    );
     assert.ok(new ImageSpec({ name: "app", registry: `${PUBLIC_REGISTRY_HOST}/team`, ecr: { catalogData: { description: "fine", architectures: ["ARM 64"] } } }));
   });
 });
