@@ -100,12 +100,12 @@ export async function runAptStep(options: AptStepOptions): Promise<AptStepResult
     warnings: [...extra, ...record.warnings],
   });
 
+  const lookupWarnings: string[] = [];
   if (!options.refresh) {
     const local = await readAptStepRecord(cacheDir, key);
-    const file = local && (await openCachedLayer(cacheDir, local.layer));
+    const file = local && (await openCachedLayer(cacheDir, local.layer, (message) => lookupWarnings.push(message)));
     if (local && file) return done("local-cache", local, file);
   }
-  const lookupWarnings: string[] = [];
   if (!options.refresh && options.registryCache) {
     const lookup = await lookupAptStep(options.registryCache.registry, options.registryCache.repository, key, options.signal);
     if (lookup.status === "hit") return done("registry-cache", lookup.record, lookup.layer);

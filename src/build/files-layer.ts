@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { layerFromEntries, type CompressionOptions, type FileLayer, type LayerEntry } from "../layer/index.js";
 import { treeDigest, type FileEntry } from "../spec/index.js";
-import { readLayerRecord, writeLayerRecord } from "./step-cache.js";
+import { readLayerRecord, writeLayerRecord, type CacheWarning } from "./step-cache.js";
 import { filesLayerKey, type LayerIdentity } from "./step-keys.js";
 
 export interface FilesLayerOptions {
@@ -11,11 +11,13 @@ export interface FilesLayerOptions {
   readonly workdir: string;
   readonly compression: CompressionOptions;
   readonly identity: LayerIdentity;
+  /** Told when a damaged cache entry is dropped (and the layer rebuilt). */
+  readonly warn?: CacheWarning;
 }
 
 export async function filesLayer(files: readonly FileEntry[], options: FilesLayerOptions): Promise<{ layer: FileLayer; fromCache: boolean }> {
   const key = filesLayerKey(await treeDigest(files), options.workdir, options.identity);
-  const cached = await readLayerRecord(options.cacheDir, key);
+  const cached = await readLayerRecord(options.cacheDir, key, options.warn);
   if (cached !== undefined) return { layer: cached, fromCache: true };
   const entries: LayerEntry[] = files.map((e) => ({
     path: e.path,

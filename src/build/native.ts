@@ -206,7 +206,13 @@ export class NativeBuilder {
     // The files are the same on every platform: one layer, built (or found) once.
     let files: { blob: Blob; history: AddedLayer } | undefined;
     if (filesStep) {
-      const { layer, fromCache } = await filesLayer(filesStep.entries, { cacheDir, workdir: filesStep.workdir, compression, identity });
+      const { layer, fromCache } = await filesLayer(filesStep.entries, {
+        cacheDir,
+        workdir: filesStep.workdir,
+        compression,
+        identity,
+        warn: (message) => this.emit({ kind: "warning", image, message }),
+      });
       this.emit({ kind: "layer", image, step: "files", digest: layer.descriptor.digest, size: layer.descriptor.size, fromCache });
       files = { blob: layer, history: { diffId: layer.diffId, createdBy: `imagespec: files -> ${filesStep.workdir}` } };
     }

@@ -4,9 +4,8 @@
 import { relative, resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
 import { formatPlatform, type Platform } from "../oci/index.js";
-import { redactUrl } from "../python/errors.js";
 import type { PythonRequirements } from "../python/index.js";
-import { parseReference, formatReference } from "../reference/index.js";
+import { parseReference, formatReference, redactSecrets, redactUrl } from "../reference/index.js";
 import { humanSize } from "../units.js";
 import { collectFiles, imageName, type FileEntry, type ImageSpec } from "../spec/index.js";
 import { defaultCacheDir } from "./cache-dir.js";
@@ -178,7 +177,7 @@ function describeRequirements(requirements: PythonRequirements, baseDir: string)
   if (requirements.requirementsFile !== undefined) parts.push(`requirements ${relative(baseDir, requirements.requirementsFile)}`);
   if (requirements.indexUrl !== undefined) parts.push(`index ${redactUrl(requirements.indexUrl)}`);
   for (const url of requirements.extraIndexUrls ?? []) parts.push(`extra index ${redactUrl(url)}`);
-  if (requirements.extraArgs !== undefined) parts.push(`pip args ${requirements.extraArgs}`);
+  if (requirements.extraArgs !== undefined) parts.push(`pip args ${redactSecrets(requirements.extraArgs)}`);
   return parts.join("; ");
 }
 

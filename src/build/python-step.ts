@@ -139,7 +139,8 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
 
   if (!options.refresh) {
     const local = await readPythonStepRecord(cacheDir, key);
-    const files = local && (await Promise.all(local.layers.map((l) => openCachedLayer(cacheDir, l))));
+    const warn = (message: string) => warnings.push(message);
+    const files = local && (await Promise.all(local.layers.map((l) => openCachedLayer(cacheDir, l, warn))));
     if (local && files && files.every((f) => f !== undefined)) return done("local-cache", local, files as Blob[]);
   }
   let registryLookup: StepCacheLookup | undefined;
@@ -155,14 +156,14 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
   report({ phase: "resolved", wheels: resolution.wheels.length, fromCache: resolution.fromCache });
   const indexUrls = [requirements.indexUrl, ...(requirements.extraIndexUrls ?? [])].filter((u): u is string => u !== undefined);
   const onDownload = downloadTally(resolution.wheels.length, report);
-  const wheels = await downloadWheels(resolution.wheels, { cacheDir, indexUrls, onProgress: onDownload, ...(options.signal ? { signal: options.signal } : {}) });
+  const wheels = await downloadWheels(resolution.wheels, { cacheDir, indexUrls, onProgress: onDownload, warn: (message) => warnings.push(message), ...(options.signal ? { signal: options.signal } : {}) });
   const layers: Blob[] = [];
   const recorded: PythonStepLayer[] = [];
   const { groups } = planWheelLayers(wheels, { largeWheelBytes });
   for (const [index, group] of groups.entries()) {
     const layerKey = wheelLayerKey(wheelLayerCacheKey(group.wheels, python), options.identity);
     const where = { phase: "layer", index: index + 1, layers: groups.length, wheels: group.wheels.length } as const;
-    let layer = await readLayerRecord(cacheDir, layerKey);
+    let layer = await readLayerRecord(cacheDir, layerKey, (message) => warnings.push(message));
     if (layer === undefined) {
       const { entries } = await wheelGroupEntries(group.wheels, python);
       let read = 0;

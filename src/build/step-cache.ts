@@ -1,11 +1,15 @@
 // The local step cache: `<cacheDir>/steps/<key>.json` maps a step key to what the step made, and
 // the compressed layers themselves sit in `<cacheDir>/layers/sha256-<hex>` (where the layer writer
-// puts them). A hit is opened with layerFromFile, which verifies the bytes on every read, so a
-// damaged cache file fails the push instead of entering an image. Anything unreadable is a miss.
+// puts them). A hit is verified before it is used: a layer file whose bytes no longer match its
+// digest is removed with a warning and the step builds it again (a damaged cache heals itself
+// instead of failing every build). layerFromFile checks the bytes once more on every read, so
+// damage after the check fails the push rather than entering an image. Anything unreadable is a miss.
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { isDigest } from "../oci/index.js";
 import { layerFromFile, type FileLayer, type Layer } from "../layer/index.js";
 import { parseWheelFilename } from "../python/index.js";
+import { fileDigest } from "../spec/index.js";
 import { digestHex, readJsonRecord, writeJsonRecord } from "./cache-dir.js";
 
 /** A layer as a cache remembers it. */
@@ -59,20 +63,42 @@ export function isCachedLayer(value: unknown): value is CachedLayer {
   );
 }
 
-/** The layer file of a cached layer; undefined when the file is gone or has another size. */
-export async function openCachedLayer(cacheDir: string, layer: CachedLayer): Promise<FileLayer | undefined> {
+/** Where a cache tells about an entry it dropped (the builder's warning events). */
+export type CacheWarning = (message: string) => void;
+
+/**
+ * The layer file of a cached layer, its bytes checked against the digest; undefined when the file
+ * is gone. A file with other bytes or another size is removed (with a warning), so the caller
+ * builds the layer again and writes a good one.
+ */
+export async function openCachedLayer(cacheDir: string, layer: CachedLayer, warn?: CacheWarning): Promise<FileLayer | undefined> {
+  const path = layerFilePath(cacheDir, layer.digest);
+  let file: FileLayer;
   try {
-    return await layerFromFile(layerFilePath(cacheDir, layer.digest), { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType });
-  } catch {
+    file = await layerFromFile(path, { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "LAYER_SIZE_MISMATCH") await dropDamaged(path, (error as Error).message, warn);
     return undefined;
   }
+  const actual = await fileDigest(path).catch(() => undefined);
+  if (actual === undefined) return undefined;
+  if (actual !== layer.digest) {
+    await dropDamaged(path, `cached layer ${path} has sha256 ${actual}, expected ${layer.digest}`, warn);
+    return undefined;
+  }
+  return file;
+}
+
+async function dropDamaged(path: string, problem: string, warn: CacheWarning | undefined): Promise<void> {
+  await rm(path, { force: true });
+  warn?.(`${problem}: the local cache entry is damaged; removed it, building the layer again`);
 }
 
 /** A single layer stored under a key (a wheel group, the files). */
-export async function readLayerRecord(cacheDir: string, key: string): Promise<FileLayer | undefined> {
+export async function readLayerRecord(cacheDir: string, key: string, warn?: CacheWarning): Promise<FileLayer | undefined> {
   const record = (await readJsonRecord(recordPath(cacheDir, key))) as { format?: unknown; key?: unknown; layer?: unknown } | undefined;
   if (record?.format !== RECORD_FORMAT || record.key !== key || !isCachedLayer(record.layer)) return undefined;
-  return openCachedLayer(cacheDir, record.layer);
+  return openCachedLayer(cacheDir, record.layer, warn);
 }
 
 export async function writeLayerRecord(cacheDir: string, key: string, layer: Layer): Promise<void> {

@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { commands } from "./commands/index.js";
 import { applyConfig, loadConfig } from "./config.js";
 import { reportError } from "./output.js";
+import { redactSecrets } from "../reference/index.js";
 import { VERSION } from "../version.js";
 
 export function createProgram(): Command {
@@ -12,6 +13,8 @@ export function createProgram(): Command {
     .description("Declarative container images for workflow tasks: ImageSpec in, OCI image out, no Docker daemon.")
     .version(VERSION, "--version", "print the version")
     .showHelpAfterError("(run with --help for usage)")
+    // Commander echoes a refused flag value; a credential typed into it is not echoed.
+    .configureOutput({ outputError: (text, write) => write(redactSecrets(text)) })
     .exitOverride();
   program
     .command("version")

@@ -116,6 +116,7 @@ export function ecrFromFlags(flags: Pick<RegistryFlags, "awsProfile">, options: 
 
 function registryHost(value: string, previous: string[] | undefined): string[] {
   const host = value.trim();
+  if (host.includes("@")) throw new InvalidArgumentError("a host holds no user name or password; give credentials with --username and --password-stdin");
   const problem = checkHost(host);
   if (problem) throw new InvalidArgumentError(`${problem}; write a host as HOST or HOST:PORT, without a scheme or path`);
   return [...(previous ?? []), host];

@@ -2,14 +2,17 @@
 // writable by skopeo's `oci:DIR:TAG` transport: the tag is the `org.opencontainers.image.ref.name`
 // annotation of an index.json entry. Blobs are streamed to a temporary file, verified, then
 // renamed, so a partial or corrupt blob is never visible under its digest; index.json is replaced
-// the same way. Reading gives file-backed Images whose blobs verify their digest as they stream.
+// the same way, under a lock (index.json.lock), so concurrent writers in one process or several
+// never lose each other's entries. Reading gives file-backed Images whose blobs verify their
+// digest as they stream.
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import { ImagespecError } from "../errors.js";
+import { withFileLock } from "./file-lock.js";
 import { DigestingStream, DigestMismatchError, isDigest, sha256, type Digest } from "./digest.js";
 import { bufferBlob, isImageIndex, type Blob, type Image, type ImageIndex } from "./image.js";
 import { isIndexMediaType, isManifestMediaType, MediaType } from "./media-types.js";
@@ -107,7 +110,11 @@ export async function writeLayout(dir: string, image: Image | ImageIndex, option
 }
 
 async function ensureLayout(dir: string): Promise<void> {
-  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+  try {
+    await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+  } catch (error) {
+    throw cannotCreate(dir, error);
+  }
   const marker = join(dir, "oci-layout");
   const current = await readFile(marker, "utf8").catch((e: NodeJS.ErrnoException) => {
     if (e.code === "ENOENT") return undefined;
@@ -118,6 +125,40 @@ async function ensureLayout(dir: string): Promise<void> {
     return;
   }
   checkMarker(dir, current);
+}
+
+/**
+ * Checks, before anything is read or built, that a layout can be written at `dir`: the directory
+ * itself, or the nearest part of the path that exists, is a directory (`oci:/etc/passwd` is not).
+ */
+export async function checkLayoutDirectory(dir: string): Promise<void> {
+  for (let path = resolve(dir); ; path = dirname(path)) {
+    const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+      // ENOTDIR: a part further up is a file; found on the way up.
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return undefined;
+      throw cannotCreate(dir, error);
+    });
+    if (info) {
+      if (!info.isDirectory()) throw notADirectory(dir, path);
+      return;
+    }
+    if (dirname(path) === path) return;
+  }
+}
+
+function notADirectory(dir: string, file: string): LayoutError {
+  const where = resolve(dir) === file ? "is a file" : `goes through ${file}, which is a file`;
+  return new LayoutError(dir, `${where}, not a directory`, "name a directory for the layout, e.g. oci:out or oci:out:TAG", "INVALID_LAYOUT_DIRECTORY");
+}
+
+/** Why a layout directory cannot be made, in words: a file in the way, no permission, a read-only disk. */
+function cannotCreate(dir: string, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOTDIR" || code === "EEXIST") return notADirectory(dir, resolve(dir));
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+    return new LayoutError(dir, `cannot be created or written (${code})`, "choose a directory you can write to", "LAYOUT_NOT_WRITABLE");
+  }
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 function checkMarker(dir: string, text: string): void {
@@ -183,13 +224,15 @@ async function readIndexJson(dir: string): Promise<Index | undefined> {
 
 /** Adds the entry; a tag moves (an older entry with that name is dropped), other entries stay. */
 async function updateIndex(dir: string, entry: Descriptor, tag: string | undefined): Promise<void> {
-  const index: Index = (await readIndexJson(dir)) ?? { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
-  const kept = index.manifests.filter((m) => {
-    const name = m.annotations?.[REF_NAME_ANNOTATION];
-    if (tag !== undefined) return name !== tag;
-    return !(name === undefined && m.digest === entry.digest);
+  await withFileLock(join(dir, "index.json.lock"), async () => {
+    const index: Index = (await readIndexJson(dir)) ?? { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
+    const kept = index.manifests.filter((m) => {
+      const name = m.annotations?.[REF_NAME_ANNOTATION];
+      if (tag !== undefined) return name !== tag;
+      return !(name === undefined && m.digest === entry.digest);
+    });
+    await atomicWrite(join(dir, "index.json"), JSON.stringify({ ...index, manifests: [...kept, entry] }));
   });
-  await atomicWrite(join(dir, "index.json"), JSON.stringify({ ...index, manifests: [...kept, entry] }));
 }
 
 export interface ReadLayoutOptions {

@@ -16,6 +16,7 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { fileURLToPath } from "node:url";
 import { EnvHttpProxyAgent, fetch, type Dispatcher } from "undici";
 import { DigestingStream } from "../oci/index.js";
+import { fileDigest } from "../spec/tree-digest.js";
 import { PythonError, redactUrl } from "./errors.js";
 import type { ResolvedWheel } from "./resolution.js";
 
@@ -29,7 +30,9 @@ export interface DownloadOptions {
   /** Attempts per wheel for transient failures (default 3). */
   readonly attempts?: number;
   readonly signal?: AbortSignal;
-  /** Each wheel's transfer: started (size when the server said), bytes so far, done (or found in the cache). */
+  /** Told when a damaged cached wheel is dropped (and fetched again). */
+  readonly warn?: (message: string) => void;
+  /** Each wheel's transfer: started (request sent), bytes so far, done (or found in the cache). */
   readonly onProgress?: (progress: DownloadProgress) => void;
 }
 
@@ -66,10 +69,17 @@ export async function downloadWheel(wheel: ResolvedWheel, options: DownloadOptio
     if (!/^[0-9a-f]{64}$/.test(expected)) {
       throw new PythonError("WHEEL_HASH_MISMATCH", `${wheel.filename}: the published sha256 ${JSON.stringify(wheel.sha256)} is not a sha256`);
     }
-    const cached = await sizeOf(wheelCachePath(options.cacheDir, expected));
+    const path = wheelCachePath(options.cacheDir, expected);
+    const cached = await sizeOf(path);
     if (cached !== undefined) {
-      options.onProgress?.({ kind: "done", filename: wheel.filename, size: cached, fromCache: true });
-      return { ...wheel, path: wheelCachePath(options.cacheDir, expected), sha256: expected, size: cached, fromCache: true };
+      // A cached wheel is checked before use: a damaged one is dropped and fetched again, not used.
+      const actual = await fileSha256(path);
+      if (actual === expected) {
+        options.onProgress?.({ kind: "done", filename: wheel.filename, size: cached, fromCache: true });
+        return { ...wheel, path, sha256: expected, size: cached, fromCache: true };
+      }
+      await rm(path, { force: true });
+      options.warn?.(`cached wheel ${path} has sha256 ${actual ?? "(unreadable)"}, expected ${expected}: the local cache entry is damaged; removed it, downloading ${wheel.filename} again`);
     }
   }
   const attempts = Math.max(1, options.attempts ?? 3);
@@ -201,6 +211,11 @@ function dispatcher(): Dispatcher {
   return sharedDispatcher;
 }
 
+
+/** The hex sha256 of a file; undefined when it cannot be read. */
+async function fileSha256(path: string): Promise<string | undefined> {
+  return (await fileDigest(path).catch(() => undefined))?.slice("sha256:".length);
+}
 
 async function sizeOf(path: string): Promise<number | undefined> {
   try {

@@ -11,6 +11,7 @@ export type PythonErrorCode =
   | "WHEEL_HASH_MISMATCH"
   | "PYTHON_TARGET_UNSUPPORTED"
   | "PYTHON_RESOLUTION_FAILED"
+  | "PYTHON_INDEX_UNREACHABLE"
   | "PYTHON_NO_WHEEL_FOR_TARGET"
   | "PYTHON_TOOL_MISSING"
   | "PYTHON_NOT_FOUND"
@@ -24,15 +25,5 @@ export class PythonError extends ImagespecError {
   }
 }
 
-/** `https://user:token@host/simple` -> `https://***@host/simple`: URLs in messages never carry secrets. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.username === "" && parsed.password === "") return url;
-    parsed.username = "***";
-    parsed.password = "";
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^/@\s]*@/, "//***@");
-  }
-}
+/** URLs in messages never carry secrets: the one redaction rule (reference/redact.ts). */
+export { redactUrl } from "../reference/redact.js";

@@ -8,7 +8,7 @@ import { splitArguments } from "./arguments.js";
 import { PythonError, redactUrl } from "./errors.js";
 import { runTool } from "./process.js";
 import type { ResolvedWheel } from "./resolution.js";
-import { errorLines, filenameOf, noWheelForTarget, requirementName, withoutCredentials, type ResolverRun } from "./resolver.js";
+import { errorLines, filenameOf, indexUrlsOf, noWheelForTarget, requirementName, unreachableIndex, withoutCredentials, type ResolverRun } from "./resolver.js";
 import { describeTarget, pipTargetArgs, type PythonTarget } from "./tags.js";
 import { normalizeProjectName } from "./wheel-filename.js";
 
@@ -57,7 +57,7 @@ export async function resolveWithPip(python: string, run: ResolverRun): Promise<
       hint: "check that the package index is reachable from this machine",
     });
   }
-  if (result.code !== 0) throw pipFailure(result.stderr, result.stdout, python, run.target);
+  if (result.code !== 0) throw pipFailure(result.stderr, result.stdout, python, run);
   let report: unknown;
   try {
     report = JSON.parse(await readFile(join(run.workDir, "report.json"), "utf8"));
@@ -101,7 +101,11 @@ interface PipReportItem {
 const NO_DISTRIBUTION = /No matching distribution found for (\S+)/;
 const NO_VERSION = /Could not find a version that satisfies the requirement (\S+)/;
 
-function pipFailure(stderr: string, stdout: string, python: string, target: PythonTarget): PythonError {
+function pipFailure(stderr: string, stdout: string, python: string, run: Pick<ResolverRun, "requirements" | "target">): PythonError {
+  const { target, requirements } = run;
+  // Checked first: an unreachable index also ends in "No matching distribution found".
+  const unreachable = unreachableIndex("pip", stderr, indexUrlsOf(requirements), target);
+  if (unreachable) return unreachable;
   const missing = NO_DISTRIBUTION.exec(stderr)?.[1] ?? NO_VERSION.exec(stderr)?.[1];
   if (missing !== undefined) return noWheelForTarget(requirementName(missing), target, stderr);
   if (/No module named pip/.test(stderr)) {

@@ -10,7 +10,7 @@ import { parse as parseToml } from "smol-toml";
 import { splitArguments } from "./arguments.js";
 import { PythonError } from "./errors.js";
 import { runTool } from "./process.js";
-import { errorLines, filenameOf, noWheelForTarget, requirementName, withoutCredentials, type ResolverRun } from "./resolver.js";
+import { errorLines, filenameOf, indexUrlsOf, noWheelForTarget, requirementName, unreachableIndex, withoutCredentials, type ResolverRun } from "./resolver.js";
 import type { ResolvedWheel } from "./resolution.js";
 import { describeTarget, wheelArchitecture, wheelRank, type PythonTarget, DEFAULT_GLIBC } from "./tags.js";
 import { normalizeProjectName } from "./wheel-filename.js";
@@ -66,7 +66,7 @@ export async function resolveWithUv(uv: string, run: ResolverRun): Promise<Resol
     throw new PythonError("PYTHON_TOOL_MISSING", `cannot run ${uv}: ${(error as Error).message}`, { cause: error });
   }
   if (result.timedOut) throw new PythonError("PYTHON_RESOLUTION_FAILED", "uv did not finish resolving in time", { hint: "check that the package index is reachable" });
-  if (result.code !== 0) throw uvFailure(result.stderr, run.target);
+  if (result.code !== 0) throw uvFailure(result.stderr, run);
   const lockPath = join(run.workDir, "pylock.toml");
   return parsePylock(await readFile(lockPath, "utf8"), run.target, run.workDir);
 }
@@ -117,7 +117,10 @@ export function parsePylock(text: string, target: PythonTarget, lockDir: string)
 // uv explains a failed resolution as "Because <package> ... we can conclude ..." lines.
 const UV_CULPRIT = /Because (?:only |all versions of |there (?:is|are) no versions of )?([A-Za-z0-9][A-Za-z0-9._-]*)/;
 
-function uvFailure(stderr: string, target: PythonTarget): PythonError {
+function uvFailure(stderr: string, run: Pick<ResolverRun, "requirements" | "target">): PythonError {
+  const { target } = run;
+  const unreachable = unreachableIndex("uv", stderr, indexUrlsOf(run.requirements), target);
+  if (unreachable) return unreachable;
   const culprit = /No solution found/.test(stderr) ? UV_CULPRIT.exec(stderr)?.[1] : undefined;
   if (culprit !== undefined) return noWheelForTarget(requirementName(culprit), target, stderr);
   return new PythonError("PYTHON_RESOLUTION_FAILED", `uv could not resolve the Python packages for ${describeTarget(target)}:\n${errorLines(stderr)}`, {

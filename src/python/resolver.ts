@@ -1,5 +1,6 @@
 // What a resolver (pip or uv) is given, and the pieces both share: URLs made safe to store,
 // wheel names taken from URLs, and the error for a package with no wheel for the target.
+import { redactSecrets } from "../reference/redact.js";
 import { PythonError } from "./errors.js";
 import type { PythonRequirements } from "./resolution.js";
 import { describeTarget, type PythonTarget } from "./tags.js";
@@ -23,6 +24,11 @@ export function withoutCredentials(url: string): string {
   parsed.password = "";
   parsed.hash = "";
   return parsed.toString();
+}
+
+/** The index URLs a resolution uses, as given (redact before showing). */
+export function indexUrlsOf(requirements: PythonRequirements): string[] {
+  return [requirements.indexUrl, ...(requirements.extraIndexUrls ?? [])].filter((u): u is string => u !== undefined);
 }
 
 export function filenameOf(url: string): string {
@@ -52,5 +58,26 @@ export function errorLines(output: string): string {
   const lines = output.split(/\r?\n/).filter((l) => l.trim() !== "");
   const errors = lines.filter((l) => /^(ERROR|error|\s*×|\s*╰─▶|\s*Because|\s*And because)/.test(l));
   const shown = (errors.length > 0 ? errors : lines.slice(-20)).map((l) => `  ${l.trim()}`);
-  return shown.join("\n").replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, "$1***@");
+  return redactSecrets(shown.join("\n"));
+}
+
+// What pip (urllib3) and uv (reqwest) print when an index cannot be reached at all: refused, reset,
+// timed out, unknown host, TLS or proxy failure. Then "no matching distribution" only means "no answer".
+const CONNECTION_PROBLEM =
+  /NewConnectionError|Failed to establish a new connection|Max retries exceeded|Connect(?:ion)?TimeoutError|ReadTimeoutError|ProtocolError|RemoteDisconnected|SSLError|ProxyError|Name or service not known|nodename nor servname|Temporary failure in name resolution|Could not fetch URL|Connection refused|Connection reset|error sending request|dns error|tcp connect error|client error \(Connect\)|certificate verify failed/i;
+/** At most this many of the resolver's connection lines are kept (pip prints one per retry). */
+const SHOWN_CONNECTION_LINES = 8;
+
+/**
+ * The error for an index that could not be reached, with the resolver's own connection lines
+ * (redacted); undefined when the output shows no connection problem.
+ */
+export function unreachableIndex(tool: "pip" | "uv", output: string, indexUrls: readonly string[], target: PythonTarget): PythonError | undefined {
+  const lines = output.split(/\r?\n/).filter((l) => CONNECTION_PROBLEM.test(l));
+  if (lines.length === 0) return undefined;
+  const shown = [...new Set(lines.map((l) => `  ${l.trim()}`))].slice(0, SHOWN_CONNECTION_LINES);
+  const where = indexUrls.length > 0 ? indexUrls.map((u) => redactSecrets(u)).join(", ") : "the default index (https://pypi.org/simple)";
+  return new PythonError("PYTHON_INDEX_UNREACHABLE", `${tool} could not reach the package index ${where} while resolving for ${describeTarget(target)}:\n${redactSecrets(shown.join("\n"))}`, {
+    hint: "check the index URL (pip_index, pip_extra_index_url) and that this machine can reach it: network, proxy (HTTPS_PROXY), TLS certificates; the packages were not looked up",
+  });
 }

@@ -1,1 +1,2 @@
 export * from "./reference.js";
+export * from "./redact.js";

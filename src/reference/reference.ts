@@ -14,6 +14,7 @@ const MAX_NAME = 255;
 
 export class ReferenceError extends ImagespecError {
   constructor(input: string, problem: string, hint: string) {
+    // (A reference typed with `user:password@` is shown without the credential: ImagespecError redacts.)
     super("INVALID_REFERENCE", `invalid image reference ${JSON.stringify(input)}: ${problem}`, { hint });
   }
 }
@@ -41,6 +42,7 @@ function looksLikeHost(component: string): boolean {
 
 /** Validates `host[:port]`, including bracketed IPv6 literals. Returns a problem or undefined. */
 export function checkHost(host: string): string | undefined {
+  if (host.includes("@")) return "a host holds no user name or password (give credentials with --username and --password-stdin)";
   let name = host;
   let port: string | undefined;
   if (host.startsWith("[")) {
@@ -99,10 +101,15 @@ export function parseReference(input: string): Reference {
   const text = input.trim();
   if (text === "") throw new ReferenceError(input, "it is empty", "write it as host/repository:tag, e.g. localhost:5000/app:v1");
   if (/\s/.test(text)) throw new ReferenceError(input, "it contains white space", "remove the spaces");
+  refuseScheme(input, text, "an image reference");
 
   let rest = text;
   let digest: string | undefined;
   const at = rest.indexOf("@");
+  // `user:password@host/...`: an '@' before any '/' is user info, never a digest separator.
+  if (at >= 0 && !rest.slice(0, at).includes("/") && rest.slice(at + 1).includes("/")) {
+    throw new ReferenceError(input, "an image reference holds no user name or password", "drop the user info before '@'; give credentials with --username and --password-stdin, or a docker/podman auth file");
+  }
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
@@ -155,6 +162,7 @@ export function parseReference(input: string): Reference {
  */
 export function parseRegistryLocation(input: string): RegistryLocation {
   const text = input.trim().replace(/\/+$/, "");
+  refuseScheme(input, text, "a registry");
   const slash = text.indexOf("/");
   const first = slash >= 0 ? text.slice(0, slash) : text;
   const isHost = looksLikeHost(first);
@@ -169,6 +177,13 @@ export function parseRegistryLocation(input: string): RegistryLocation {
     if (problem) throw new ReferenceError(input, `registry path ${JSON.stringify(prefix)}: ${problem}`, "the path after the host is lower case, e.g. /team");
   }
   return { host: normaliseHost(host), prefix };
+}
+
+/** `https://host/...`: registries are named by host; the scheme is chosen (or configured) separately. */
+function refuseScheme(input: string, text: string, what: string): void {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text)?.[1];
+  if (scheme === undefined) return;
+  throw new ReferenceError(input, `${what} has no scheme, but this starts with ${JSON.stringify(`${scheme}://`)}`, `drop the scheme: write ${JSON.stringify(text.slice(scheme.length + 3))}; plain HTTP is chosen with --insecure-registry (loopback hosts use it by default)`);
 }
 
 /** `registry/repository` with no tag or digest. */

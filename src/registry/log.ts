@@ -1,6 +1,10 @@
 // The `--verbose` hook: every HTTP exchange and auth step as an event, with secrets removed before
 // the event is built, so no logger (however careless) can print a token or a password.
 
+import { REDACTED, redactUrl } from "../reference/redact.js";
+
+export { REDACTED, redactUrl };
+
 export type RegistryLogEvent =
   | { readonly type: "request"; readonly method: string; readonly url: string; readonly headers: Record<string, string> }
   | {
@@ -19,26 +23,6 @@ export type RegistryLogEvent =
 export type RegistryLogger = (event: RegistryLogEvent) => void;
 
 const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie", "x-amz-security-token"]);
-// Query parameters that are safe to show; everything else (tokens, signatures, upload state) is redacted.
-const SAFE_QUERY = new Set(["digest", "mount", "from", "n", "last", "service", "scope"]);
-
-export const REDACTED = "[redacted]";
-
-/** A URL with every query value that is not known to be harmless replaced by `[redacted]`. */
-export function redactUrl(url: URL | string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(String(url));
-  } catch {
-    return String(url).replace(/\?.*$/, "?[redacted]");
-  }
-  parsed.username = "";
-  parsed.password = "";
-  const params = [...parsed.searchParams.entries()].map(([k, v]) => [k, SAFE_QUERY.has(k.toLowerCase()) ? v : REDACTED] as const);
-  const query = params.map(([k, v]) => `${encodeURIComponent(k)}=${v === REDACTED ? v : encodeURIComponent(v)}`).join("&");
-  return `${parsed.protocol}//${parsed.host}${parsed.pathname}${query ? `?${query}` : ""}`;
-}
-
 /** Headers with credentials replaced by `[redacted]` (the scheme word is kept: "Bearer [redacted]"). */
 export function redactHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};

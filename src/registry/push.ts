@@ -13,7 +13,7 @@ import { manifestExists } from "./exists.js";
 import { backoffDelay, isRetryableStatus, mayRetry, sleep } from "./retry.js";
 import { redactUrl } from "./log.js";
 import { repositoryScope } from "./scope.js";
-import { BlobReadError, uploadBlob, type UploadSettings } from "./upload.js";
+import { BlobReadError, resumableSession, uploadBlob, type UploadSession, type UploadSettings } from "./upload.js";
 
 export type BlobOutcome = "exists" | "mounted" | "uploaded";
 
@@ -213,7 +213,7 @@ async function ensureBlob(
     emit({ type: "blob", status: "exists", digest, size });
     return "exists";
   }
-  let session: { location: URL; minChunkLength?: number } | undefined;
+  let session: UploadSession | undefined;
   for (const source of blob.sources ?? []) {
     if (source.registry !== ref.registry || source.repository === repository) continue;
     try {
@@ -233,6 +233,7 @@ async function ensureBlob(
   const policy = client.retryPolicy;
   const attempts = options.uploadAttempts ?? policy.attempts;
   let stalls = 0;
+  let lastLocation: URL | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       await uploadBlob({
@@ -242,6 +243,7 @@ async function ensureBlob(
         ...(session ? { session } : {}),
         ...(options.upload ? { settings: options.upload } : {}),
         onBytes: (bytes) => emit({ type: "blob", status: "uploading", digest, size, bytes }),
+        onLocation: (location) => (lastLocation = location),
         signal,
       });
       break;
@@ -256,12 +258,15 @@ async function ensureBlob(
       }
       if (error instanceof RegistryError && error.code === "TIMEOUT") stalls++;
       if (!mayRetry(policy, attempt, stalls) || attempt >= attempts || !worthRestarting(error)) throw error;
-      session = undefined; // the old session may hold part of the bytes; start clean
       const retryAfter = error instanceof RegistryError ? error.retryAfter : undefined;
       const delayMs = backoffDelay(policy, attempt, retryAfter);
-      const failed = error instanceof RegistryError ? { method: error.method, url: redactUrl(error.url) } : { method: "UPLOAD", url: `${ref.registry}/${repository}@${digest}` };
-      client.logger?.({ type: "retry", ...failed, attempt, delayMs, reason: `upload of ${digest} restarts: ${error instanceof ImagespecError ? error.code : "error"}` });
       await sleep(delayMs, signal);
+      // Go on where the registry says it stands, or (it holds nothing usable) in a new session.
+      session = lastLocation && !(error instanceof BlobReadError) ? await resumableSession(client, repository, lastLocation, size, signal) : undefined;
+      lastLocation = undefined;
+      const failed = error instanceof RegistryError ? { method: error.method, url: redactUrl(error.url) } : { method: "UPLOAD", url: `${ref.registry}/${repository}@${digest}` };
+      const how = session?.offset ? `resumes at byte ${session.offset}` : "restarts";
+      client.logger?.({ type: "retry", ...failed, attempt, delayMs, reason: `upload of ${digest} ${how}: ${error instanceof ImagespecError ? error.code : "error"}` });
     }
   }
   emit({ type: "blob", status: "uploaded", digest, size });

@@ -3,6 +3,9 @@
 // large blobs), and chunked (PATCHes with Content-Range of at least the registry's minimum chunk,
 // resuming from the Range it reports). The content is verified against the descriptor while it
 // flows; a mismatch aborts before the closing PUT, so the registry never accepts bad bytes.
+// A session that failed part-way can be resumed: the registry is asked (GET on the upload URL)
+// how many bytes it holds, and only the rest is sent; the bytes before that are still read and
+// verified, so the digest check covers the whole blob.
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { ImagespecError } from "../errors.js";
 import { DigestingStream, DigestMismatchError, sha256, type Blob } from "../oci/index.js";
@@ -51,12 +54,24 @@ export interface UploadRequest {
   readonly client: DistributionClient;
   readonly repository: string;
   readonly blob: Blob;
-  /** An upload session already open (a declined mount returns one). */
-  readonly session?: { readonly location: URL; readonly minChunkLength?: number };
+  /**
+   * An upload session already open (a declined mount returns one, a resumed upload another);
+   * `offset` bytes of the blob are already in it.
+   */
+  readonly session?: UploadSession;
   readonly settings?: UploadSettings;
   /** Bytes of the blob read so far. */
   readonly onBytes?: (bytes: number) => void;
+  /** The session's latest upload URL, each time it changes, so a failed upload can be resumed. */
+  readonly onLocation?: (location: URL) => void;
   readonly signal?: AbortSignal;
+}
+
+export interface UploadSession {
+  readonly location: URL;
+  readonly minChunkLength?: number;
+  /** Bytes the registry already holds (default 0). */
+  readonly offset?: number;
 }
 
 /** Uploads one blob; returns once the registry has it under its digest. */
@@ -64,22 +79,25 @@ export async function uploadBlob(request: UploadRequest): Promise<void> {
   const { client, repository, blob, settings = {}, signal } = request;
   const session = request.session ?? (await openSession(client, repository, signal));
   const size = blob.descriptor.size;
+  const offset = session.offset ?? 0;
   const mode = settings.mode ?? "auto";
   const monolithicMax = settings.monolithicMaxBytes ?? DEFAULT_MONOLITHIC_MAX;
+  request.onLocation?.(session.location);
   const content = await VerifiedContent.open(blob, request.onBytes);
   try {
     let location: URL;
-    if (mode === "monolithic" || (mode === "auto" && size <= monolithicMax)) {
+    if (offset === 0 && (mode === "monolithic" || (mode === "auto" && size <= monolithicMax))) {
       const bytes = await content.readAll();
       await finish(client, repository, session.location, blob.descriptor.digest, bytes, signal);
       return;
     }
     if (mode === "chunked") {
       const chunkSize = Math.max(settings.chunkSize ?? DEFAULT_CHUNK_SIZE, session.minChunkLength ?? 0);
-      location = await sendChunks(client, repository, session.location, content, chunkSize, signal);
+      location = await sendChunks(client, repository, session.location, content, chunkSize, offset, request.onLocation, signal);
     } else {
-      location = await sendStream(client, repository, session.location, content, size, signal);
+      location = await sendStream(client, repository, session.location, content, size, offset, signal);
     }
+    request.onLocation?.(location);
     content.assertVerified();
     await finish(client, repository, location, blob.descriptor.digest, undefined, signal);
   } finally {
@@ -87,7 +105,7 @@ export async function uploadBlob(request: UploadRequest): Promise<void> {
   }
 }
 
-async function openSession(client: DistributionClient, repository: string, signal?: AbortSignal): Promise<{ location: URL; minChunkLength?: number }> {
+async function openSession(client: DistributionClient, repository: string, signal?: AbortSignal): Promise<UploadSession> {
   const start = await client.startUpload(repository, signal ? { signal } : {});
   if (start.mounted) throw new ImagespecError("UPLOAD_INVALID", `${client.registry}: the registry reported a mount that was not asked for`, { hint: "the registry is not following the distribution spec; tell its operator" });
   return start;
@@ -95,16 +113,18 @@ async function openSession(client: DistributionClient, repository: string, signa
 
 const pushScopes = (repository: string): string[] => [repositoryScope(repository, "pull", "push")];
 
-/** One PATCH with the whole stream as its body. */
-async function sendStream(client: DistributionClient, repository: string, location: URL, content: VerifiedContent, size: number, signal?: AbortSignal): Promise<URL> {
+/** One PATCH with the whole stream (from `offset`, with its Content-Range, when resuming) as its body. */
+async function sendStream(client: DistributionClient, repository: string, location: URL, content: VerifiedContent, size: number, offset: number, signal?: AbortSignal): Promise<URL> {
+  const headers: Record<string, string> = { "content-type": "application/octet-stream", "content-length": String(size - offset) };
+  if (offset > 0) headers["content-range"] = `${offset}-${size - 1}`;
   let res;
   try {
     res = await client.send(
       {
         method: "PATCH",
         url: location,
-        headers: { "content-type": "application/octet-stream", "content-length": String(size) },
-        body: content.stream,
+        headers,
+        body: offset > 0 ? content.streamFrom(offset) : content.stream,
         ...(signal ? { signal } : {}),
       },
       pushScopes(repository),
@@ -128,8 +148,17 @@ async function sendStream(client: DistributionClient, repository: string, locati
 }
 
 /** PATCHes of `chunkSize` bytes with Content-Range, resending whatever the registry's Range says it did not keep. */
-async function sendChunks(client: DistributionClient, repository: string, location: URL, content: VerifiedContent, chunkSize: number, signal?: AbortSignal): Promise<URL> {
-  let offset = 0;
+async function sendChunks(
+  client: DistributionClient,
+  repository: string,
+  location: URL,
+  content: VerifiedContent,
+  chunkSize: number,
+  startAt: number,
+  onLocation: ((location: URL) => void) | undefined,
+  signal?: AbortSignal,
+): Promise<URL> {
+  let offset = startAt;
   let current = location;
   const pending: Buffer[] = [];
   let pendingLength = 0;
@@ -139,7 +168,7 @@ async function sendChunks(client: DistributionClient, repository: string, locati
     pendingLength = 0;
     for (let tries = 0; chunk.length > 0; tries++) {
       if (tries >= 5) {
-        throw new RegistryError({ method: "PATCH", url: current, code: "UPLOAD_STALLED", problem: `the registry keeps not accepting bytes from offset ${offset}`, hint: "retry the push; if it persists, use --upload-mode streaming" });
+        throw new RegistryError({ method: "PATCH", url: current, code: "UPLOAD_STALLED", problem: `the registry keeps not accepting bytes from offset ${offset}`, hint: "retry the push; if it persists, use the streamed upload mode (the Registry option upload.mode \"streaming\")" });
       }
       const end = offset + chunk.length - 1;
       const res = await client.send(
@@ -155,6 +184,7 @@ async function sendChunks(client: DistributionClient, repository: string, locati
       if (res.status !== 202 && res.status !== 201 && res.status !== 204) return res.fail({ expected: "202 Accepted" });
       await res.discard();
       current = nextLocation(res.header("location"), current);
+      onLocation?.(current);
       const accepted = acceptedLength(res.header("range")) ?? end + 1;
       if (accepted > end + 1 || accepted < offset) {
         throw new RegistryError({ method: "PATCH", url: current, code: "UPLOAD_INVALID", problem: `the registry reports range 0-${accepted - 1} after bytes ${offset}-${end}`, hint: "the registry lost track of the upload; push again" });
@@ -164,7 +194,7 @@ async function sendChunks(client: DistributionClient, repository: string, locati
     }
   };
   try {
-    for await (const piece of content.stream) {
+    for await (const piece of startAt > 0 ? content.streamFrom(startAt) : content.stream) {
       pending.push(piece as Buffer);
       pendingLength += (piece as Buffer).length;
       if (pendingLength >= chunkSize) await flush();
@@ -174,6 +204,26 @@ async function sendChunks(client: DistributionClient, repository: string, locati
   }
   if (pendingLength > 0) await flush();
   return current;
+}
+
+/**
+ * Where a failed upload can go on: the registry's own account of the session (GET on its URL:
+ * 204 with `Range: 0-N` and a fresh Location), or undefined when it holds nothing, no longer knows
+ * the session (distribution cancels one whose stored size disagrees with the URL's state, as after
+ * a PATCH that broke off mid-body) or answers anything else. Undefined means: start a new session.
+ */
+export async function resumableSession(client: DistributionClient, repository: string, location: URL, size: number, signal?: AbortSignal): Promise<UploadSession | undefined> {
+  try {
+    const res = await client.send({ method: "GET", url: location, ...(signal ? { signal } : {}) }, pushScopes(repository));
+    await res.discard();
+    if (res.status !== 204) return undefined;
+    const held = acceptedLength(res.header("range"));
+    // distribution says `0-0` for an empty session as well as for one byte: too little to tell.
+    if (held === undefined || held <= 1 || held >= size) return undefined;
+    return { location: nextLocation(res.header("location"), location), offset: held };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Closes the session: PUT `?digest=`, with the bytes for a monolithic upload. */
@@ -243,6 +293,30 @@ class VerifiedContent {
     });
     source.pipe(verifier).pipe(counter);
     return content;
+  }
+
+  /**
+   * The stream without its first `offset` bytes (already held by the registry). They are still
+   * read and verified: the digest check is over the whole blob.
+   */
+  streamFrom(offset: number): Readable {
+    let skip = offset;
+    const rest = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        if (skip >= chunk.length) {
+          skip -= chunk.length;
+          return callback();
+        }
+        const tail = skip > 0 ? chunk.subarray(skip) : chunk;
+        skip = 0;
+        callback(null, tail);
+      },
+    });
+    this.stream.on("error", (e) => rest.destroy(e));
+    rest.on("close", () => {
+      if (!this.stream.destroyed) this.stream.destroy();
+    });
+    return this.stream.pipe(rest);
   }
 
   /** Why the content itself failed, if it did. */

@@ -2,6 +2,7 @@
 // where equivalent specs are equal: defaults applied, unordered lists sorted, files and the
 // requirements file replaced by content digests, a nested base by its image name.
 import { resolve } from "node:path";
+import { withoutUserinfo } from "../reference/redact.js";
 import { formatReference, parseReference } from "../reference/reference.js";
 import type { JsonValue } from "./canonical-json.js";
 import { collectFiles, verifySpecFiles } from "./files.js";
@@ -51,9 +52,10 @@ export async function canonicalSpec(spec: ImageSpec): Promise<CanonicalSpec> {
   set("commands", [...spec.commands]);
   if (spec.sourceRoot !== undefined || spec.copy.length > 0) set("files", await treeDigest(await collectFiles(spec)));
   set("platforms", sortedUnique(spec.platform));
-  set("pipIndex", spec.pipIndex);
-  set("pipExtraIndexUrl", [...spec.pipExtraIndexUrl]);
-  set("pipExtraArgs", spec.pipExtraArgs);
+  // An index is identified by its URL, not by who logs in to it: a rotated password keeps the tag.
+  set("pipIndex", spec.pipIndex === undefined ? undefined : withoutUserinfo(spec.pipIndex));
+  set("pipExtraIndexUrl", spec.pipExtraIndexUrl.map(withoutUserinfo));
+  set("pipExtraArgs", spec.pipExtraArgs === undefined ? undefined : withoutUserinfo(spec.pipExtraArgs));
   // An empty entrypoint or cmd clears the base image's, which differs from not setting it: keep [].
   if (spec.entrypoint !== undefined) canonical.entrypoint = [...spec.entrypoint];
   if (spec.cmd !== undefined) canonical.cmd = [...spec.cmd];

@@ -11,9 +11,11 @@
 // - Modes are normalised the way git stores them (files 0644 or 0755, directories 0755, symlinks
 //   0777), so the umask of the machine that checked the files out does not change the image or tag.
 // - Symlinks are kept as links (never followed); sockets, FIFOs and devices are skipped.
-import { lstat, readFile, readdir, readlink, stat } from "node:fs/promises";
+// - Real paths stay inside the spec's folder, as in a Docker build context: a `copy` path or the
+//   `sourceRoot` reached through a link to outside it is an error naming the path and the link.
+import { lstat, readFile, readdir, readlink, realpath, stat } from "node:fs/promises";
 import type { Stats } from "node:fs";
-import { dirname, join, posix, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import ignore from "ignore";
 import { ValidationError, type ValidationIssue } from "../errors.js";
 import type { ImageSpec } from "./image-spec.js";
@@ -81,7 +83,8 @@ export async function verifySpecFiles(spec: ImageSpec): Promise<void> {
 }
 
 async function collectMissing(spec: ImageSpec, prefix: string, issues: ValidationIssue[]): Promise<void> {
-  const expect = async (field: string, path: string, kind: "file" | "dir" | "any") => {
+  /** `contained`: what is read must really be below the spec's folder (`copy`, `sourceRoot`); `requirements` may live anywhere. */
+  const expect = async (field: string, path: string, kind: "file" | "dir" | "any", contained: "whole" | "parent" | false) => {
     const absolute = resolve(spec.baseDir, path);
     const info = await stat(absolute).catch(() => undefined);
     const problem = !info
@@ -97,14 +100,48 @@ async function collectMissing(spec: ImageSpec, prefix: string, issues: Validatio
         message: `${JSON.stringify(path)} ${problem} (looked for ${absolute})`,
         hint: `relative paths resolve against the spec file's folder (${spec.baseDir})`,
       });
+      return;
+    }
+    const escape = contained === false ? undefined : await escapingLink(spec.baseDir, path, contained);
+    if (escape) {
+      issues.push({
+        path: `${prefix}${field}`,
+        message: `${JSON.stringify(path)} leads outside the spec file's folder: the link ${escape.link} points to ${escape.target}`,
+        hint: "only files really below the spec file's folder go into an image (as in a Docker build context); copy the files in, or move the spec file up",
+      });
     }
   };
-  if (spec.requirements !== undefined) await expect("requirements", spec.requirements, "file");
-  if (spec.sourceRoot !== undefined) await expect("sourceRoot", spec.sourceRoot, "dir");
+  if (spec.requirements !== undefined) await expect("requirements", spec.requirements, "file", false);
+  // The source root is walked, so it must resolve inside; a copied path is laid down as it is
+  // (a link stays a link), so only the folders on the way to it must.
+  if (spec.sourceRoot !== undefined) await expect("sourceRoot", spec.sourceRoot, "dir", "whole");
   for (const [index, item] of spec.copy.entries()) {
-    await expect(typeof item === "string" ? `copy[${index}]` : `copy[${index}].src`, typeof item === "string" ? item : item.src, "any");
+    await expect(typeof item === "string" ? `copy[${index}]` : `copy[${index}].src`, typeof item === "string" ? item : item.src, "any", "parent");
   }
   if (typeof spec.baseImage === "object") await collectMissing(spec.baseImage, `${prefix}baseImage.`, issues);
+}
+
+/**
+ * The first symlink on the way from `baseDir` to `path` (a contained relative path) whose real
+ * location is outside `baseDir`'s real location: the `..` and absolute-path checks of the schema
+ * are textual, and a link such as `linkdir -> /etc` would get past them. `parent`: the last
+ * component is not followed (it is copied as a link if it is one).
+ */
+async function escapingLink(baseDir: string, path: string, scope: "whole" | "parent"): Promise<{ link: string; target: string } | undefined> {
+  const root = await realpath(baseDir);
+  const components = path.split("/").filter((c) => c !== "" && c !== ".");
+  const checked = scope === "parent" ? components.slice(0, -1) : components;
+  let current = baseDir;
+  for (const component of checked) {
+    current = join(current, component);
+    const info = await lstat(current).catch(() => undefined);
+    if (!info?.isSymbolicLink()) continue;
+    const real = await realpath(current).catch(() => undefined);
+    if (real === undefined) continue; // dangling: reported as missing
+    const fromRoot = relative(root, real);
+    if (fromRoot === ".." || fromRoot.startsWith(`..${sep}`) || isAbsolute(fromRoot)) return { link: current, target: real };
+  }
+  return undefined;
 }
 
 type Ignore = ReturnType<typeof ignore>;

@@ -13,24 +13,19 @@
 import { readFile, stat } from "node:fs/promises";
 import { dirname, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseAllDocuments } from "yaml";
 import { ImagespecError, ValidationError, type ValidationIssue } from "../errors.js";
+import { parseJsonDocument, parseYamlDocument, SpecFileError } from "./documents.js";
 import { verifySpecFiles } from "./files.js";
 import { appendSegment, joinPaths } from "./keys.js";
 import { ImageSpec } from "./image-spec.js";
 import { isImageSpecValue } from "./schema.js";
 
+export { SpecFileError };
+
 export interface LoadedSpec {
   /** "default" for a file's only spec or a module's default export; else the `specs:` key or export name. */
   readonly key: string;
   readonly spec: ImageSpec;
-}
-
-/** A spec file that cannot be read or parsed at all (as opposed to a spec with invalid fields). */
-export class SpecFileError extends ImagespecError {
-  constructor(path: string, problem: string, hint: string, cause?: unknown) {
-    super("INVALID_SPEC_FILE", `${path}: ${problem}`, { hint, cause });
-  }
 }
 
 const DATA_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
@@ -77,7 +72,7 @@ async function loadDataFile(path: string, file: string, extension: string): Prom
   const text = await readFile(file, "utf8").catch((error: unknown) => {
     throw new SpecFileError(path, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, "check the file's permissions", error);
   });
-  const document = extension === ".json" ? parseJson(path, text) : parseYaml(path, text);
+  const document = extension === ".json" ? parseJsonDocument(path, text) : parseYamlDocument(path, text);
   const baseDir = dirname(file);
 
   if (typeof document !== "object" || document === null || Array.isArray(document)) {
@@ -122,27 +117,6 @@ function withKey(key: string, several: boolean, extension: string, issue: Valida
   if (!several) return issue;
   if (DATA_EXTENSIONS.has(extension)) return { ...issue, path: joinPaths(appendSegment(SPECS_KEY, key), issue.path) };
   return { ...issue, path: issue.path === "" ? `export ${key}` : `export ${key}: ${issue.path}` };
-}
-
-function parseJson(path: string, text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new SpecFileError(path, `not valid JSON: ${(error as Error).message}`, "check the syntax near the position given", error);
-  }
-}
-
-function parseYaml(path: string, text: string): unknown {
-  const documents = parseAllDocuments(text, { prettyErrors: true });
-  if (!Array.isArray(documents)) return {}; // an empty file: reported as missing fields
-  if (documents.length > 1) {
-    throw new SpecFileError(path, `holds ${documents.length} YAML documents; a spec file holds one`, "put several specs under specs: in one document");
-  }
-  const document = documents[0];
-  if (!document) return undefined;
-  const error = document.errors[0];
-  if (error) throw new SpecFileError(path, `not valid YAML: ${error.message}`, "check the indentation and quoting near the line given", error);
-  return document.toJS() as unknown;
 }
 
 /** Imports a module and takes every exported ImageSpec: the default export as "default", named ones by name. */

@@ -213,10 +213,13 @@ const urlSchema = checked(z.string(), (url) => {
   return { message: `${JSON.stringify(url)} is not an http(s) or file URL`, hint: "an index URL looks like https://pypi.org/simple" };
 });
 
+// An image config's Env is "NAME=value" C strings: a NUL would cut the variable short at run time.
 const environmentSchema = z.record(z.string(), scalarText).superRefine((env, ctx) => {
-  for (const key of Object.keys(env)) {
+  for (const [key, value] of Object.entries(env)) {
     if (key === "" || key.includes("=") || key.includes("\0")) {
-      ctx.addIssue({ code: "custom", message: `${JSON.stringify(key)} is not an environment variable name: it must be non-empty and contain no '='`, path: [key], input: key });
+      ctx.addIssue({ code: "custom", message: `${JSON.stringify(key)} is not an environment variable name: it must be non-empty and contain no '=' and no NUL character`, path: [key], input: key, params: { hint: "name variables like LOG_LEVEL" } });
+    } else if (value.includes("\0")) {
+      ctx.addIssue({ code: "custom", message: "the value contains a NUL character (\\0), which cannot be passed in an environment", path: [key], input: value, params: { hint: "remove the NUL character from the value" } });
     }
   }
 });

@@ -89,22 +89,29 @@ function toValidationIssue(issue: z.core.$ZodIssue, written: ReadonlyMap<string,
   const path = formatPath(issue.path as PathSegments, written);
   const input = (issue as { input?: unknown }).input;
   const hint = (issue as { params?: { hint?: string } }).params?.hint;
+  const withHint = (message: string, fallback: string): ValidationIssue => ({ path, message, hint: hint ?? fallback });
   switch (issue.code) {
     case "invalid_type":
-      if (input === undefined) return { path, message: `required: ${requiredHint(path)}` };
-      return { path, message: customOr(issue.message, `expected ${typeWords(issue.expected)}, got ${describeValue(input)}`) };
+      if (input === undefined) return withHint(`required: ${requiredHint(path)}`, `add ${path} to the spec`);
+      return withHint(customOr(issue.message, `expected ${typeWords(issue.expected)}, got ${describeValue(input)}`), `write ${path} as ${typeExample(issue.expected)}`);
     case "invalid_value": {
       const values = issue.values.map((v) => JSON.stringify(v));
       const suggestion = typeof input === "string" ? didYouMean(input, issue.values.map(String)) : "";
-      return { path, message: `${describeValue(input)} is not one of ${values.join(", ")}${suggestion}` };
+      return withHint(`${describeValue(input)} is not one of ${values.join(", ")}${suggestion}`, `use one of ${values.join(", ")}`);
     }
     case "too_small":
-      if (issue.origin === "string") return { path, message: "must not be empty" };
-      if (issue.origin === "array") return { path, message: `needs at least ${String(issue.minimum)} item(s)` };
-      return { path, message: `${describeValue(input)} is too small: the minimum is ${String(issue.minimum)}` };
+      if (issue.origin === "string") return withHint("must not be empty", `give ${path} a value, or leave the field out`);
+      if (issue.origin === "array") return withHint(`needs at least ${String(issue.minimum)} item(s)`, `add an item to ${path}, or leave the field out`);
+      return withHint(`${describeValue(input)} is too small: the minimum is ${String(issue.minimum)}`, `use ${String(issue.minimum)} or more`);
     default:
       return { path, message: issue.message, ...(hint !== undefined ? { hint } : {}) };
   }
+}
+
+/** How to write a value of a type in YAML, for hints. */
+function typeExample(expected: string): string {
+  const example: Record<string, string> = { array: ", e.g. [a, b]", object: ", e.g. {KEY: value}", record: ", e.g. {KEY: value}", string: ' (quote it, e.g. "value")' };
+  return `${typeWords(expected)}${example[expected] ?? ""}`;
 }
 
 const DEFAULT_MESSAGE = /^Invalid input/;

@@ -10,6 +10,8 @@ export const WORKFLOW_BRAND = Symbol.for("imagespec.workflow.workflow");
 export const LAUNCH_PLAN_BRAND = Symbol.for("imagespec.workflow.launchPlan");
 /** The node id Flyte gives a workflow's inputs. */
 export const START_NODE = "start-node";
+/** The node id Flyte's compiler gives a workflow's outputs. */
+export const END_NODE = "end-node";
 
 /** A value that will exist when the workflow runs: an output of a node, or a workflow input. */
 export interface Promised {
@@ -27,11 +29,57 @@ export function isPromise(value: unknown): value is Promised {
 
 export type Binding = { readonly kind: "promise"; readonly nodeId: string; readonly port: string } | { readonly kind: "value"; readonly type: FlyteType; readonly value: unknown };
 
-export interface NodeData {
+/** How a map task fans out, as flytekit's map_task takes it. */
+export interface MapSettings {
+  /** The task each element runs (the map task's template is derived from it). */
+  readonly mapped: TaskData;
+  /** Elements run at once (unset: the workflow's parallelism). */
+  readonly concurrency?: number;
+  /** Elements that must succeed; takes precedence over minSuccessRatio. */
+  readonly minSuccesses?: number;
+  readonly minSuccessRatio: number;
+}
+
+/** What a node runs: a task, a sub-workflow, a launch plan, or a task mapped over lists (an ArrayNode). */
+export type NodeTarget =
+  | { readonly kind: "task"; readonly task: TaskData }
+  | { readonly kind: "workflow"; readonly workflow: WorkflowData }
+  | { readonly kind: "launchPlan"; readonly launchPlan: LaunchPlanData }
+  | { readonly kind: "map"; readonly task: TaskData; readonly map: MapSettings };
+
+export type NodeData = NodeTarget & {
   readonly id: string;
-  readonly task: TaskData;
   readonly inputs: Readonly<Record<string, Binding>>;
   readonly upstream: readonly string[];
+};
+
+/** A node's target as messages name it: task "x", workflow "y", launch plan "z", map task "t". */
+export function describeTarget(target: NodeTarget): string {
+  switch (target.kind) {
+    case "task":
+      return `task "${target.task.name}"`;
+    case "workflow":
+      return `workflow "${target.workflow.name}"`;
+    case "launchPlan":
+      return `launch plan "${target.launchPlan.name}"`;
+    case "map":
+      return `map task over "${target.map.mapped.name}"`;
+  }
+}
+
+const NOUN: Record<NodeTarget["kind"], string> = { task: "task", workflow: "workflow", launchPlan: "launch plan", map: "map task" };
+
+/** The ports a call of the target takes and returns (a launch plan's fixed inputs are not callable). */
+function targetPorts(target: NodeTarget): { inputs: Readonly<Record<string, Port>>; outputs: Readonly<Record<string, Port>> } {
+  switch (target.kind) {
+    case "task":
+    case "map":
+      return target.task;
+    case "workflow":
+      return target.workflow;
+    case "launchPlan":
+      return { inputs: target.launchPlan.defaultInputs, outputs: target.launchPlan.workflow.outputs };
+  }
 }
 
 export interface WorkflowData {
@@ -60,20 +108,40 @@ export interface LaunchPlanData {
   readonly isDefault: boolean;
 }
 
-export interface Workflow {
+type Declarations = Record<string, PortDeclaration>;
+/** The inputs a call takes: a promise or a plain value for each port. */
+export type CallInputs<I> = { readonly [K in keyof I]?: Promised | unknown };
+export type CallOutputs<O> = { readonly [K in keyof O]: Promised };
+/** What calling a task, workflow, launch plan or map task inside a workflow body looks like. */
+export type Callable<I, O> = (inputs?: CallInputs<I>, options?: { nodeId?: string }) => CallOutputs<O>;
+
+/** A workflow; called inside another workflow's body it becomes a sub-workflow node. */
+export interface Workflow<I extends Declarations = Declarations, O extends Declarations = Declarations> extends Callable<I, O> {
   readonly [WORKFLOW_BRAND]: WorkflowData;
   readonly workflowName: string;
 }
-export interface LaunchPlan {
+/** A launch plan; called inside a workflow's body it becomes a node that launches it. */
+export interface LaunchPlan<I extends Declarations = Declarations, O extends Declarations = Declarations> extends Callable<I, O> {
   readonly [LAUNCH_PLAN_BRAND]: LaunchPlanData;
   readonly launchPlanName: string;
 }
 
+function branded(value: unknown, brand: symbol): boolean {
+  return (typeof value === "function" || (typeof value === "object" && value !== null)) && typeof (value as Record<symbol, unknown>)[brand] === "object";
+}
 export function isWorkflow(value: unknown): value is Workflow {
-  return typeof value === "object" && value !== null && typeof (value as Record<symbol, unknown>)[WORKFLOW_BRAND] === "object";
+  return branded(value, WORKFLOW_BRAND);
 }
 export function isLaunchPlan(value: unknown): value is LaunchPlan {
-  return typeof value === "object" && value !== null && typeof (value as Record<symbol, unknown>)[LAUNCH_PLAN_BRAND] === "object";
+  return branded(value, LAUNCH_PLAN_BRAND);
+}
+
+/** A function that adds a node running `target` to the workflow being declared, with its data under `brand`. */
+export function callable<T>(target: NodeTarget, brand: symbol, data: object, names: Record<string, string>): T {
+  const call = (inputs: Record<string, unknown> = {}, options: { nodeId?: string } = {}) => currentBuilder(describeTarget(target)).addNode(target, inputs, options.nodeId);
+  Object.defineProperty(call, brand, { value: data, enumerable: false });
+  for (const [key, value] of Object.entries(names)) Object.defineProperty(call, key, { value, enumerable: true });
+  return call as unknown as T;
 }
 
 function fail(message: string, hint: string): never {
@@ -86,33 +154,37 @@ class Builder {
 
   constructor(readonly workflow: string) {}
 
-  addTaskNode(task: TaskData, given: Record<string, unknown>, nodeId?: string): Record<string, Promised> {
+  addNode(target: NodeTarget, given: Record<string, unknown>, nodeId?: string): Record<string, Promised> {
     const id = nodeId ?? `n${this.nodes.length}`;
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(id)) fail(`workflow "${this.workflow}": node id ${JSON.stringify(id)} is not valid`, "use lower-case letters, digits and -");
+    if (id === START_NODE || id === END_NODE) fail(`workflow "${this.workflow}": node id ${JSON.stringify(id)} is reserved`, `Flyte's compiler names a workflow's inputs ${START_NODE} and its outputs ${END_NODE}; choose another nodeId`);
     if (this.ids.has(id)) fail(`workflow "${this.workflow}": two nodes have the id ${JSON.stringify(id)}`, "give each call its own nodeId");
     this.ids.add(id);
-    const node = `workflow "${this.workflow}": node ${id} (task "${task.name}")`;
-    if (typeof given !== "object" || given === null) fail(`${node}: call the task with an object of inputs`, "write e.g. task({ n: inputs.n })");
+    const label = describeTarget(target);
+    const node = `workflow "${this.workflow}": node ${id} (${label})`;
+    const { inputs: declared, outputs: produced } = targetPorts(target);
+    if (typeof given !== "object" || given === null) fail(`${node}: call it with an object of inputs`, "write e.g. task({ n: inputs.n })");
     for (const name of Object.keys(given)) {
-      if (!(name in task.inputs)) fail(`${node}: task has no input "${name}"`, `its inputs are: ${Object.keys(task.inputs).join(", ") || "(none)"}`);
+      if (target.kind === "launchPlan" && name in target.launchPlan.fixedInputs) fail(`${node}: input "${name}" is fixed by the launch plan`, "leave it out of the call, or call a plan that does not fix it");
+      if (!(name in declared)) fail(`${node}: ${NOUN[target.kind]} has no input "${name}"`, `its inputs are: ${Object.keys(declared).join(", ") || "(none)"}`);
     }
     const inputs: Record<string, Binding> = {};
     const upstream = new Set<string>();
-    for (const [name, p] of Object.entries(task.inputs)) {
+    for (const [name, p] of Object.entries(declared)) {
       const value = given[name];
       if (value === undefined) {
         if (p.hasDefault) {
           inputs[name] = { kind: "value", type: p.type, value: p.default };
           continue;
         }
-        fail(`${node}: input "${name}" (${describeType(p.type)}) is not bound`, "pass it in the call, or give the input a default in the task");
+        fail(`${node}: input "${name}" (${describeType(p.type)}) is not bound`, "pass it in the call, or give the input a default where it is declared");
       }
       inputs[name] = bind(value, p.type, `${node} input "${name}"`);
       if (isPromise(value) && value.nodeId !== START_NODE) upstream.add(value.nodeId);
     }
-    this.nodes.push({ id, task, inputs, upstream: [...upstream] });
+    this.nodes.push({ ...target, id, inputs, upstream: [...upstream] });
     const outputs: Record<string, Promised> = {};
-    for (const [name, p] of Object.entries(task.outputs)) outputs[name] = promise(id, name, p.type, `output "${name}" of node ${id} (task "${task.name}")`);
+    for (const [name, p] of Object.entries(produced)) outputs[name] = promise(id, name, p.type, `output "${name}" of node ${id} (${label})`);
     return outputs;
   }
 }
@@ -142,7 +214,6 @@ export function currentBuilder(what: string): Builder {
   return builder;
 }
 
-type Declarations = Record<string, PortDeclaration>;
 export type WorkflowInputs<I> = { readonly [K in keyof I]: Promised };
 
 export interface WorkflowOptions<I, O> {
@@ -159,7 +230,7 @@ export interface WorkflowOptions<I, O> {
 export function workflow<I extends Declarations = Record<never, never>, O extends Declarations = Record<never, never>>(
   options: WorkflowOptions<I, O>,
   body: (inputs: WorkflowInputs<I>) => { readonly [K in keyof O]: Promised | unknown } | void,
-): Workflow {
+): Workflow<I, O> {
   const name = options.name;
   if (typeof name !== "string" || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) fail(`workflow ${JSON.stringify(name)}: a workflow name is letters, digits, _ . and -`, "write e.g. name: \"training-pipeline\"");
   const where = `workflow "${name}"`;
@@ -183,9 +254,7 @@ export function workflow<I extends Declarations = Record<never, never>, O extend
     outputBindings[port] = bind(returned[port], p.type, `${where} output "${port}"`);
   }
   const data: WorkflowData = { name, inputs, outputs, nodes: builder.nodes, outputBindings, ...(options.description !== undefined ? { description: options.description } : {}) };
-  const value = { workflowName: name };
-  Object.defineProperty(value, WORKFLOW_BRAND, { value: data, enumerable: false });
-  return value as Workflow;
+  return callable<Workflow<I, O>>({ kind: "workflow", workflow: data }, WORKFLOW_BRAND, data, { workflowName: name });
 }
 
 const CRON_ALIASES = new Set(["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]);
@@ -206,7 +275,7 @@ export function defaultLaunchPlanData(wf: WorkflowData): LaunchPlanData {
 }
 
 /** A named launch plan of a workflow, with fixed and default inputs and an optional cron schedule. */
-export function launchPlan(wf: Workflow, options: LaunchPlanOptions): LaunchPlan {
+export function launchPlan<I extends Declarations, O extends Declarations>(wf: Workflow<I, O>, options: LaunchPlanOptions): LaunchPlan<I, O> {
   if (!isWorkflow(wf)) fail(`launch plan ${JSON.stringify(options?.name)}: the first argument is not a workflow`, "pass the value workflow(...) returned");
   const data = wf[WORKFLOW_BRAND];
   const name = options.name;
@@ -250,9 +319,7 @@ export function launchPlan(wf: Workflow, options: LaunchPlanOptions): LaunchPlan
     }
   }
   const planData: LaunchPlanData = { name, workflow: data, fixedInputs: fixed, defaultInputs: defaults, ...(schedule ? { schedule } : {}), isDefault: false };
-  const value = { launchPlanName: name };
-  Object.defineProperty(value, LAUNCH_PLAN_BRAND, { value: planData, enumerable: false });
-  return value as LaunchPlan;
+  return callable<LaunchPlan<I, O>>({ kind: "launchPlan", launchPlan: planData }, LAUNCH_PLAN_BRAND, planData, { launchPlanName: name });
 }
 
 export function workflowData(value: Workflow): WorkflowData {

@@ -1,14 +1,15 @@
 // `imagespec package`: the serialised entities as the files `flytectl register files` reads, in
 // pyflyte package's naming: `<index>_<name>_<resource type>.pb`, the index zero-padded to as many
-// digits as the count needs, 1 a TaskSpec, 2 a WorkflowSpec, 3 a LaunchPlan; tasks first, then
-// workflows, then launch plans (what each refers to comes before it). Ids carry flytectl's
+// digits as the count needs, 1 a TaskSpec, 2 a WorkflowSpec, 3 a LaunchPlan; each entry after
+// what it refers to (tasks first; a workflow after the launch plans its nodes launch; a launch plan
+// after its workflow), since flytectl registers them in that order. Ids carry flytectl's
 // `{{ registration.* }}` placeholders, which it replaces with its --project/--domain/--version.
 import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { pack as tarPack } from "tar-stream";
-import { encodeLaunchPlan, encodeTaskSpec, encodeWorkflowSpec, type Serialized } from "./serialize.js";
+import { encodeLaunchPlan, encodeTaskSpec, encodeWorkflowSpec, entityOrder, type Serialized } from "./serialize.js";
 
 export interface PackageEntry {
   readonly name: string;
@@ -23,11 +24,11 @@ export function indexWidth(count: number): number {
 }
 
 export function packageEntries(serialized: Serialized): PackageEntry[] {
-  const items: Omit<PackageEntry, "name">[] = [
-    ...serialized.tasks.map((t) => ({ kind: "task" as const, entity: t.name, bytes: encodeTaskSpec(t.spec) })),
-    ...serialized.workflows.map((w) => ({ kind: "workflow" as const, entity: w.name, bytes: encodeWorkflowSpec(w.spec) })),
-    ...serialized.launchPlans.map((l) => ({ kind: "launchplan" as const, entity: l.name, bytes: encodeLaunchPlan(l.plan) })),
-  ];
+  const items: Omit<PackageEntry, "name">[] = entityOrder(serialized).map((item) => ({
+    kind: item.kind,
+    entity: item.entity.name,
+    bytes: item.kind === "task" ? encodeTaskSpec(item.entity.spec) : item.kind === "workflow" ? encodeWorkflowSpec(item.entity.spec) : encodeLaunchPlan(item.entity.plan),
+  }));
   const width = indexWidth(items.length);
   const type = { task: 1, workflow: 2, launchplan: 3 };
   return items.map((item, i) => ({ ...item, name: `${String(i).padStart(width, "0")}_${item.entity}_${type[item.kind]}.pb` }));

@@ -8,7 +8,7 @@ import type { Registry } from "../registry/index.js";
 import type { ImageSpec } from "../spec/index.js";
 import type { AdminClient, CreateOutcome } from "./admin.js";
 import { WorkflowError } from "./errors.js";
-import { contentVersion, resolveImages, serializeEntities, type Entities, type Serialized, type Target } from "./serialize.js";
+import { contentVersion, entityOrder, resolveImages, serializeEntities, type Entities, type Serialized, type Target } from "./serialize.js";
 
 export interface RegisterOptions {
   readonly project: string;
@@ -128,18 +128,18 @@ export async function registerEntities(entities: Entities, options: RegisterOpti
     options.onEvent?.({ kind: "entity", outcome });
   };
   if (options.dryRun) {
-    for (const t of serialized.tasks) record({ kind: "task", name: t.name, status: "would-register" });
-    for (const w of serialized.workflows) record({ kind: "workflow", name: w.name, status: "would-register" });
-    for (const l of serialized.launchPlans) record({ kind: "launchplan", name: l.name, status: "would-register" });
+    for (const item of entityOrder(serialized)) record({ kind: item.kind, name: item.entity.name, status: "would-register" });
     if (options.activateSchedules) for (const l of scheduled(serialized)) record({ kind: "launchplan", name: l.name, status: "would-activate" });
     return { version, target, images: imageOutcomes, entities: entityOutcomes, serialized };
   }
   const admin = options.admin;
   if (!admin) throw new Error("registerEntities needs an AdminClient unless dryRun is set");
-  // Tasks, then workflows (which name tasks), then launch plans (which name workflows).
+  // Tasks at once, then workflows and launch plans one by one, each after what it refers to.
   firstFailure(await mapLimit(serialized.tasks, 8, async (t) => record({ kind: "task", name: t.name, status: await admin.createTask({ id: t.id, spec: t.spec }) })), "tasks");
-  firstFailure(await mapLimit(serialized.workflows, 8, async (w) => record({ kind: "workflow", name: w.name, status: await admin.createWorkflow({ id: w.id, spec: w.spec }) })), "workflows");
-  firstFailure(await mapLimit(serialized.launchPlans, 8, async (l) => record({ kind: "launchplan", name: l.name, status: await admin.createLaunchPlan({ id: l.id, spec: l.plan.spec }) })), "launch plans");
+  for (const item of entityOrder(serialized)) {
+    if (item.kind === "workflow") record({ kind: "workflow", name: item.entity.name, status: await admin.createWorkflow({ id: item.entity.id, spec: item.entity.spec }) });
+    else if (item.kind === "launchplan") record({ kind: "launchplan", name: item.entity.name, status: await admin.createLaunchPlan({ id: item.entity.id, spec: item.entity.plan.spec }) });
+  }
   if (options.activateSchedules) {
     firstFailure(await mapLimit(scheduled(serialized), 8, async (l) => {
       await admin.activateLaunchPlan(l.id);

@@ -8,14 +8,20 @@ import { VERSION } from "../version.js";
 import { ImageSpec, imageName } from "../spec/index.js";
 import { isImageSpecValue } from "../spec/schema.js";
 import { WorkflowError } from "./errors.js";
-import { defaultLaunchPlanData, isLaunchPlan, isWorkflow, launchPlanData, workflowData, type Binding, type LaunchPlanData, type WorkflowData } from "./graph.js";
+import { defaultLaunchPlanData, isLaunchPlan, isWorkflow, launchPlanData, workflowData, type Binding, type LaunchPlanData, type MapSettings, type NodeData, type WorkflowData } from "./graph.js";
 import { flyteidl, type FlyteIdl } from "./idl.js";
 import { isTask, taskData, type ResourceName, type TaskData } from "./task.js";
+import { MAP_TASK_BRAND, type MapTask } from "./map-task.js";
 import { parseDuration, type FlyteType, type Port } from "./types.js";
+import { checkPythonTask } from "./python-contract.js";
 
 type core = typeof FlyteIdl.core;
 type ILiteral = FlyteIdl.core.ILiteral;
 type ILiteralType = FlyteIdl.core.ILiteralType;
+
+function isMapTask(value: unknown): value is MapTask {
+  return typeof value === "function" && typeof (value as unknown as Record<symbol, unknown>)[MAP_TASK_BRAND] === "object";
+}
 
 /** Everything a workflow file declares, each entity once. */
 export interface Entities {
@@ -34,12 +40,21 @@ export function collectEntities(values: Iterable<unknown>): Entities {
     if (seen && seen !== task) throw new WorkflowError("INVALID_WORKFLOW", `two different tasks are named "${task.name}"`, "give each task its own name");
     tasks.set(task.name, task);
   };
+  const later: LaunchPlanData[] = [];
   const addWorkflow = (wf: WorkflowData): void => {
     const seen = workflows.get(wf.name);
     if (seen && seen !== wf) throw new WorkflowError("INVALID_WORKFLOW", `two different workflows are named "${wf.name}"`, "give each workflow its own name");
     if (seen) return;
     workflows.set(wf.name, wf);
-    for (const node of wf.nodes) addTask(node.task);
+    for (const node of wf.nodes) {
+      // A map node registers the map task (flytekit registers the mapped task only where it is called itself).
+      if (node.kind === "task" || node.kind === "map") addTask(node.task);
+      else if (node.kind === "workflow") addWorkflow(node.workflow);
+      else {
+        later.push(node.launchPlan);
+        addWorkflow(node.launchPlan.workflow);
+      }
+    }
   };
   const addPlan = (plan: LaunchPlanData): void => {
     const seen = plans.get(plan.name);
@@ -48,13 +63,13 @@ export function collectEntities(values: Iterable<unknown>): Entities {
     }
     if (!seen) plans.set(plan.name, plan);
   };
-  const later: LaunchPlanData[] = [];
   for (const value of values) {
     if (isTask(value)) addTask(taskData(value));
+    else if (isMapTask(value)) addTask(value[MAP_TASK_BRAND]);
     else if (isWorkflow(value)) addWorkflow(workflowData(value));
     else if (isLaunchPlan(value)) later.push(launchPlanData(value));
   }
-  for (const plan of later) addWorkflow(plan.workflow);
+  for (const plan of [...later]) addWorkflow(plan.workflow);
   for (const wf of workflows.values()) addPlan(defaultLaunchPlanData(wf));
   for (const plan of later) addPlan(plan);
   const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -68,6 +83,8 @@ export interface TaskImage {
   /** The spec, when the task names one (to be built). */
   readonly spec?: ImageSpec;
   readonly architecture: number;
+  /** The flytekit version the spec pins (`flytekit==X`), recorded as a Python task's runtime. */
+  readonly flytekitVersion?: string;
 }
 
 /** A spec from this copy of imagespec (a .ts workflow file imported through tsx has its own copy). */
@@ -106,7 +123,8 @@ export async function resolveImages(entities: Entities, baseDir?: string, adjust
     if (spec.registry === undefined) {
       throw new WorkflowError("WORKFLOW_IMAGE_NO_REGISTRY", `task "${task.name}": its image spec "${spec.name}" names no registry, and Flyte pulls task images from a registry`, "set registry in the spec (e.g. registry: \"ghcr.io/my-org\"), or pass --registry");
     }
-    out.set(task.name, { image: await imageName(spec), spec, architecture: architectureOf(spec) });
+    const flytekitVersion = task.python ? await checkPythonTask(task, spec) : undefined;
+    out.set(task.name, { image: await imageName(spec), spec, architecture: architectureOf(spec), ...(flytekitVersion !== undefined ? { flytekitVersion } : {}) });
   }
   return out;
 }
@@ -244,6 +262,35 @@ function resourceEntries(values: Partial<Record<ResourceName, string | number>>)
   return RESOURCE_ORDER.filter((n) => values[n] !== undefined).map((n) => ({ name: names[n], value: String(values[n]) }));
 }
 
+/**
+ * What runs the task, as Flyte's executor reads it: a Python task runs flytekit, recorded as
+ * flytekit records itself (FLYTE_SDK, its version, flavor python) when the version is known. When
+ * it is not, the runtime says imagespec (OTHER): FlyteAdmin accepts it, and the executor then never
+ * hands the task an offloaded (> 10 MB) input, failing that node instead of feeding it to a
+ * flytekit that may not read it. A container task runs no SDK.
+ */
+function runtimeMetadata(task: TaskData, image: TaskImage): FlyteIdl.core.IRuntimeMetadata {
+  const R = flyteidl.core.RuntimeMetadata.RuntimeType;
+  const flytekit = task.python?.flytekitVersion ?? image.flytekitVersion;
+  if (task.python && flytekit !== undefined) return { type: R.FLYTE_SDK, version: flytekit, flavor: "python" };
+  return { type: R.OTHER, version: VERSION, flavor: "imagespec" };
+}
+
+/** The last part of a dotted name, as flytekit names a node after its task (app.steps.clean -> clean). */
+function shortName(name: string): string {
+  return name.split(".").at(-1)!;
+}
+
+/** A node's metadata as flytekit writes it: the task's short name, retries, timeout, and interruptible only when declared. */
+function nodeMetadata(task: TaskData): FlyteIdl.core.INodeMetadata {
+  return {
+    name: shortName(task.name),
+    retries: { retries: task.retries },
+    ...(task.timeoutSeconds !== undefined ? { timeout: duration(task.timeoutSeconds) } : {}),
+    ...(task.interruptible !== undefined ? { interruptible: task.interruptible } : {}),
+  };
+}
+
 /** The TaskTemplate of a task, its container naming `image`. */
 export function taskTemplate(task: TaskData, image: TaskImage, target: Target): FlyteIdl.core.TaskTemplate {
   const c: core = flyteidl.core;
@@ -274,13 +321,14 @@ export function taskTemplate(task: TaskData, image: TaskImage, target: Target): 
       discoveryVersion: task.cache?.version ?? "",
       cacheSerializable: task.cache?.serialize ?? false,
       cacheIgnoreInputVars: [...(task.cache?.ignoreInputs ?? [])],
-      runtime: { type: c.RuntimeMetadata.RuntimeType.OTHER, version: VERSION, flavor: "imagespec" },
+      runtime: runtimeMetadata(task, image),
       ...(task.timeoutSeconds !== undefined ? { timeout: duration(task.timeoutSeconds) } : {}),
       retries: { retries: task.retries },
-      interruptible: task.interruptible,
+      ...(task.interruptible !== undefined ? { interruptible: task.interruptible } : {}),
     },
     interface: typedInterface(task.inputs, task.outputs),
     container,
+    ...(task.array ? { taskTypeVersion: 1, custom: arrayJob(task.array) } : {}),
     ...(task.secrets.length > 0
       ? { securityContext: { secrets: task.secrets.map((s) => ({ group: s.group, key: s.key ?? "", groupVersion: s.groupVersion ?? "", mountRequirement: mount[s.mountAs ?? "any"] })) } }
       : {}),
@@ -292,23 +340,79 @@ function binding(variable: string, b: Binding): FlyteIdl.core.IBinding {
   return { var: variable, binding: bindingData(b.value, b.type) };
 }
 
-/** The WorkflowTemplate of a workflow: one task node per call, bindings as wired. */
+/**
+ * A map task's custom field: flytekit's ArrayJob as protobuf JSON (json_format.MessageToDict:
+ * camelCase names, int64 as a string), which is what the template of a map task carries.
+ */
+function arrayJob(settings: MapSettings): NonNullable<FlyteIdl.core.ITaskTemplate["custom"]> {
+  return {
+    fields: {
+      ...(settings.concurrency !== undefined ? { parallelism: { stringValue: String(settings.concurrency) } } : {}),
+      ...(settings.minSuccesses !== undefined ? { minSuccesses: { stringValue: String(settings.minSuccesses) } } : { minSuccessRatio: { numberValue: settings.minSuccessRatio } }),
+    },
+  };
+}
+
+/** A node as flytekit's translator writes it, for each kind of target. */
+function nodeMessage(node: NodeData, target: Target): FlyteIdl.core.INode {
+  const common = {
+    id: node.id,
+    inputs: Object.keys(node.inputs).sort().map((name) => binding(name, node.inputs[name]!)),
+    upstreamNodeIds: [...node.upstream].sort(),
+  };
+  switch (node.kind) {
+    case "task":
+      return { ...common, metadata: nodeMetadata(node.task), taskNode: { referenceId: identifier(RT().TASK, node.task.name, target) } };
+    case "workflow":
+      // flytekit: the sub-workflow's short name, and its default interruptible (false), written.
+      return { ...common, metadata: { name: shortName(node.workflow.name), interruptible: false }, workflowNode: { subWorkflowRef: identifier(RT().WORKFLOW, node.workflow.name, target) } };
+    case "launchPlan":
+      // A launch plan's node metadata is its workflow's.
+      return { ...common, metadata: { name: shortName(node.launchPlan.workflow.name), interruptible: false }, workflowNode: { launchplanRef: identifier(RT().LAUNCH_PLAN, node.launchPlan.name, target) } };
+    case "map": {
+      // The ArrayNode carries the metadata of the mapped runs on its sub-node (named and identified
+      // after the map task, upstream of nothing); the outer node only the map task's name.
+      const map = node.map;
+      return {
+        ...common,
+        metadata: { name: node.task.name },
+        arrayNode: {
+          node: { id: node.task.name, metadata: { ...nodeMetadata(node.task), name: node.task.name }, inputs: common.inputs, upstreamNodeIds: [], taskNode: { referenceId: identifier(RT().TASK, node.task.name, target) } },
+          ...(map.concurrency !== undefined ? { parallelism: map.concurrency } : {}),
+          ...(map.minSuccesses !== undefined ? { minSuccesses: map.minSuccesses } : { minSuccessRatio: map.minSuccessRatio }),
+          executionMode: flyteidl.core.ArrayNode.ExecutionMode.MINIMAL_STATE,
+          isOriginalSubNodeInterface: { value: false },
+        },
+      };
+    }
+  }
+}
+
+/** The WorkflowTemplate of a workflow: one node per call, bindings as wired. */
 export function workflowTemplate(wf: WorkflowData, target: Target): FlyteIdl.core.WorkflowTemplate {
   const c: core = flyteidl.core;
   return c.WorkflowTemplate.create({
     id: identifier(RT().WORKFLOW, wf.name, target),
     metadata: {},
-    metadataDefaults: { interruptible: false },
+    metadataDefaults: {},
     interface: typedInterface(wf.inputs, wf.outputs),
-    nodes: wf.nodes.map((node) => ({
-      id: node.id,
-      metadata: { name: node.task.name, retries: { retries: node.task.retries }, ...(node.task.timeoutSeconds !== undefined ? { timeout: duration(node.task.timeoutSeconds) } : {}) },
-      inputs: Object.keys(node.inputs).sort().map((name) => binding(name, node.inputs[name]!)),
-      upstreamNodeIds: [...node.upstream].sort(),
-      taskNode: { referenceId: identifier(RT().TASK, node.task.name, target) },
-    })),
+    nodes: wf.nodes.map((node) => nodeMessage(node, target)),
     outputs: Object.keys(wf.outputBindings).sort().map((name) => binding(name, wf.outputBindings[name]!)),
   });
+}
+
+/** Every workflow run as a sub-workflow node under `wf`, at any depth, each once, by name (flytekit's sub_workflows). */
+export function subWorkflows(wf: WorkflowData): WorkflowData[] {
+  const found = new Map<string, WorkflowData>();
+  const visit = (w: WorkflowData) => {
+    for (const node of w.nodes) {
+      if (node.kind !== "workflow" || found.has(node.workflow.name)) continue;
+      found.set(node.workflow.name, node.workflow);
+      visit(node.workflow);
+    }
+  };
+  visit(wf);
+  return [...found.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** The LaunchPlan (id and spec) of a plan. */
@@ -343,7 +447,7 @@ export function serializeEntities(entities: Entities, images: ReadonlyMap<string
     }),
     workflows: entities.workflows.map((wf) => {
       const template = workflowTemplate(wf, target);
-      return { name: wf.name, id: template.id!, spec: flyteidl.admin.WorkflowSpec.create({ template, subWorkflows: [] }) };
+      return { name: wf.name, id: template.id!, spec: flyteidl.admin.WorkflowSpec.create({ template, subWorkflows: subWorkflows(wf).map((sub) => workflowTemplate(sub, target)) }) };
     }),
     launchPlans: entities.launchPlans.map((plan) => {
       const message = launchPlanMessage(plan, target);
@@ -352,14 +456,59 @@ export function serializeEntities(entities: Entities, images: ReadonlyMap<string
   };
 }
 
+/** One serialised entity, in the order FlyteAdmin can take them. */
+export type OrderedEntity =
+  | { readonly kind: "task"; readonly entity: SerializedTask }
+  | { readonly kind: "workflow"; readonly entity: SerializedWorkflow }
+  | { readonly kind: "launchplan"; readonly entity: SerializedLaunchPlan };
+
+/**
+ * Every entity, each after what it refers to, as FlyteAdmin requires (it compiles a workflow
+ * against the tasks and launch plans its nodes name, and a launch plan against its workflow):
+ * tasks first, then each workflow after the launch plans its nodes (and sub-workflows' nodes)
+ * launch, and each launch plan after its workflow. Names break ties, so the order is stable.
+ */
+export function entityOrder(serialized: Serialized): OrderedEntity[] {
+  const out: OrderedEntity[] = serialized.tasks.map((entity) => ({ kind: "task" as const, entity }));
+  const workflows = new Map(serialized.workflows.map((w) => [w.name, w]));
+  const plans = new Map(serialized.launchPlans.map((l) => [l.name, l]));
+  const done = new Set<string>();
+  const launched = (spec: FlyteIdl.admin.IWorkflowSpec): string[] =>
+    [spec.template!, ...(spec.subWorkflows ?? [])].flatMap((t) => (t.nodes ?? []).flatMap((n) => {
+      const ref = (n.arrayNode?.node ?? n).workflowNode?.launchplanRef?.name;
+      return ref ? [ref] : [];
+    }));
+  const visitWorkflow = (name: string): void => {
+    const key = `workflow ${name}`;
+    const wf = workflows.get(name);
+    if (done.has(key) || !wf) return;
+    done.add(key);
+    for (const plan of launched(wf.spec).sort()) visitPlan(plan);
+    out.push({ kind: "workflow", entity: wf });
+  };
+  const visitPlan = (name: string): void => {
+    const key = `launchplan ${name}`;
+    const plan = plans.get(name);
+    if (done.has(key) || !plan) return;
+    done.add(key);
+    visitWorkflow(plan.plan.spec!.workflowId!.name!);
+    out.push({ kind: "launchplan", entity: plan });
+  };
+  for (const name of workflows.keys()) visitWorkflow(name);
+  for (const name of plans.keys()) visitPlan(name);
+  return out;
+}
+
 /** A WorkflowClosure: the workflow's template with the templates of the tasks it runs. */
 export function workflowClosure(serialized: Serialized, workflow: string): FlyteIdl.admin.WorkflowClosure {
   const wf = serialized.workflows.find((w) => w.name === workflow);
   if (!wf) throw new WorkflowError("WORKFLOW_NOT_FOUND", `no workflow "${workflow}"`, `workflows: ${serialized.workflows.map((w) => w.name).join(", ")}`);
-  const used = new Set(wf.spec.template!.nodes!.map((n) => n.taskNode?.referenceId?.name));
+  const templates = [wf.spec.template!, ...(wf.spec.subWorkflows ?? [])];
+  const used = new Set(templates.flatMap((template) => (template.nodes ?? []).map((n) => (n.arrayNode?.node ?? n).taskNode?.referenceId?.name)));
   return flyteidl.admin.WorkflowClosure.create({
     compiledWorkflow: {
       primary: { template: wf.spec.template },
+      subWorkflows: (wf.spec.subWorkflows ?? []).map((template) => ({ template })),
       tasks: serialized.tasks.filter((t) => used.has(t.name)).map((t) => ({ template: t.spec.template })),
     },
   });

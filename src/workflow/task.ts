@@ -5,7 +5,7 @@ import type { ImageSpec } from "../spec/index.js";
 import { isImageSpecValue } from "../spec/schema.js";
 import { WorkflowError } from "./errors.js";
 import { ports, parseDuration, type Port, type PortDeclaration } from "./types.js";
-import { currentBuilder, type Promised } from "./graph.js";
+import { callable, type Callable, type MapSettings } from "./graph.js";
 
 export const TASK_BRAND = Symbol.for("imagespec.workflow.task");
 
@@ -44,6 +44,7 @@ interface CommonTaskOptions<I, O> {
   /** "1h30m", "45s", or seconds. */
   readonly timeout?: string | number;
   readonly cache?: CacheSettings;
+  /** May run on spot / preemptible nodes. Written on the task and on every node that calls it (Flyte's executor reads the node's). */
   readonly interruptible?: boolean;
   readonly secrets?: readonly Secret[];
   readonly description?: string;
@@ -71,6 +72,16 @@ export interface PythonTaskOptions<I, O> extends CommonTaskOptions<I, O> {
   readonly name?: string;
   /** flytekit's task resolver (default flytekit's default_task_resolver). */
   readonly resolver?: string;
+  /**
+   * The flytekit version installed in the image, recorded as the task's runtime. Default: the version
+   * the image spec pins (`flytekit==X` in packages or its requirements file); unknown otherwise.
+   */
+  readonly flytekitVersion?: string;
+  /**
+   * The function returns a typing.NamedTuple whose fields are the declared output names. Without it,
+   * outputs must be named as flytekit names a plain return value: o0, o1, ...
+   */
+  readonly namedOutputs?: boolean;
 }
 
 /** What the serialiser reads from a task. */
@@ -87,19 +98,27 @@ export interface TaskData {
   readonly retries: number;
   readonly timeoutSeconds?: number;
   readonly cache?: CacheSettings;
-  readonly interruptible: boolean;
+  /** Unset unless declared, as flytekit leaves it. */
+  readonly interruptible?: boolean;
   readonly secrets: readonly Secret[];
   readonly description?: string;
   readonly rawContainer?: { readonly inputDir: string; readonly outputDir: string; readonly metadataFormat: "json" | "yaml" | "proto" };
+  /** What pyflyte-execute loads, for a Python task. */
+  readonly python?: PythonEntry;
+  /** For a map task: how it fans out (the template then carries flytekit's ArrayJob settings). */
+  readonly array?: MapSettings;
+}
+
+export interface PythonEntry {
+  readonly module: string;
+  readonly function: string;
+  readonly resolver: string;
+  readonly flytekitVersion?: string;
 }
 
 type Declarations = Record<string, PortDeclaration>;
-/** The inputs a call takes: a promise or a plain value for each port. */
-export type CallInputs<I> = { readonly [K in keyof I]?: Promised | unknown };
-export type CallOutputs<O> = { readonly [K in keyof O]: Promised };
 
-export interface Task<I extends Declarations = Declarations, O extends Declarations = Declarations> {
-  (inputs?: CallInputs<I>, options?: { nodeId?: string }): CallOutputs<O>;
+export interface Task<I extends Declarations = Declarations, O extends Declarations = Declarations> extends Callable<I, O> {
   readonly [TASK_BRAND]: TaskData;
   readonly taskName: string;
 }
@@ -119,6 +138,54 @@ const RESOURCE_NAMES: readonly ResourceName[] = ["cpu", "memory", "gpu", "epheme
 
 function fail(where: string, problem: string, hint: string): never {
   throw new WorkflowError("INVALID_WORKFLOW", `${where}: ${problem}`, hint);
+}
+
+/** A quantity as an exact fraction (numerator, denominator), so 1.5, "1500m" and "3/2" compare equal. */
+export function quantityValue(text: string): { readonly num: bigint; readonly den: bigint } {
+  const match = /^(\d*)(?:\.(\d+))?(?:[eE]([+-]?\d+)|(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei))?$/.exec(text);
+  if (!match) throw new Error(`not a quantity: ${text}`);
+  const [, whole = "", fraction = "", exponent, suffix] = match;
+  let num = BigInt(`${whole}${fraction}` || "0");
+  let den = 10n ** BigInt(fraction.length);
+  const power = exponent !== undefined ? Number(exponent) : suffix === "m" ? -3 : ({ k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 } as Record<string, number>)[suffix ?? ""] ?? 0;
+  if (power >= 0) num *= 10n ** BigInt(power);
+  else den *= 10n ** BigInt(-power);
+  const binary = ({ Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 } as Record<string, number>)[suffix ?? ""];
+  if (binary !== undefined) num *= 2n ** BigInt(binary);
+  return { num, den };
+}
+
+function compareQuantities(a: string, b: string): number {
+  const x = quantityValue(a);
+  const y = quantityValue(b);
+  const left = x.num * y.den;
+  const right = y.num * x.den;
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+/**
+ * The rules FlyteAdmin applies when a task is registered (and Kubernetes when its pod is made),
+ * checked when the task is declared, before any image is built: GPUs are whole numbers, a GPU
+ * request equals its limit, and no request is above its limit.
+ */
+function checkResourceRules(requests: ResourceValues, limits: ResourceValues, where: string): void {
+  for (const [kind, values] of [["requests", requests], ["limits", limits]] as const) {
+    const gpu = values.gpu;
+    if (gpu !== undefined) {
+      const { num, den } = quantityValue(String(gpu));
+      if (num % den !== 0n) fail(`${where} resources.${kind}.gpu`, `${JSON.stringify(gpu)} is not a whole number of GPUs`, "GPUs are not shared: ask for 1, 2, ...");
+    }
+  }
+  if (requests.gpu !== undefined && limits.gpu !== undefined && compareQuantities(String(requests.gpu), String(limits.gpu)) !== 0) {
+    fail(`${where} resources`, `the GPU request (${requests.gpu}) differs from the GPU limit (${limits.gpu})`, "FlyteAdmin requires them equal for GPUs: give one of the two, or the same number in both");
+  }
+  for (const name of ["cpu", "memory", "ephemeralStorage"] as const) {
+    const request = requests[name];
+    const limit = limits[name];
+    if (request !== undefined && limit !== undefined && compareQuantities(String(request), String(limit)) > 0) {
+      fail(`${where} resources`, `the ${name} request (${request}) is above its limit (${limit})`, `raise limits.${name} or lower requests.${name}`);
+    }
+  }
 }
 
 function resourceValues(values: unknown, where: string): ResourceValues {
@@ -156,28 +223,27 @@ function common(options: CommonTaskOptions<unknown, unknown>, where: string): Om
   const outputs = ports(options.outputs, `${where} output`);
   for (const ignored of options.cache?.ignoreInputs ?? []) if (!(ignored in inputs)) fail(`${where} cache.ignoreInputs`, `${JSON.stringify(ignored)} is not an input`, `inputs are: ${Object.keys(inputs).join(", ") || "(none)"}`);
   for (const [name, p] of Object.entries(outputs)) if (p.hasDefault) fail(`${where} output "${name}"`, "outputs have no defaults", "drop default from the output");
+  if (options.interruptible !== undefined && typeof options.interruptible !== "boolean") fail(where, `interruptible must be true or false, got ${JSON.stringify(options.interruptible)}`, "write interruptible: true, or leave it out");
+  const requests = resourceValues(options.resources?.requests, `${where} resources.requests`);
+  const limits = resourceValues(options.resources?.limits, `${where} resources.limits`);
+  checkResourceRules(requests, limits, where);
   return {
     image: options.image,
     inputs,
     outputs,
-    resources: { requests: resourceValues(options.resources?.requests, `${where} resources.requests`), limits: resourceValues(options.resources?.limits, `${where} resources.limits`) },
+    resources: { requests, limits },
     env,
     retries,
     ...(options.timeout !== undefined ? { timeoutSeconds: parseDuration(options.timeout, `${where} timeout`) } : {}),
     ...(options.cache !== undefined ? { cache: { ...options.cache } } : {}),
-    interruptible: options.interruptible ?? false,
+    ...(options.interruptible !== undefined ? { interruptible: options.interruptible } : {}),
     secrets,
     ...(options.description !== undefined ? { description: options.description } : {}),
   };
 }
 
 function makeTask<I extends Declarations, O extends Declarations>(data: TaskData): Task<I, O> {
-  const call = (inputs: CallInputs<I> = {} as CallInputs<I>, options: { nodeId?: string } = {}): CallOutputs<O> =>
-    currentBuilder(`task "${data.name}"`).addTaskNode(data, inputs as Record<string, unknown>, options.nodeId) as CallOutputs<O>;
-  Object.defineProperty(call, "name", { value: data.name });
-  Object.defineProperty(call, TASK_BRAND, { value: data, enumerable: false });
-  Object.defineProperty(call, "taskName", { value: data.name, enumerable: true });
-  return call as unknown as Task<I, O>;
+  return callable<Task<I, O>>({ kind: "task", task: data }, TASK_BRAND, data, { taskName: data.name });
 }
 
 /**
@@ -210,8 +276,13 @@ export const DEFAULT_TASK_RESOLVER = "flytekit.core.python_auto_container.defaul
  * templated paths, the resolver, then the resolver's loader args (module and function name).
  */
 export function pyflyteExecuteArgs(module: string, fn: string, resolver = DEFAULT_TASK_RESOLVER): string[] {
+  return pyflyteArgs("pyflyte-execute", resolver, ["task-module", module, "task-name", fn]);
+}
+
+/** flytekit's entrypoint (pyflyte-execute, pyflyte-map-execute) with Flyte's templated paths, the resolver and its loader args. */
+export function pyflyteArgs(entrypoint: string, resolver: string, loaderArgs: readonly string[]): string[] {
   return [
-    "pyflyte-execute",
+    entrypoint,
     "--inputs",
     "{{.input}}",
     "--output-prefix",
@@ -225,14 +296,13 @@ export function pyflyteExecuteArgs(module: string, fn: string, resolver = DEFAUL
     "--resolver",
     resolver,
     "--",
-    "task-module",
-    module,
-    "task-name",
-    fn,
+    ...loaderArgs,
   ];
 }
 
 const PYTHON_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A PEP 440 release with optional pre, post and dev parts: 1.16.1, 1.16.0b2, 1.16.1.post1. */
+export const PEP440_RELEASE = /^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$/;
 
 /** A Python function in the image's source, run by flytekit's pyflyte-execute (so the image needs flytekit). */
 export function pythonTask<I extends Declarations = Record<never, never>, O extends Declarations = Record<never, never>>(options: PythonTaskOptions<I, O>): Task<I, O> {
@@ -241,11 +311,24 @@ export function pythonTask<I extends Declarations = Record<never, never>, O exte
   if (typeof options.function !== "string" || !PYTHON_NAME.test(options.function)) fail(where, `function ${JSON.stringify(options.function)} is not a Python identifier`, "write the function's name, e.g. function: \"train\"");
   const name = options.name ?? `${options.module}.${options.function}`;
   if (!NAME.test(name)) fail(where, "a task name is letters, digits, _ . and -", "write e.g. name: \"app.tasks.train\"");
+  if (options.flytekitVersion !== undefined && (typeof options.flytekitVersion !== "string" || !PEP440_RELEASE.test(options.flytekitVersion))) {
+    fail(where, `flytekitVersion ${JSON.stringify(options.flytekitVersion)} is not a version`, "write the version pip installed, e.g. flytekitVersion: \"1.16.1\"");
+  }
+  const data = common(options, where);
+  if (options.namedOutputs !== true) {
+    Object.keys(data.outputs).forEach((output, i) => {
+      if (output !== `o${i}`) {
+        fail(`${where} output "${output}"`, `flytekit names the outputs of a function that returns plain values o0, o1, ... (this one would be o${i})`, `name the outputs ${Object.keys(data.outputs).map((_, j) => `o${j}`).join(", ")}, or return a typing.NamedTuple with these field names from the function and set namedOutputs: true`);
+      }
+    });
+  }
+  const resolver = options.resolver ?? DEFAULT_TASK_RESOLVER;
   return makeTask<I, O>({
     kind: "python",
     name,
-    ...common(options, where),
+    ...data,
     command: [],
-    args: pyflyteExecuteArgs(options.module, options.function, options.resolver),
+    args: pyflyteExecuteArgs(options.module, options.function, resolver),
+    python: { module: options.module, function: options.function, resolver, ...(options.flytekitVersion !== undefined ? { flytekitVersion: options.flytekitVersion } : {}) },
   });
 }

@@ -37,8 +37,8 @@ export const t = {
   file: (format = ""): FlyteType => ({ kind: "blob", dimensionality: "single", format }),
   /** A directory (FlyteDirectory). */
   directory: (format = ""): FlyteType => ({ kind: "blob", dimensionality: "multipart", format }),
-  /** A structured dataset (tabular data), stored as `format` (parquet by default, like flytekit). */
-  structuredDataset: (format = "parquet"): FlyteType => ({ kind: "structuredDataset", format }),
+  /** A structured dataset (tabular data); format "" (any) by default, as flytekit declares it. */
+  structuredDataset: (format = ""): FlyteType => ({ kind: "structuredDataset", format }),
   list: (of: FlyteType): FlyteType => ({ kind: "list", of }),
   map: (of: FlyteType): FlyteType => ({ kind: "map", of }),
 } as const;

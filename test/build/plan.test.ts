@@ -49,7 +49,7 @@ describe("plan", () => {
     assert.deepEqual(plan.steps.map((s) => s.kind), ["base", "python", "files", "config"]);
     assert.deepEqual(plan.blockers, []);
     const text = describePlan(plan);
-    assert.match(text, /^2\. python +packages torch, attrs; requirements requirements\.txt; index https:\/\/\*\*\*@pypi\.example\.com\/simple\/$/m);
+    assert.match(text, /^2\. python +packages torch, attrs; requirements requirements\.txt; index https:\/\/\[redacted\]@pypi\.example\.com\/simple\/$/m);
     assert.ok(!text.includes("secret"), "credentials never reach the plan");
     assert.match(text, /^ +linux\/amd64: resolved at build time/m);
     assert.match(text, /^ +linux\/arm64: resolved at build time/m);
@@ -115,7 +115,7 @@ describe("plan", () => {
     const apt = plan.steps[1]!;
     assert.deepEqual(apt, { kind: "apt", packages: ["jq", "curl=7.88.1-10+deb12u5"], mirror: "http://user:pw@mirror.internal/debian" });
     const text = describePlan(plan);
-    assert.match(text, /^2\. apt {7}jq, curl=7\.88\.1-10\+deb12u5 \(resolved at build time from the base's apt sources, main archive replaced by http:\/\/\*\*\*@mirror\.internal\/debian\)$/m);
+    assert.match(text, /^2\. apt {7}jq, curl=7\.88\.1-10\+deb12u5 \(resolved at build time from the base's apt sources, main archive replaced by http:\/\/\[redacted\]@mirror\.internal\/debian\)$/m);
     assert.doesNotMatch(text, /pw/);
     assert.match(text, /^3\. python /m);
 

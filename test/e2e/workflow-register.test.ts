@@ -14,8 +14,10 @@ import { flyteidl } from "../../src/workflow/index.js";
 import type { FlyteIdl } from "../../src/workflow/idl.js";
 import { imagespecCli, ROOT } from "../support/cli.js";
 import { startFakeAdmin, type FakeAdmin } from "../support/flyteadmin.js";
+import { decodePackageEntry } from "../support/flyteidl-reflection.js";
 import { freePort, startRegistry, type TestRegistry } from "../support/registry.js";
-import { makeTestImage, readTgz, removeDir, tempDir } from "../support/tools.js";
+import { makeTestImage, readTgz, removeDir, run, tempDir } from "../support/tools.js";
+import { VERSION } from "../../src/version.js";
 import { registryFor } from "../registry/util.js";
 
 const INDEX = JSON.stringify(join(ROOT, "src", "index.ts"));
@@ -41,7 +43,7 @@ export const consume = pythonTask({
   function: "consume",
   image: consumerImage,
   inputs: { n: t.integer },
-  outputs: { text: t.string },
+  outputs: { o0: t.string },
   env: { LOG_LEVEL: "info" },
   timeout: "10m",
 });
@@ -49,7 +51,7 @@ export const consume = pythonTask({
 export const pipeline = workflow({ name: "pipeline", inputs: { seed: { type: t.integer, default: 21 } }, outputs: { text: t.string } }, (inputs) => {
   const p = produce({ seed: inputs.seed });
   const c = consume({ n: p.n });
-  return { text: c.text };
+  return { text: c.o0 };
 });
 
 export const daily = launchPlan(pipeline, { name: "pipeline-daily", fixedInputs: { seed: 5 }, schedule: { cron: "0 6 * * *" } });
@@ -127,7 +129,7 @@ describe("imagespec register / package (e2e)", () => {
     assert.equal(tasks["app.steps.consume"]!.container!.image, prebuilt.image);
     assert.deepEqual(tasks["app.steps.consume"]!.container!.args!.slice(0, 3), ["pyflyte-execute", "--inputs", "{{.input}}"]);
     assert.equal(Number(tasks["app.steps.consume"]!.metadata!.timeout!.seconds), 600);
-    assert.equal(tasks["app.steps.consume"]!.interface!.outputs!.variables!.text!.type!.simple, flyteidl.core.SimpleType.STRING);
+    assert.equal(tasks["app.steps.consume"]!.interface!.outputs!.variables!.o0!.type!.simple, flyteidl.core.SimpleType.STRING);
     const wfKey = [...admin.stored.keys()].find((k) => k.startsWith("workflow "))!;
     const wf = flyteidl.admin.WorkflowSpec.decode(admin.stored.get(wfKey)!).template!;
     assert.equal(wfKey, `workflow flytesnacks/development/pipeline@${version}`);
@@ -188,6 +190,11 @@ describe("imagespec register / package (e2e)", () => {
     const entries = await readTgz(join(dir, "flyte-package.tgz"));
     assert.deepEqual(entries.map((e) => e.name), ["0_app.steps.consume_1.pb", "1_produce_1.pb", "2_pipeline_2.pb", "3_pipeline_3.pb", "4_pipeline-daily_3.pb"]);
     assert.equal(r.stdout, `${entries.map((e) => e.name).join("\n")}\n`);
+    assert.match(r.stderr, /^register them with: flytectl register files flyte-package\.tgz --archive -p PROJECT -d DOMAIN --version VERSION$/m, "without --archive flytectl reads a .tgz as a file list and refuses it");
+    const help = await cli(["package", "--help"]);
+    assert.match(help.stdout, /^ {2}flytectl register files flyte-package\.tgz --archive -p flytesnacks -d development --version v1$/m);
+    assert.doesNotMatch(help.stdout, /flytectl register files (?!.*--archive)/);
+    for (const entry of entries) await decodePackageEntry(entry.name, entry.bytes);
     const consume = flyteidl.admin.TaskSpec.decode(entries[0]!.bytes).template!;
     assert.equal(consume.id!.version, "{{ registration.version }}");
     assert.match(consume.container!.image!, new RegExp(`^${reg.host}/team/consumer:[a-z2-7]{26}$`));
@@ -268,5 +275,85 @@ export const wf = workflow({ name: "uses-tool" }, () => { tool({}); });
     const noClient = await cli(["register", "workflows.ts", "-p", "p", "-d", "d", "--endpoint", admin.endpoint, "--client-secret-env", "X"]);
     assert.equal(noClient.code, 2, noClient.stderr);
     assert.match(noClient.stderr, /without --client-id/);
+  });
+});
+
+// The workflow example as a user runs it: the compiled CLI (`npm test` builds dist/ before the
+// tests), the example importing "imagespec" by name. Every packaged entity is read back through the
+// .proto sources; then the example is planned with --dry-run and registered with the test
+// FlyteAdmin (which refuses a workflow before the launch plans it launches, resources over its
+// default platform limits and unknown references) once its image is in the registry.
+describe("examples/flyte-workflows (e2e, compiled CLI)", () => {
+  let reg: TestRegistry;
+  let registry: Registry;
+  let admin: FakeAdmin;
+  let dir: string;
+  const example = join(ROOT, "examples", "flyte-workflows", "workflows.ts");
+  const dist = (args: string[]) => run(process.execPath, [join(ROOT, "dist", "cli", "main.js"), ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: "/nonexistent-imagespec-home" }, timeoutMs: 120_000 });
+
+  before(async () => {
+    reg = await startRegistry({ mode: "plain" });
+    registry = registryFor(reg).registry;
+    admin = await startFakeAdmin();
+    dir = await tempDir();
+  });
+  after(async () => {
+    await admin.stop();
+    await registry.close();
+    await reg.stop();
+    await removeDir(dir);
+  });
+
+  it("package writes every entity, each after what it refers to, readable through the .proto sources", async () => {
+    const out = join(dir, "flyte-package.tgz");
+    const r = await dist(["package", example, "--registry", `${reg.host}/team`, "-o", out]);
+    assert.equal(r.code, 0, r.stderr);
+    const entries = await readTgz(out);
+    const names = entries.map((e) => e.name.replace(/^\d+_/, ""));
+    assert.deepEqual(names.filter((n) => n.endsWith("_1.pb")).map((n) => n.replace(/_[0-9a-f]{32}-/, "_HASH-")), [
+      "app.steps.map_square_HASH-arraynode_1.pb", "app.steps.square_1.pb", "app.steps.stats_1.pb", "app.steps.total_1.pb", "count-words_1.pb",
+    ]);
+    assert.ok(names.indexOf("sum-of-squares-first-ten_3.pb") < names.indexOf("report_2.pb"), "the launch plan report launches comes before report");
+    assert.ok(names.indexOf("sum-of-squares_2.pb") < names.indexOf("sum-of-squares-first-ten_3.pb"));
+    const decoded = new Map<string, Record<string, unknown>>();
+    for (const entry of entries) decoded.set(entry.name.replace(/^\d+_/, ""), await decodePackageEntry(entry.name, entry.bytes));
+
+    type Template = { container: { image: string }; metadata: { runtime: unknown }; interface: { outputs: { variables: Record<string, unknown> } } };
+    const stats = (decoded.get("app.steps.stats_1.pb")!.template as Template);
+    assert.match(stats.container.image, new RegExp(`^${reg.host}/team/flyte-example:[a-z2-7]{26}$`));
+    assert.deepEqual(stats.metadata.runtime, { type: "FLYTE_SDK", version: "1.16.1", flavor: "python" }, "the flytekit the spec pins");
+    assert.deepEqual(Object.keys(stats.interface.outputs.variables).sort(), ["count", "mean"]);
+    const count = decoded.get("count-words_1.pb")!.template as Template;
+    assert.deepEqual(count.metadata.runtime, { version: VERSION, flavor: "imagespec" }, "type OTHER, the default, left out: a container task runs no SDK");
+
+    type Node = { id: string; metadata: { name: string; interruptible?: boolean }; arrayNode?: { node: { metadata: { interruptible?: boolean } } }; workflowNode?: Record<string, { name: string }> };
+    const sum = decoded.get("sum-of-squares_2.pb") as { template: { nodes: Node[] } };
+    assert.equal(sum.template.nodes[0]!.arrayNode!.node.metadata.interruptible, true, "square is interruptible on the mapped runs");
+    const report = decoded.get("report_2.pb") as { template: { nodes: Node[] }; subWorkflows: { id: { name: string } }[] };
+    assert.deepEqual(report.template.nodes.map((n) => Object.entries(n.workflowNode!).map(([k, v]) => `${k} ${v.name}`)[0]), ["subWorkflowRef words", "launchplanRef sum-of-squares-first-ten"]);
+    assert.deepEqual(report.subWorkflows.map((w) => w.id.name), ["words"]);
+  });
+
+  it("register --dry-run plans it; with the image in the registry, register creates every entity in FlyteAdmin", async () => {
+    const common = ["--registry", `${reg.host}/team`, "-p", "flytesnacks", "-d", "development"];
+    const plan = await dist(["register", example, ...common, "--dry-run"]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, new RegExp(`^image ${reg.host}/team/flyte-example:[a-z2-7]{26} would-build$`, "m"));
+    assert.match(plan.stderr, /dry run: would register 13 entities/);
+    assert.equal(admin.received.length, 0);
+
+    // Building needs the Python base image from its public registry; the test stands the image in with the test base.
+    const tag = await dist(["tag", join(ROOT, "examples", "flyte-workflows", "imagespec.yaml"), "--registry", `${reg.host}/team`]);
+    assert.equal(tag.code, 0, tag.stderr);
+    const image = await makeTestImage({ env: ["PATH=/bin"] });
+    await registry.copy(image.ref, tag.stdout.trim());
+    await image.cleanup();
+
+    const r = await dist(["register", example, ...common, "--endpoint", admin.endpoint, "--insecure", "--version", "v1"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^image .*flyte-example:[a-z2-7]{26}@sha256:[0-9a-f]{64} exists$/m);
+    assert.deepEqual(admin.received.map((x) => x.outcome), Array(13).fill("created"));
+    const order = admin.received.map((x) => x.key.replace(/ flytesnacks\/development\//, " ").replace(/@v1$/, ""));
+    assert.ok(order.indexOf("launchplan sum-of-squares-first-ten") < order.indexOf("workflow report"), order.join(", "));
   });
 });

@@ -3,7 +3,7 @@
 // only for the index's own origin, parallelism bounded.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parsePlatform } from "../../src/oci/index.js";
@@ -70,6 +70,24 @@ describe("downloadWheels", () => {
     const again = await downloadWheels(resolution.wheels, { cacheDir });
     assert.deepEqual(again.map((d) => d.fromCache), resolution.wheels.map(() => true));
     assert.deepEqual(index.requests(), [], "cached wheels are not fetched again");
+  });
+
+  it("drops a damaged cached wheel with a warning and downloads it again", async () => {
+    const cacheDir = fresh("cache");
+    const resolution = await resolveRequirements({ packages: ["greet"], indexUrl: index.url }, amd64, { cacheDir, uv: false });
+    const [first] = await downloadWheels(resolution.wheels, { cacheDir });
+    const good = await readFile(first!.path);
+    const damaged = Buffer.from(good);
+    damaged[damaged.length >> 1] = damaged[damaged.length >> 1]! ^ 0xff;
+    await writeFile(first!.path, damaged);
+    index.resetRequests();
+    const warnings: string[] = [];
+    const [again] = await downloadWheels(resolution.wheels, { cacheDir, warn: (m) => warnings.push(m) });
+    assert.equal(again!.fromCache, false, "fetched again, not used");
+    assert.deepEqual(await readFile(again!.path), good, "the cache holds the good wheel again");
+    assert.deepEqual(index.downloads(), [first!.filename]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /damaged; removed it, downloading greet-.*\.whl again/);
   });
 
   it("refuses a file whose sha256 differs from the resolution, naming the wheel and URL, and keeps nothing", async () => {

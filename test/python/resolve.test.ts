@@ -14,6 +14,7 @@ import { parsePylock, uvPythonPlatform, uvResolveArgs } from "../../src/python/r
 import { splitArguments } from "../../src/python/arguments.js";
 import { DEFAULT_MUSL, type PythonTarget } from "../../src/python/tags.js";
 import { startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
+import { freePort } from "../support/registry.js";
 import { removeDir, tempDir } from "../support/tools.js";
 import { buildFixtureWheels, buildWheel, type FixtureWheels } from "../support/wheels.js";
 
@@ -192,6 +193,17 @@ describe("resolution failures", () => {
     const error = await rejectsWith(resolveRequirements({ packages: ["x86only"], indexUrl: index.url }, arm64, options()), "PYTHON_NO_WHEEL_FOR_TARGET");
     assert.match(error.message, /"x86only"/);
     assert.match(error.message, /linux\/arm64/);
+  });
+
+  it("reports an unreachable index as unreachable, with pip's connection lines and no password, not as a missing wheel", async () => {
+    const port = await freePort(); // nothing listens there
+    const url = `http://me:s3cr3t-index@127.0.0.1:${port}/simple`;
+    const error = await rejectsWith(resolveRequirements({ packages: ["six"], indexUrl: url, extraArgs: "--retries 1" }, amd64, options()), "PYTHON_INDEX_UNREACHABLE");
+    assert.match(error.message, new RegExp(`pip could not reach the package index http://\\[redacted\\]@127\\.0\\.0\\.1:${port}/simple`));
+    assert.match(error.message, /Connection refused/, "pip's own connection error is kept");
+    assert.doesNotMatch(error.message, /no installable wheel/);
+    assert.ok(!`${error.message}${error.hint}`.includes("s3cr3t-index"), error.message);
+    assert.match(error.hint ?? "", /pip_index/);
   });
 
   it("says when the interpreter that runs pip is missing", async () => {

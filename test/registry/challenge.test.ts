@@ -62,7 +62,7 @@ describe("redaction", () => {
   it("keeps harmless query params and hides the rest", () => {
     assert.equal(
       redactUrl("https://u:p@r.example.com/v2/a/blobs/uploads/1?_state=abc&digest=sha256%3Aff&X-Amz-Signature=s3cr3t"),
-      "https://r.example.com/v2/a/blobs/uploads/1?_state=[redacted]&digest=sha256%3Aff&X-Amz-Signature=[redacted]",
+      "https://[redacted]@r.example.com/v2/a/blobs/uploads/1?_state=[redacted]&digest=sha256%3Aff&X-Amz-Signature=[redacted]",
     );
   });
 

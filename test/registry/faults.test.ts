@@ -177,6 +177,39 @@ describe("dropped connections", () => {
     for (const layer of pulled.layers) assert.equal((await drain(layer)).digest, layer.descriptor.digest);
   });
 
+  it("a chunked upload whose next chunk keeps failing resumes where the registry says it stands, not from byte 0", async () => {
+    const { registry, logs } = viaProxy({ upload: { mode: "chunked", chunkSize: 1 << 20 } });
+    const ref = repo("resume");
+    // The second chunk's PATCH never reaches the registry, on every try the transport makes.
+    proxy.setRules([
+      { method: "PATCH", path: /\/blobs\/uploads\//, headers: { "content-range": /^1048576-/ }, times: DEFAULT_RETRY.attempts, fault: { kind: "status", status: 503 } },
+    ]);
+    const result = await registry.copy(big.ref, `${ref}:v1`);
+    assert.equal(result.digest, big.manifest.digest);
+    const uploads = proxy.requests.filter((r) => r.path.includes("/blobs/uploads/"));
+    // One session for the layer (and one for the config): the status GET found it holding the first chunk.
+    assert.equal(uploads.filter((r) => r.method === "POST").length, 2);
+    assert.deepEqual(uploads.filter((r) => r.method === "GET").map((r) => r.status), [204]);
+    // The layer's four chunks (3 MiB and the tar's end) and the config's one reached the registry, each once.
+    assert.equal(uploads.filter((r) => r.method === "PATCH" && r.status === 503).length, DEFAULT_RETRY.attempts);
+    assert.equal(uploads.filter((r) => r.method === "PATCH" && r.upstreamStatus === 202).length, 5);
+    assert.ok(logs.some((e) => e.type === "retry" && /resumes at byte 1048576/.test(e.reason)), "the retry says where it resumed");
+    const pulled = await registryFor(reg).registry.getImage(`${reg.host}/${ref.slice(proxy.host.length + 1)}:v1`);
+    for (const layer of pulled.layers) assert.equal((await drain(layer)).digest, layer.descriptor.digest);
+  });
+
+  it("a streamed upload that broke off mid-body starts a new session: the registry no longer knows the old one", async () => {
+    const { registry, logs } = viaProxy();
+    proxy.setRules([{ method: "PATCH", path: /\/blobs\/uploads\//, fault: { kind: "reset-upload", afterBytes: 1 << 20 } }]);
+    const result = await registry.copy(big.ref, `${repo("restart")}:v1`);
+    assert.equal(result.digest, big.manifest.digest);
+    const uploads = proxy.requests.filter((r) => r.path.includes("/blobs/uploads/"));
+    // distribution cancels a session whose stored size disagrees with its URL's state: asked, it says so.
+    assert.equal(uploads.filter((r) => r.method === "GET").length, 1);
+    assert.notEqual(uploads.find((r) => r.method === "GET")?.status, 204);
+    assert.ok(logs.some((e) => e.type === "retry" && /restarts/.test(e.reason)));
+  });
+
   it("a reset on every try fails naming the target and the request, with no ECR hint", async () => {
     const { registry } = viaProxy();
     proxy.setRules([{ method: "PATCH", path: /\/blobs\/uploads\//, times: Infinity, fault: { kind: "reset-upload", afterBytes: 1 << 20 } }]);

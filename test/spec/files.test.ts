@@ -145,6 +145,50 @@ void describe("collectFiles", () => {
     ]);
   });
 
+  void it("refuses copy and source_root paths that a link leads outside the spec's folder, naming the path and the link", async () => {
+    const outside = await tempTree({ "secret.txt": "outside\n", "sub/deeper.txt": "x" });
+    const dir = await tempTree({ "inside/ok.txt": "ok" });
+    await symlink(outside, join(dir, "linkdir"));
+    await symlink("inside", join(dir, "inner-link"));
+    const inputs: Omit<ImageSpecInput, "name">[] = [{ copy: ["linkdir/secret.txt"] }, { copy: [{ src: "linkdir/sub", dest: "/x" }] }, { sourceRoot: "linkdir" }, { copy: ["inner-link/../linkdir/secret.txt"] }];
+    for (const input of inputs) {
+      const spec = (() => {
+        try {
+          return new ImageSpec({ name: "t", ...input }, { baseDir: dir });
+        } catch {
+          return undefined; // the textual check caught it first; fine
+        }
+      })();
+      if (!spec) continue;
+      await assert.rejects(collectFiles(spec), (error: Error & { code?: string }) => {
+        assert.equal(error.code, "INVALID_SPEC");
+        assert.match(error.message, /leads outside the spec file's folder/);
+        assert.ok(error.message.includes(join(dir, "linkdir")), error.message);
+        assert.ok(error.message.includes(outside), error.message);
+        return true;
+      }, JSON.stringify(input));
+    }
+    // loadSpecs refuses it too, before anything is read or hashed.
+    await writeFile(join(dir, "imagespec.yaml"), "name: t\ncopy: [linkdir/secret.txt]\n");
+    await assert.rejects(loadSpecs(join(dir, "imagespec.yaml")), /copy\[0\]: "linkdir\/secret.txt" leads outside/);
+  });
+
+  void it("follows links that stay inside the spec's folder, and keeps a copied link (even to outside) as a link", async () => {
+    const outside = await tempTree({ "secret.txt": "outside\n" });
+    const dir = await tempTree({ "inside/ok.txt": "ok", "src/a.txt": "a" });
+    await symlink("inside", join(dir, "inner-link"));
+    await symlink(join(outside, "secret.txt"), join(dir, "src", "to-outside"));
+    await symlink(join(outside, "secret.txt"), join(dir, "named-link"));
+    assert.deepEqual(await filesOf(dir, { copy: ["inner-link/ok.txt", "src", "named-link"] }), [
+      "file 644 /root/inner-link/ok.txt",
+      `symlink 777 /root/named-link -> ${join(outside, "secret.txt")}`,
+      "dir 755 /root/src",
+      "file 644 /root/src/a.txt",
+      `symlink 777 /root/src/to-outside -> ${join(outside, "secret.txt")}`,
+    ]);
+    assert.deepEqual(await filesOf(dir, { sourceRoot: "inner-link" }), ["file 644 /root/ok.txt"]);
+  });
+
   void it("skips FIFOs and other special files", async () => {
     const dir = await tempTree({ "src/a.txt": "a" });
     execFileSync("mkfifo", [join(dir, "src", "pipe")]);

@@ -38,6 +38,8 @@ export interface FaultRule {
   readonly method?: string;
   /** Matched against the path with its query. */
   readonly path: RegExp;
+  /** Request headers (lower-case names) whose values must match, e.g. one chunk's `content-range`. */
+  readonly headers?: Readonly<Record<string, RegExp>>;
   /** The first matching request the fault applies to, counting from 1 (default 1). */
   readonly nth?: number;
   /** How many matching requests from the nth on get the fault (default 1; Infinity: all). */
@@ -82,12 +84,13 @@ export async function startFaultProxy(upstream: { host: string }): Promise<Fault
   const sockets = new Set<Socket>();
   const waiters: { method: string; path: RegExp; resolve: () => void }[] = [];
 
-  const pick = (method: string, path: string): Fault | undefined => {
+  const pick = (method: string, path: string, headers: IncomingMessage["headers"]): Fault | undefined => {
     let chosen: Fault | undefined;
     for (const active of rules) {
       const { rule } = active;
       if (rule.method !== undefined && rule.method !== method) continue;
       if (!rule.path.test(path)) continue;
+      if (Object.entries(rule.headers ?? {}).some(([name, pattern]) => !pattern.test(String(headers[name] ?? "")))) continue;
       active.seen++;
       const first = rule.nth ?? 1;
       const last = first + (rule.times ?? 1) - 1;
@@ -99,7 +102,7 @@ export async function startFaultProxy(upstream: { host: string }): Promise<Fault
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
-    const fault = pick(method, path);
+    const fault = pick(method, path, req.headers);
     const record: { method: string; path: string; status: number; upstreamStatus?: number; fault?: Fault["kind"] } = { method, path, status: 0, ...(fault ? { fault: fault.kind } : {}) };
     requests.push(record);
     for (const w of waiters.splice(0)) {

@@ -3,7 +3,12 @@
 // requests and responses encoded by flyteidl's generated classes. It keeps what CreateTask,
 // CreateWorkflow and CreateLaunchPlan receive and answers as FlyteAdmin does: identical content
 // under an existing id is ALREADY_EXISTS, other content is INVALID_ARGUMENT "... different
-// structure ...". AuthMetadataService advertises a token endpoint served over HTTP, and calls can
+// structure ...". Before storing, it applies FlyteAdmin's validation: task resources
+// (task_validator.go: GPUs whole and request == limit, request <= limit, nothing above the platform
+// limits, by default FlyteAdmin's memory 1Gi, CPU 2, GPU 1), and, as its workflow compiler does,
+// refuses reserved node ids and references to tasks, launch plans or workflows it does not have
+// (a launch plan's workflow, a node's task or launch plan, a sub-workflow missing from
+// sub_workflows). AuthMetadataService advertises a token endpoint served over HTTP, and calls can
 // be required to carry a header. Listens on 127.0.0.1 only; TLS with a self-signed CA on request.
 import { createServer, type Server as HttpServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -20,7 +25,7 @@ export interface Received {
   readonly key: string;
   /** The request's spec bytes as received (TaskSpec, WorkflowSpec, LaunchPlanSpec). */
   readonly bytes: Buffer;
-  readonly outcome: "created" | "exists" | "conflict" | "unauthenticated";
+  readonly outcome: "created" | "exists" | "conflict" | "unauthenticated" | "invalid";
 }
 
 export interface FakeAdminOptions {
@@ -29,6 +34,59 @@ export interface FakeAdminOptions {
   readonly requireHeader?: { readonly name: string; readonly value: string };
   /** Serve an OAuth2 token endpoint that accepts these client credentials and issues `token`. */
   readonly oauth?: { readonly clientId: string; readonly clientSecret: string; readonly token: string };
+  /** The platform's task resource limits (FlyteAdmin's defaults unless given). */
+  readonly platformLimits?: Partial<Record<"cpu" | "memory" | "gpu" | "ephemeralStorage", string>>;
+}
+
+/** FlyteAdmin's default task resource limits (flyteadmin/pkg/runtime/task_resource_provider.go). */
+export const FLYTEADMIN_DEFAULT_LIMITS = { cpu: "2", memory: "1Gi", gpu: "1" } as const;
+
+const SUFFIX: Record<string, number> = { m: 1e-3, "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+
+/** A Kubernetes quantity in millis, rounded up as resource.Quantity.MilliValue() does; undefined when it does not parse. */
+function milliValue(text: string): number | undefined {
+  const match = /^([0-9]*\.?[0-9]+)(?:[eE]([+-]?[0-9]+)|(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei))?$/.exec(text);
+  if (!match) return undefined;
+  const value = Number(match[1]) * (match[2] !== undefined ? 10 ** Number(match[2]) : SUFFIX[match[3] ?? ""]!);
+  return Math.ceil(Math.round(value * 1e6) / 1e3);
+}
+
+type Entry = { name?: number | null; value?: string | null };
+
+/** FlyteAdmin's validateTaskResources, for a TaskTemplate's container: the error text, or undefined when valid. */
+function resourceProblem(taskName: string, requests: Entry[], limits: Entry[], platform: Partial<Record<string, string>>): string | undefined {
+  const R = flyteidl.core.Resources.ResourceName;
+  const names: Record<number, string> = { [R.CPU]: "cpu", [R.MEMORY]: "memory", [R.GPU]: "gpu", [R.EPHEMERAL_STORAGE]: "ephemeralStorage" };
+  const toMap = (entries: Entry[]): Map<string, number> | string => {
+    const out = new Map<string, number>();
+    for (const e of entries) {
+      const name = names[e.name ?? -1];
+      if (!name) continue;
+      if (out.has(name)) return `can't specify ${name} limit for task [${taskName}] multiple times`;
+      const milli = milliValue(e.value ?? "");
+      if (milli === undefined) return `Parsing of ${name} request failed for value ${e.value}`;
+      if (name === "gpu" && milli % 1000 !== 0) return `gpu for [${taskName}] must be a whole number, got: ${e.value} instead`;
+      out.set(name, milli);
+    }
+    return out;
+  };
+  const req = toMap(requests);
+  if (typeof req === "string") return req;
+  const lim = toMap(limits);
+  if (typeof lim === "string") return lim;
+  const value = (milli: number) => Math.ceil(milli / 1000);
+  for (const [name, request] of req) {
+    const limit = lim.get(name);
+    const platformLimit = platform[name] !== undefined ? milliValue(platform[name]!) : undefined;
+    if (name === "gpu") {
+      if (limit !== undefined && value(request) !== value(limit)) return `For extended resource 'gpu' the default value must equal the limit value for task [${taskName}]`;
+    } else {
+      if (limit !== undefined && value(limit) < value(request)) return `Requested ${name} default is greater than the limit. Please fix your configuration`;
+      if (limit !== undefined && platformLimit !== undefined && value(limit) > value(platformLimit)) return `Requested ${name} limit is greater than current limit set in the platform configuration [${platform[name]}]`;
+    }
+    if (platformLimit !== undefined && value(request) > value(platformLimit)) return `Requested ${name} default is greater than current limit set in the platform configuration [${platform[name]}]`;
+  }
+  return undefined;
 }
 
 export interface FakeAdmin {
@@ -104,12 +162,48 @@ export async function startFakeAdmin(options: FakeAdminOptions = {}): Promise<Fa
   const adminMethods = await serviceMethods(ADMIN_PROTO, ADMIN_SERVICE);
   const authMethods = await serviceMethods(AUTH_PROTO, AUTH_METADATA_SERVICE);
 
+  const platform: Partial<Record<string, string>> = options.platformLimits ?? FLYTEADMIN_DEFAULT_LIMITS;
+  const has = (kind: EntityKind, id: unknown) => stored.has(keyOf(kind, id as never));
+  type Node = { id?: string | null; taskNode?: { referenceId?: object | null } | null; workflowNode?: { launchplanRef?: object | null; subWorkflowRef?: { name?: string | null } | null } | null; arrayNode?: { node?: Node | null } | null };
+  /** What FlyteAdmin (and the workflow compiler it runs) refuses in a request, or undefined. */
+  const invalid = (kind: EntityKind, request: Record<string, unknown>): string | undefined => {
+    if (kind === "task") {
+      const template = (request.spec as { template?: { container?: { resources?: { requests?: Entry[]; limits?: Entry[] } } } } | undefined)?.template;
+      const resources = template?.container?.resources;
+      return resources ? resourceProblem(String((request.id as { name?: string }).name), resources.requests ?? [], resources.limits ?? [], platform) : undefined;
+    }
+    if (kind === "launchplan") {
+      const workflowId = (request.spec as { workflowId?: object } | undefined)?.workflowId;
+      return has("workflow", workflowId) ? undefined : `missing entity of type WORKFLOW with identifier ${keyOf("workflow", workflowId as never).replace(/^workflow /, "")}`;
+    }
+    const spec = request.spec as { template?: { nodes?: Node[] }; subWorkflows?: { id?: { name?: string | null } | null; nodes?: Node[] }[] };
+    const subWorkflows = new Set((spec.subWorkflows ?? []).map((w) => w.id?.name));
+    const check = (nodes: Node[]): string | undefined => {
+      for (const node of nodes) {
+        if (node.id === "start-node" || node.id === "end-node") return `node id ${node.id} is reserved by the compiler`;
+        const inner = node.arrayNode?.node;
+        const target = inner ?? node;
+        if (target.taskNode && !has("task", target.taskNode.referenceId)) return `missing entity of type TASK with identifier ${keyOf("task", target.taskNode.referenceId as never).replace(/^task /, "")}`;
+        if (target.workflowNode?.launchplanRef && !has("launchplan", target.workflowNode.launchplanRef)) return `missing entity of type LAUNCH_PLAN with identifier ${keyOf("launchplan", target.workflowNode.launchplanRef as never).replace(/^launchplan /, "")}`;
+        if (target.workflowNode?.subWorkflowRef && !subWorkflows.has(target.workflowNode.subWorkflowRef.name)) return `sub-workflow ${target.workflowNode.subWorkflowRef.name} is referenced but not in sub_workflows`;
+      }
+      return undefined;
+    };
+    return [spec.template?.nodes ?? [], ...(spec.subWorkflows ?? []).map((w) => w.nodes ?? [])].map(check).find((p) => p !== undefined);
+  };
+
   const create = (kind: EntityKind, specBytes: (request: Record<string, unknown>) => Uint8Array): grpc.handleUnaryCall<Record<string, unknown>, object> => (call, callback) => {
     const key = keyOf(kind, call.request.id as never);
     const bytes = Buffer.from(specBytes(call.request));
     if (requiredHeader && call.metadata.get(requiredHeader.name)[0] !== requiredHeader.value) {
       received.push({ kind, key, bytes, outcome: "unauthenticated" });
       callback({ code: grpc.status.UNAUTHENTICATED, details: "token is missing or invalid" });
+      return;
+    }
+    const problem = invalid(kind, call.request);
+    if (problem !== undefined) {
+      received.push({ kind, key, bytes, outcome: "invalid" });
+      callback({ code: grpc.status.INVALID_ARGUMENT, details: problem });
       return;
     }
     const existing = stored.get(key);

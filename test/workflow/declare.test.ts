@@ -28,7 +28,9 @@ import {
   type Target,
 } from "../../src/workflow/index.js";
 import type { FlyteIdl } from "../../src/workflow/idl.js";
+import { VERSION } from "../../src/version.js";
 import { readTgz, removeDir, tempDir } from "../support/tools.js";
+import { decodePackageEntry } from "../support/flyteidl-reflection.js";
 
 const TARGET: Target = { project: "flytesnacks", domain: "development", version: "v1" };
 const c = flyteidl.core;
@@ -61,7 +63,9 @@ function declare() {
     image: arm,
     inputs: { count: t.integer, table: t.structuredDataset(), rate: { type: t.float, default: 0.1 }, tags: { type: t.list(t.string), default: ["a", "b"] }, params: { type: t.map(t.float), default: { l1: 0.5 } } },
     outputs: { model: t.directory(), score: t.float, took: t.duration, at: t.datetime, ok: t.boolean },
+    namedOutputs: true,
     resources: { requests: { gpu: 1 } },
+    flytekitVersion: "1.16.1",
   });
   const pipeline = workflow(
     { name: "pipeline", inputs: { rows: t.integer, start: { type: t.datetime, default: new Date("2024-05-01T00:00:00Z") } }, outputs: { score: t.float, model: t.directory() } },
@@ -88,7 +92,7 @@ describe("declaring tasks and workflows", () => {
     assert.deepEqual(entities.workflows.map((x) => x.name), ["pipeline"]);
     assert.deepEqual(entities.launchPlans.map((x) => [x.name, x.isDefault]), [["pipeline", true], ["pipeline-nightly", false]]);
     const nodes = entities.workflows[0]!.nodes;
-    assert.deepEqual(nodes.map((n) => [n.id, n.task.name, n.upstream]), [["n0", "prepare", []], ["n1", "app.train.fit", ["n0"]]]);
+    assert.deepEqual(nodes.map((n) => [n.id, n.kind === "task" ? n.task.name : "?", n.upstream]), [["n0", "prepare", []], ["n1", "app.train.fit", ["n0"]]]);
   });
 
   void it("a wiring type error names the workflow, the node, the port and where the value came from", () => {
@@ -108,7 +112,7 @@ describe("declaring tasks and workflows", () => {
           const p = prepare({ rows: i.rows });
           train({ count: p.count, table: p.count });
         }),
-      /workflow "bad2": node n1 \(task "app.train.fit"\) input "table": expected structuredDataset\(parquet\), but output "count" of node n0 \(task "prepare"\) is integer/,
+      /workflow "bad2": node n1 \(task "app.train.fit"\) input "table": expected structuredDataset, but output "count" of node n0 \(task "prepare"\) is integer/,
     );
   });
 
@@ -190,7 +194,8 @@ describe("serialisation to flyteidl", () => {
     assert.equal(inputs.source!.type!.blob!.dimensionality, c.BlobType.BlobDimensionality.SINGLE);
     assert.equal(inputs.source!.description, "input table");
     const outputs = task.interface!.outputs!.variables!;
-    assert.equal(outputs.table!.type!.structuredDatasetType!.format, "parquet");
+    assert.equal(outputs.table!.type!.structuredDatasetType!.format, "", "flytekit's StructuredDataset declares no format");
+    assert.deepEqual({ ...m.runtime }, { type: c.RuntimeMetadata.RuntimeType.OTHER, version: VERSION, flavor: "imagespec" }, "a container task runs no SDK");
   });
 
   void it("TaskTemplate of a Python task: pyflyte-execute args as flytekit writes them, arm64, gpu, typed collections", async () => {
@@ -221,6 +226,8 @@ describe("serialisation to flyteidl", () => {
     assert.equal(outputs.ok!.type!.simple, c.SimpleType.BOOLEAN);
     assert.equal(task.metadata!.discoverable, false);
     assert.equal(task.metadata!.timeout, null);
+    assert.deepEqual({ ...task.metadata!.runtime }, { type: c.RuntimeMetadata.RuntimeType.FLYTE_SDK, version: "1.16.1", flavor: "python" }, "as flytekit records itself");
+    assert.equal((task.metadata as { interruptibleValue?: string }).interruptibleValue, undefined, "not declared: unset, as flytekit leaves it");
   });
 
   void it("WorkflowTemplate: nodes bound to promises and constants, defaults filled in, outputs bound; closure holds the tasks", async () => {
@@ -316,6 +323,7 @@ describe("flyte-package.tgz", () => {
     await writePackage(s, file);
     const entries = await readTgz(file);
     assert.deepEqual(entries.map((e) => e.name), ["0_app.train.fit_1.pb", "1_prepare_1.pb", "2_pipeline_2.pb", "3_pipeline_3.pb", "4_pipeline-nightly_3.pb"]);
+    for (const entry of entries) await decodePackageEntry(entry.name, entry.bytes);
     const t0 = flyteidl.admin.TaskSpec.decode(entries[0]!.bytes).template!;
     assert.equal(t0.id!.name, "app.train.fit");
     assert.equal(t0.id!.project, "{{ registration.project }}");

@@ -57,14 +57,14 @@ describe("registering with FlyteAdmin", () => {
       function: `run_${suffix}`,
       image: spec(`consumer-${suffix}`, { ROLE: "consumer" }),
       inputs: { n: t.integer },
-      outputs: { text: t.string },
+      outputs: { o0: t.string },
     });
     const tool = containerTask({ name: `tool-${suffix}`, image: options.image ?? base(), command: ["true"], inputs: { text: t.string } });
     const wf = workflow({ name: `join-${suffix}`, inputs: { seed: { type: t.integer, default: 7 } }, outputs: { text: t.string } }, (i) => {
       const a = produce({ seed: i.seed });
       const b = consume({ n: a.n });
-      tool({ text: b.text });
-      return { text: b.text };
+      tool({ text: b.o0 });
+      return { text: b.o0 };
     });
     const lp = launchPlan(wf, { name: `join-${suffix}-hourly`, schedule: { cron: "@hourly" } });
     return collectEntities([wf, lp]);
@@ -159,6 +159,56 @@ describe("registering with FlyteAdmin", () => {
       // With the default version the changed content gets its own version and registers.
       const result = await register(declare("c", { retries: 3 }), client);
       assert.ok(result.entities.some((e) => e.status === "created"));
+    } finally {
+      client.close();
+    }
+  });
+
+  void it("FlyteAdmin's own refusals (a limit above its default platform limit of 1Gi memory) are reported and stop what depends on them", async () => {
+    const client = await AdminClient.connect({ endpoint: admin.endpoint, insecure: true });
+    try {
+      const big = containerTask({ name: "big-memory", image: base(), command: ["true"], resources: { requests: { memory: "2Gi" }, limits: { memory: "4Gi" } } });
+      const wf = workflow({ name: "big-wf" }, () => void big());
+      const first = admin.received.length;
+      await assert.rejects(register(collectEntities([wf]), client, { version: "v1" }), (e: Error & { code: string }) => {
+        assert.match(e.message, /Requested memory limit is greater than current limit set in the platform configuration \[1Gi\]/);
+        return true;
+      });
+      assert.deepEqual(admin.received.slice(first).map((r) => [r.kind, r.outcome]), [["task", "invalid"]], "the workflow is not sent after its task was refused");
+    } finally {
+      client.close();
+    }
+  });
+
+  void it("the test FlyteAdmin refuses what FlyteAdmin refuses: GPU rules, reserved node ids, unknown references", async () => {
+    // Messages written by hand, past imagespec's own checks, straight to the server.
+    const client = await AdminClient.connect({ endpoint: admin.endpoint, insecure: true });
+    const R = flyteidl.core.Resources.ResourceName;
+    const id = (resourceType: number, name: string) => ({ resourceType, project: "raw", domain: "development", name, version: "v1" });
+    const RT = flyteidl.core.ResourceType;
+    const task = (name: string, requests: { name: number; value: string }[], limits: { name: number; value: string }[]) => ({
+      id: id(RT.TASK, name),
+      spec: { template: { id: id(RT.TASK, name), type: "raw-container", metadata: {}, interface: {}, container: { image: "r.io/x:1", resources: { requests, limits } } } },
+    });
+    const refused = async (call: Promise<unknown>, pattern: RegExp) =>
+      assert.rejects(call, (e: Error & { code: string }) => {
+        assert.equal(e.code, "FLYTE_ADMIN_ERROR");
+        assert.match(e.message, pattern);
+        return true;
+      });
+    try {
+      await refused(client.createTask(task("half-gpu", [{ name: R.GPU, value: "500m" }], [])), /INVALID_ARGUMENT: gpu for \[half-gpu\] must be a whole number, got: 500m/);
+      await refused(client.createTask(task("gpu-mismatch", [{ name: R.GPU, value: "1" }], [{ name: R.GPU, value: "2" }])), /the default value must equal the limit value/);
+      await refused(client.createTask(task("cpu-over", [{ name: R.CPU, value: "2" }], [{ name: R.CPU, value: "1" }])), /Requested cpu default is greater than the limit/);
+      await refused(client.createTask(task("too-much", [{ name: R.CPU, value: "3" }], [])), /platform configuration \[2\]/);
+      assert.equal(await client.createTask(task("fits", [{ name: R.CPU, value: "1500m" }, { name: R.MEMORY, value: "1Gi" }], [{ name: R.CPU, value: "2" }])), "created");
+      const wf = (name: string, node: object) => ({ id: id(RT.WORKFLOW, name), spec: { template: { id: id(RT.WORKFLOW, name), nodes: [node] } } });
+      await refused(client.createWorkflow(wf("reserved", { id: "end-node", taskNode: { referenceId: id(RT.TASK, "fits") } })), /node id end-node is reserved/);
+      await refused(client.createWorkflow(wf("unknown-task", { id: "n0", taskNode: { referenceId: id(RT.TASK, "nope") } })), /missing entity of type TASK/);
+      await refused(client.createWorkflow(wf("unknown-plan", { id: "n0", workflowNode: { launchplanRef: id(RT.LAUNCH_PLAN, "nope") } })), /missing entity of type LAUNCH_PLAN/);
+      await refused(client.createWorkflow(wf("unknown-sub", { id: "n0", workflowNode: { subWorkflowRef: id(RT.WORKFLOW, "nope") } })), /not in sub_workflows/);
+      await refused(client.createLaunchPlan({ id: id(RT.LAUNCH_PLAN, "orphan"), spec: { workflowId: id(RT.WORKFLOW, "nope") } }), /missing entity of type WORKFLOW/);
+      assert.equal(await client.createWorkflow(wf("ok", { id: "n0", taskNode: { referenceId: id(RT.TASK, "fits") } })), "created");
     } finally {
       client.close();
     }

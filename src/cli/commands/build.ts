@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { writeFile } from "node:fs/promises";
 import { describePlan, ImageBuilder, planBuild } from "../../build/index.js";
 import type { Compression } from "../../layer/index.js";
+import { checkLayoutDirectory, isLayoutReference, parseLayoutReference } from "../../oci/index.js";
 import { parseRegistryLocation } from "../../reference/index.js";
 import type { LoadedSpec } from "../../spec/index.js";
 import { addSpecDefaultOptions, loadSpecFiles, type SpecDefaultFlags } from "../spec-files.js";
@@ -85,6 +86,8 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   let specs: LoadedSpec[];
   try {
     specs = await loadSpecFiles(files, flags);
+    // An output that cannot be a layout (oci:/etc/passwd) is refused before anything is built.
+    if (flags.output !== undefined && isLayoutReference(flags.output) && !flags.dryRun) await checkLayoutDirectory(parseLayoutReference(flags.output).dir);
   } catch (error) {
     return reportError(error);
   }

@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { loadConfig, resolveSettings, SETTINGS, type LoadedConfig } from "../config.js";
 import { reportError } from "../output.js";
+import { redactSecrets } from "../../reference/index.js";
 import type { RegisterCommand } from "./index.js";
 
 export const registerConfigCommand: RegisterCommand = (program: Command) => {
@@ -32,7 +33,8 @@ Examples:
         process.exitCode = reportError(error);
         return;
       }
-      const settings = resolveSettings(config);
+      // A credential typed into a setting (registry: user:pw@host) is not printed back.
+      const settings = resolveSettings(config).map((s) => ({ ...s, value: redactValue(s.value) }));
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ files: config.files, settings: Object.fromEntries(settings.map((s) => [s.key, { value: s.value ?? null, source: s.source }])) }, null, 2)}\n`);
         return;
@@ -44,3 +46,9 @@ Examples:
       for (const s of shown) process.stdout.write(`${s.key.padEnd(keyWidth)}${s.value.padEnd(valueWidth)}${s.source}\n`);
     });
 };
+
+function redactValue<T>(value: T): T {
+  if (typeof value === "string") return redactSecrets(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => (typeof v === "string" ? redactSecrets(v) : v)) as T;
+  return value;
+}

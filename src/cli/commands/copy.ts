@@ -2,7 +2,7 @@
 // every platform unless --platform picks one. Blobs stream from source to destination (never held
 // whole); per-blob progress goes to stderr, the pinned destination `DST@DIGEST` to stdout.
 import type { Command } from "commander";
-import { isImageIndex, writeLayout, type Blob, type Image, type ImageIndex } from "../../oci/index.js";
+import { checkLayoutDirectory, isImageIndex, writeLayout, type Blob, type Image, type ImageIndex } from "../../oci/index.js";
 import { formatReference, withDigest } from "../../reference/index.js";
 import { formatImageLocation, parseImageLocation, type ImageLocation, type PushEvent, type Registry } from "../../registry/index.js";
 import { reportError } from "../output.js";
@@ -66,6 +66,8 @@ export async function runCopy(src: string, dst: string, flags: CopyFlags): Promi
   try {
     const from = parseImageLocation(src);
     const to = parseImageLocation(dst);
+    // A destination that cannot be a layout is refused before the source is read.
+    if (to.kind === "layout") await checkLayoutDirectory(to.layout.dir);
     registry = await registryFromOptions(flags, { credentialHosts: registryHosts([from, to]) });
     const say: Progress = flags.quiet ? () => undefined : (line) => process.stderr.write(`${line}\n`);
     const value = await loadImage(registry, from, flags.platform);

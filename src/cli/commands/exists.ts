@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_LAYOUT_DIR } from "../../build/index.js";
 import { ImagespecError } from "../../errors.js";
+import { redactSecrets } from "../../reference/index.js";
 import { LayoutError, readLayout } from "../../oci/index.js";
 import { formatReference, parseReference, withDigest } from "../../reference/index.js";
 import { formatImageLocation, parseImageLocation, type ImageLocation, type Registry } from "../../registry/index.js";
@@ -73,7 +74,8 @@ async function resolveTargets(args: readonly string[]): Promise<Target[]> {
         targets.push({ input, key, name: location.kind === "layout" ? formatImageLocation(location) : name, location });
       }
     } catch (error) {
-      targets.push({ input, name: input, error });
+      // An argument that could not be parsed is shown back without any credential typed into it.
+      targets.push({ input: redactSecrets(input), name: redactSecrets(input), error });
     }
   }
   return targets;

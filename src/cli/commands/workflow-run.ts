@@ -33,6 +33,7 @@ export async function runPackage(file: string, flags: PackageFlags): Promise<num
     } else {
       for (const entry of entries) process.stdout.write(`${entry.name}\n`);
       process.stderr.write(`wrote ${entries.length} entries to ${flags.output}\n`);
+      process.stderr.write(`register them with: flytectl register files ${flags.output} --archive -p PROJECT -d DOMAIN --version VERSION\n`);
     }
     return 0;
   } catch (error) {

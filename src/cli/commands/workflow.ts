@@ -26,11 +26,12 @@ export const registerPackageCommand: RegisterCommand = (program: Command) => {
       "after",
       `
 Image names are computed from the specs (nothing is built: run imagespec build or
-imagespec register for that). Ids carry flytectl's {{ registration.* }} placeholders.
+imagespec register for that). Ids carry flytectl's {{ registration.* }} placeholders,
+which flytectl fills from -p, -d and --version; --archive tells it the file is a tgz.
 
 Examples:
   imagespec package workflows.ts -o flyte-package.tgz
-  flytectl register files flyte-package.tgz -p flytesnacks -d development --version v1`,
+  flytectl register files flyte-package.tgz --archive -p flytesnacks -d development --version v1`,
     )
     .action(async (file: string, flags: PackageFlags) => {
       process.exitCode = await (await import("./workflow-run.js")).runPackage(file, flags);
