@@ -233,7 +233,7 @@ export class EcrRepositories {
           (i) => client.send(new sdk.CreateRepositoryCommand(i)),
         ),
     });
-    const catalog = catalogData === undefined ? "none" : status === "created" ? "unchanged" : await this.applyCatalogData(target, registryId, name, catalogData, client, sdk);
+    const catalog = catalogData === undefined ? "none" : status === "created" ? "updated" : await this.applyCatalogData(target, registryId, name, catalogData, client, sdk);
     return { host: host.host, repository: `${alias}/${name}`, status, policy: "none", lifecycle: "none", catalogData: catalog };
   }
 

@@ -71,7 +71,7 @@ describe("ECR Public", { timeout: 60_000 }, () => {
     const { ecr } = setup();
     const ref = `${PUBLIC_REGISTRY_HOST}/${alias()}/catalog`;
     ecr.repositories.register(ref, ecrSchema.parse({ catalogData: { description: "first" } }));
-    assert.equal((await ecr.repositories.ensure(ref)).status, "created");
+    assert.deepEqual(await ecr.repositories.ensure(ref), { host: PUBLIC_REGISTRY_HOST, repository: `${alias()}/catalog`, status: "created", policy: "none", lifecycle: "none", catalogData: "updated" });
     // Someone sets usage text in the console.
     const client = new ECRPUBLICClient({ region: "us-east-1" });
     await client.send(new PutRepositoryCatalogDataCommand({ repositoryName: "catalog", catalogData: { description: "first", usageText: "docker run it" } }));
