@@ -37,6 +37,6 @@ export {
   type AptStepSource,
   type AptStepLookup,
 } from "./apt-step.js";
-export { pythonLayerHistory, type PythonStepSource, type PythonStepResult } from "./python-step.js";
+export { pythonLayerHistory, type PythonStepSource, type PythonStepResult, type PythonStepProgress } from "./python-step.js";
 export type { PythonPreview, PreviewLayer } from "./python-preview.js";
 export { pruneCache, parseAge, CACHE_AREAS, type PruneOptions, type PruneResult } from "./cache-prune.js";

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { checkTag, parseReference, parseRegistryLocation } from "../reference/reference.js";
 import { checkEcrHost } from "../ecr/host.js";
 import { checkLifecyclePolicy, LIFECYCLE_POLICY_HINT } from "../ecr/policy.js";
+import { catalogDataSchema, checkPublicRepository, checkSettingsForRegistry } from "../ecr/public.js";
 import { checkRepositorySettings } from "../ecr/settings.js";
 import { formatPlatform, parsePlatform } from "../oci/types.js";
 import { ImagespecError } from "../errors.js";
@@ -318,6 +319,8 @@ export const ecrSchema = z
           },
     ).default([]),
     lifecyclePolicy: lifecyclePolicySchema.optional(),
+    /** ECR Public: what the Public Gallery shows (src/ecr/public.ts). */
+    catalogData: catalogDataSchema.optional(),
   })
   .superRefine((ecr, ctx) => {
     if (ecr.encryption.kmsKey !== undefined && ecr.encryption.type !== "KMS") {
@@ -378,6 +381,21 @@ export const imageSpecSchema = z.strictObject({
   builderOptions: z.strictObject(Object.fromEntries(BUILDER_OPTIONS.auto.map((key) => [key, z.unknown().optional()])) as Record<BuilderOptionKey, z.ZodOptional<z.ZodUnknown>>).default({}),
   ecr: ecrSchema.prefault({}),
   forcePush: z.boolean().default(false),
+}).superRefine((spec, ctx) => {
+  // Some ecr settings apply to private registries only, catalogData to ECR Public only (src/ecr/public.ts).
+  let ecr;
+  try {
+    ecr = spec.registry === undefined ? undefined : checkEcrHost(parseRegistryLocation(spec.registry).host);
+  } catch {
+    return; // the registry field reports it
+  }
+  if (ecr?.kind !== "ecr") return;
+  const prefix = ecr.ecr.public ? parseRegistryLocation(spec.registry!).prefix : undefined;
+  const repository = prefix ? checkPublicRepository(`${prefix}/${spec.name}`) : undefined;
+  if (repository && "part" in repository) ctx.addIssue({ code: "custom", message: repository.message, path: [repository.part === "alias" ? "registry" : "name"], input: spec.registry, params: { hint: repository.hint } });
+  for (const problem of checkSettingsForRegistry(spec.ecr, ecr.ecr.public)) {
+    ctx.addIssue({ code: "custom", message: problem.message, path: ["ecr", ...problem.path], input: spec.ecr, params: { hint: problem.hint } });
+  }
 });
 
 function flytekitBuilder(name: string): string | undefined {

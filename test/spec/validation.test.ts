@@ -159,7 +159,7 @@ void describe("field values", () => {
 
   void it("registry: ECR Public needs an alias", () => {
     expectIssue({ name: "a", registry: "public.ecr.aws" }, "registry", /ECR Public needs your registry alias/, /public\.ecr\.aws\/<alias>/);
-    assert.equal(new ImageSpec({ name: "a", registry: "public.ecr.aws/team" }).repository(), "team/a");
+    assert.equal(new ImageSpec({ name: "app", registry: "public.ecr.aws/team" }).repository(), "team/app");
   });
 
   void it("registry: an unknown, well-formed AWS region is a warning, not an error", () => {

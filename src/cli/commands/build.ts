@@ -101,8 +101,8 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   // Repository writes (creation, pull grant, lifecycle) are worth a line in the log.
   const ecr = ecrFromFlags(flags, {
     onCall: (call) => {
-      if (call.sent && ["CreateRepository", "SetRepositoryPolicy", "PutLifecyclePolicy"].includes(call.operation)) {
-        progress?.note(`ecr ${call.operation} ${String(call.input.repositoryName)} (${call.region})`);
+      if (call.sent && ["CreateRepository", "SetRepositoryPolicy", "PutLifecyclePolicy", "PutRepositoryCatalogData"].includes(call.operation)) {
+        progress?.note(`${call.service} ${call.operation} ${String(call.input.repositoryName)} (${call.region})`);
       }
     },
   });
@@ -140,7 +140,7 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   // An image that already existed was not pushed, so its repository's grant and lifecycle were not
   // looked at: do that now for the specs that ask for them (no calls for repositories just pushed to).
   const ensured = await Promise.allSettled(
-    ecrSpecs.filter(({ spec }) => spec.ecr.allowPullFrom.length > 0 || spec.ecr.lifecyclePolicy !== undefined).map(({ repository }) => ecr.repositories.ensure(repository)),
+    ecrSpecs.filter(({ spec }) => spec.ecr.allowPullFrom.length > 0 || spec.ecr.lifecyclePolicy !== undefined || spec.ecr.catalogData !== undefined).map(({ repository }) => ecr.repositories.ensure(repository)),
   );
   await builder.close();
   await registry.close();
@@ -200,13 +200,13 @@ async function dryRun(specs: readonly LoadedSpec[], flags: BuildFlags): Promise<
   return exitCode;
 }
 
-/** Registers the ECR settings of every spec that pushes to a private ECR registry; returns those specs with their repository. */
+/** Registers the ECR settings of every spec that pushes to ECR (private or Public); returns those specs with their repository. */
 function registerEcrRepositories(ecr: EcrSupport, specs: readonly ImageSpec[]): { spec: ImageSpec; repository: string }[] {
   const out: { spec: ImageSpec; repository: string }[] = [];
   for (const spec of specs) {
     const location = spec.registryLocation();
     const host = location ? parseEcrHost(location.host) : undefined;
-    if (!location || !host || host.public) continue;
+    if (!location || !host) continue;
     const repository = `${location.host.toLowerCase()}/${spec.repository()}`;
     ecr.repositories.register(repository, spec.ecr);
     out.push({ spec, repository });
@@ -218,5 +218,6 @@ function printEnsured(result: EnsureResult): void {
   const parts = [`repository ${result.status}`];
   if (result.policy !== "none") parts.push(`pull grant ${result.policy}`);
   if (result.lifecycle !== "none") parts.push(`lifecycle policy ${result.lifecycle}`);
+  if (result.catalogData !== undefined && result.catalogData !== "none") parts.push(`catalog data ${result.catalogData}`);
   process.stderr.write(`${new Date().toISOString()} ecr ${result.host}/${result.repository}: ${parts.join(", ")}\n`);
 }
