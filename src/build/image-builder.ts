@@ -14,10 +14,10 @@ import type { Builder, ImageSpec } from "../spec/index.js";
 import { writeAuthDir, type BackendName, type BackendsConfig, type Backend } from "./backends/index.js";
 import { defaultCacheDir } from "./cache-dir.js";
 import { specDockerfile, writeContext } from "./context.js";
-import { describeDestination, destinationFor, existingDigest } from "./destination.js";
+import { describeDestination, destinationFor, existingDigest, type Destination } from "./destination.js";
 import { NativeBuilder, type BuildEvent, type BuildOptions, type BuildResult } from "./native.js";
 import { baseSource, planBuild, type Plan } from "./plan.js";
-import { selectBuilder } from "./select.js";
+import { nativeSelection, selectBuilder, type Selection } from "./select.js";
 
 export interface ImageBuilderOptions extends BuildOptions {
   /** Overrides every spec's `builder` (the CLI's --builder). */
@@ -81,12 +81,9 @@ export class ImageBuilder {
 
   async build(spec: ImageSpec): Promise<BuildResult> {
     const plan = await planBuild(spec, { preview: false });
-    const requested = this.options.builder ?? spec.builder;
-    if (requested === "native" || (requested === "auto" && plan.blockers.length === 0)) {
-      // The native builder refuses blockers itself, worded for the builder setting.
-      const forced = requested === "native" && spec.builder !== "native" && plan.blockers.length > 0;
-      if (forced) throw new ImagespecError("NATIVE_UNSUPPORTED", `--builder native was given, but the native builder cannot build ${plan.blockers.map((b) => b.field).join(", ")} of spec "${spec.name}"`, { hint: "drop --builder native, or remove those fields" });
-      this.emit({ kind: "builder", image: plan.image, builder: "native", reason: requested === "native" ? "builder: native was asked for" : "the native builder can build every field of the spec" });
+    const native = nativeSelection(plan, this.options.builder);
+    if (native) {
+      this.emit({ kind: "builder", image: plan.image, builder: "native", reason: native.reason });
       return this.native.buildPlan(plan);
     }
     const key = `${plan.image}\0${this.options.output ?? ""}`;
@@ -98,15 +95,39 @@ export class ImageBuilder {
     return running;
   }
 
-  private async buildWithDockerfile(plan: Plan): Promise<BuildResult> {
-    const { spec, image } = plan;
-    this.emit({ kind: "plan", image, plan });
+  /**
+   * The builder `build` uses for the plan, and why, found as `build` finds it (the dry run shows
+   * it): native without looking for tools, else the Dockerfile builder that is installed and works.
+   */
+  async selection(plan: Plan): Promise<Selection> {
+    const native = nativeSelection(plan, this.options.builder);
+    if (native) return native;
+    // What the build refuses before anything else, the selection refuses too.
+    this.dockerfileDestination(plan);
+    const cacheDir = this.options.cacheDir ?? defaultCacheDir();
+    return selectBuilder(plan, {
+      ...(this.options.builder !== undefined ? { builder: this.options.builder } : {}),
+      backends: specBackends(plan.spec, this.options.backends ?? {}, cacheDir),
+      ...(this.options.createBackend ? { createBackend: this.options.createBackend } : {}),
+    });
+  }
+
+  /** A Dockerfile builder pushes, so its destination must be a registry. */
+  private dockerfileDestination(plan: Plan): Extract<Destination, { kind: "registry" }> {
+    const { spec } = plan;
     const destination = destinationFor(plan, this.options.output);
     if (destination.kind !== "registry") {
       throw new ImagespecError("DOCKERFILE_NEEDS_REGISTRY", `spec "${spec.name}" is built with a Dockerfile builder, which pushes to a registry; ${spec.registry === undefined ? "the spec names no registry" : "an OCI layout output was asked for"}`, {
         hint: "set the spec's registry (a local one works: docker run -p 5000:5000 registry:2, then registry: localhost:5000), or build natively",
       });
     }
+    return destination;
+  }
+
+  private async buildWithDockerfile(plan: Plan): Promise<BuildResult> {
+    const { spec, image } = plan;
+    this.emit({ kind: "plan", image, plan });
+    const destination = this.dockerfileDestination(plan);
     const location = describeDestination(destination);
     const platforms = plan.platforms.map(formatPlatform);
     const signal = this.options.signal;
@@ -120,12 +141,7 @@ export class ImageBuilder {
       }
     }
 
-    const cacheDir = this.options.cacheDir ?? defaultCacheDir();
-    const selection = await selectBuilder(plan, {
-      ...(this.options.builder !== undefined ? { builder: this.options.builder } : {}),
-      backends: specBackends(spec, this.options.backends ?? {}, cacheDir),
-      ...(this.options.createBackend ? { createBackend: this.options.createBackend } : {}),
-    });
+    const selection = await this.selection(plan);
     if (selection.kind !== "dockerfile") throw new Error("selectBuilder chose native for a plan that needs a Dockerfile builder");
     const backend = selection.backend;
     this.emit({ kind: "builder", image, builder: backend.name, reason: selection.reason });

@@ -3,7 +3,7 @@ export * from "./plan.js";
 export * from "./native.js";
 export { DEFAULT_LAYOUT_DIR, destinationFor, describeDestination, existingDigest, type Destination } from "./destination.js";
 export { ImageBuilder, buildImage, type ImageBuilderOptions } from "./image-builder.js";
-export { selectBuilder, AUTO_ORDER, type Selection, type SelectOptions } from "./select.js";
+export { selectBuilder, nativeSelection, AUTO_ORDER, type Selection, type SelectOptions } from "./select.js";
 export {
   generateDockerfile,
   dockerfileSettings,
@@ -37,6 +37,6 @@ export {
   type AptStepSource,
   type AptStepLookup,
 } from "./apt-step.js";
-export { pythonLayerHistory, type PythonStepSource, type PythonStepResult } from "./python-step.js";
+export { pythonLayerHistory, type PythonStepSource, type PythonStepResult, type PythonStepProgress } from "./python-step.js";
 export type { PythonPreview, PreviewLayer } from "./python-preview.js";
 export { pruneCache, parseAge, CACHE_AREAS, type PruneOptions, type PruneResult } from "./cache-prune.js";

@@ -28,7 +28,7 @@ import { describeDestination, destinationFor, existingDigest } from "./destinati
 import { buildConfig, type AddedLayer } from "./config.js";
 import { filesLayer } from "./files-layer.js";
 import { planBuild, SPEC_ID_ENV, type BaseSource, type Plan, type Step } from "./plan.js";
-import { pythonLayerHistory, runPythonStep, type PythonStepOptions, type PythonStepResult, type PythonStepSource } from "./python-step.js";
+import { pythonLayerHistory, runPythonStep, type PythonStepOptions, type PythonStepProgress, type PythonStepResult, type PythonStepSource } from "./python-step.js";
 import { storeStepCache } from "./registry-step-cache.js";
 import type { LayerIdentity } from "./step-keys.js";
 import { blockedError, noWheelError } from "./unsupported.js";
@@ -51,6 +51,8 @@ export type BuildEvent =
       wheels: number;
       resolved: boolean;
     }
+  /** The Python step of one platform at work: resolving, downloading wheels, writing layers. */
+  | { kind: "python-progress"; image: string; platform: string; progress: PythonStepProgress }
   /** The apt layer of one platform: where it came from and the packages in it (`name=version`). */
   | {
       kind: "apt";
@@ -346,6 +348,7 @@ export class NativeBuilder {
         ...(this.options.refresh ? { refresh: true } : {}),
         ...(this.options.largeWheelBytes !== undefined ? { largeWheelBytes: this.options.largeWheelBytes } : {}),
         ...(this.options.signal ? { signal: this.options.signal } : {}),
+        onProgress: (progress) => this.emit({ kind: "python-progress", image, platform: formatPlatform(platform), progress }),
       });
     } catch (error) {
       if (error instanceof PythonError && error.code === "PYTHON_NO_WHEEL_FOR_TARGET") throw noWheelError(plan, error);

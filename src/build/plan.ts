@@ -9,7 +9,9 @@ import { parseReference, formatReference, redactSecrets, redactUrl } from "../re
 import { humanSize } from "../units.js";
 import { collectFiles, imageName, type FileEntry, type ImageSpec } from "../spec/index.js";
 import { defaultCacheDir } from "./cache-dir.js";
+import type { DockerfileSettings } from "./dockerfile.js";
 import { previewPython, type PythonPreview } from "./python-preview.js";
+import type { Selection } from "./select.js";
 
 /** Docker's name for the empty base image. */
 export const SCRATCH = "scratch";
@@ -83,9 +85,8 @@ export function baseSource(spec: ImageSpec): Promise<BaseSource> | BaseSource {
 /** What the native builder cannot do: commands and conda run inside the image, so they need a Dockerfile builder. */
 function nativeBlockers(spec: ImageSpec): Blocker[] {
   const blockers: Blocker[] = [];
-  const runsInside = "it runs inside the image";
-  if (spec.commands.length > 0) blockers.push({ field: "commands", reason: runsInside, needs: "dockerfile" });
-  if (spec.condaPackages.length > 0) blockers.push({ field: "condaPackages", reason: `conda ${runsInside}`, needs: "dockerfile" });
+  if (spec.commands.length > 0) blockers.push({ field: "commands", reason: "they run inside the image", needs: "dockerfile" });
+  if (spec.condaPackages.length > 0) blockers.push({ field: "condaPackages", reason: "conda runs inside the image", needs: "dockerfile" });
   return blockers;
 }
 
@@ -152,8 +153,18 @@ export function configEnv(spec: ImageSpec, hasFiles: boolean): Record<string, st
   return env;
 }
 
-export function describePlan(plan: Plan): string {
+/**
+ * The plan as `imagespec build --dry-run` prints it. With the builder chosen (ImageBuilder's
+ * `selection`), the builder is named with the reason, and a Dockerfile builder's steps are shown
+ * as the Dockerfile runs them (`settings`: the spec's Dockerfile settings), not as the native plan.
+ */
+export function describePlan(plan: Plan, chosen?: { selection: Selection; settings?: DockerfileSettings }): string {
   const lines = [`image ${plan.image}`, `platforms ${plan.platforms.map(formatPlatform).join(", ")}`];
+  if (chosen !== undefined) {
+    const { selection } = chosen;
+    lines.push(`builder   ${selection.kind === "native" ? "native" : selection.backend.name}; ${selection.reason}`);
+    if (selection.kind === "dockerfile") return [...lines, ...describeDockerfileSteps(plan, chosen.settings)].join("\n");
+  }
   const indent = " ".repeat(13);
   plan.steps.forEach((step, i) => {
     const n = `${i + 1}.`;
@@ -173,19 +184,67 @@ export function describePlan(plan: Plan): string {
         for (const preview of step.preview) lines.push(...describePreview(preview).map((line) => `${indent}${line}`));
         break;
       }
-      case "files": {
-        const files = step.entries.filter((e) => e.type !== "dir");
-        const bytes = files.reduce((sum, e) => sum + e.size, 0);
-        lines.push(`${n} files     ${files.length} files, ${bytes} bytes -> ${step.workdir} (one layer)`);
+      case "files":
+        lines.push(`${n} files     ${describeFiles(step)}`);
         break;
-      }
       case "config":
-        lines.push(`${n} config    env ${[...Object.keys(step.env).sort(), SPEC_ID_ENV].join(", ")}; entrypoint, cmd, workdir, user, labels`);
+        lines.push(`${n} config    ${describeConfig(step)}`);
         break;
     }
   });
   for (const b of plan.blockers) lines.push(`   cannot build natively: ${b.field}: ${b.reason}`);
   return lines.join("\n");
+}
+
+/** A Dockerfile builder's steps, in the Dockerfile's order (src/build/dockerfile.ts); everything runs inside the image. */
+function describeDockerfileSteps(plan: Plan, settings: DockerfileSettings | undefined): string[] {
+  const { spec } = plan;
+  const steps: [string, string][] = [];
+  for (const step of plan.steps) {
+    switch (step.kind) {
+      case "base":
+        steps.push(["base", step.base.kind === "scratch" ? "scratch (empty)" : `${step.base.reference}${step.base.kind === "spec" ? " (built first from its spec)" : ""}`]);
+        break;
+      case "apt":
+        steps.push(["apt", `${step.packages.join(", ")} (apt-get in the image, from the base's apt sources)`]);
+        if (spec.condaPackages.length > 0) steps.push(condaStep(spec.condaPackages, spec.condaChannels));
+        break;
+      case "python": {
+        const installer = settings?.pythonInstaller === "pip" ? "pip" : "uv pip";
+        steps.push(["python", `${describeRequirements(step.requirements, spec.baseDir)} (${installer} install in the image, resolved there at build time)`]);
+        break;
+      }
+      case "files":
+        if (spec.commands.length > 0 && settings?.commandsAfterCopy !== true) steps.push(commandsStep(spec.commands));
+        steps.push(["files", describeFiles(step)]);
+        if (spec.commands.length > 0 && settings?.commandsAfterCopy === true) steps.push(commandsStep(spec.commands));
+        break;
+      case "config":
+        if (!plan.steps.some((s) => s.kind === "files") && spec.commands.length > 0) steps.push(commandsStep(spec.commands));
+        steps.push(["config", describeConfig(step)]);
+        break;
+    }
+    // conda comes right after apt, or after the base when there is no apt step.
+    if (step.kind === "base" && spec.aptPackages.length === 0 && spec.condaPackages.length > 0) steps.push(condaStep(spec.condaPackages, spec.condaChannels));
+  }
+  return steps.map(([kind, text], i) => `${`${i + 1}.`.padEnd(3)}${kind.padEnd(10)}${text}`);
+}
+
+function condaStep(packages: readonly string[], channels: readonly string[]): [string, string] {
+  return ["conda", `${packages.join(", ")} (micromamba in the image${channels.length > 0 ? `; channels ${channels.join(", ")}` : ""})`];
+}
+
+function commandsStep(commands: readonly string[]): [string, string] {
+  return ["commands", `${commands.join("; ")} (run in the image)`];
+}
+
+function describeFiles(step: Extract<Step, { kind: "files" }>): string {
+  const files = step.entries.filter((e) => e.type !== "dir");
+  return `${files.length} files, ${files.reduce((sum, e) => sum + e.size, 0)} bytes -> ${step.workdir} (one layer)`;
+}
+
+function describeConfig(step: Extract<Step, { kind: "config" }>): string {
+  return `env ${[...Object.keys(step.env).sort(), SPEC_ID_ENV].join(", ")}; entrypoint, cmd, workdir, user, labels`;
 }
 
 function describeRequirements(requirements: PythonRequirements, baseDir: string): string {

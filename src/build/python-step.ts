@@ -12,8 +12,9 @@
 // and the layer identity, so a hit costs no resolver run and no download. `refresh` skips 1, 2 and
 // the registry's base-python entry, and re-resolves; the per-group layer cache of 3 still applies
 // (same wheels, same bytes).
-import { join } from "node:path";
-import { layerFromEntries, type CompressionOptions } from "../layer/index.js";
+import { basename, join } from "node:path";
+import { pipeline, Transform } from "node:stream";
+import { layerFromTarStream, tarStream, type CompressionOptions } from "../layer/index.js";
 import { formatPlatform, type Blob, type ImageConfig, type Platform } from "../oci/index.js";
 import {
   DEFAULT_LARGE_WHEEL_BYTES,
@@ -27,6 +28,7 @@ import {
   wheelGroupEntries,
   wheelLayerCacheKey,
   type DiscoveredPython,
+  type DownloadProgress,
   type PythonRequirements,
   type PythonTarget,
 } from "../python/index.js";
@@ -58,12 +60,35 @@ export interface PythonStepOptions {
   readonly identity: LayerIdentity;
   readonly refresh?: boolean;
   readonly largeWheelBytes?: number;
+  /** What the step is doing while it builds the layers (resolution, each download, each layer written). */
+  readonly onProgress?: (progress: PythonStepProgress) => void;
   /** The repository the image is pushed to, whose step cache is read before resolving. */
   readonly registryCache?: { readonly registry: Registry; readonly repository: Reference };
   readonly signal?: AbortSignal;
 }
 
 export type PythonStepSource = "local-cache" | "registry-cache" | "built";
+
+/**
+ * The long part of a cold Python step, as it happens: resolution, the wheel transfers (counts and
+ * bytes over all wheels; `wheel` is the one that just moved), then each layer being written (`read`:
+ * uncompressed bytes fed to the compressor so far).
+ */
+export type PythonStepProgress =
+  | { readonly phase: "resolving"; readonly packages: readonly string[]; readonly requirementsFile?: string }
+  | { readonly phase: "resolved"; readonly wheels: number; readonly fromCache: boolean }
+  | {
+      readonly phase: "downloading";
+      readonly wheels: number;
+      /** Wheels finished, of which `cached` were already on disk. */
+      readonly done: number;
+      readonly cached: number;
+      readonly bytes: number;
+      /** Sum of the sizes known so far (servers that send no length leave it short). */
+      readonly knownBytes: number;
+      readonly wheel: DownloadProgress;
+    }
+  | { readonly phase: "layer"; readonly index: number; readonly layers: number; readonly wheels: number; readonly status: "compressing" | "written" | "cached"; readonly read: number; readonly size?: number };
 
 export interface PythonStepResult {
   readonly python: DiscoveredPython;
@@ -125,18 +150,39 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
     if (registryLookup.status === "error") warnings.push(`step cache ${registryLookup.tag} could not be read, building the Python layers instead: ${messageOf(registryLookup.error)}`);
   }
 
+  const report = options.onProgress ?? (() => undefined);
+  report({ phase: "resolving", packages: requirements.packages, ...(requirements.requirementsFile !== undefined ? { requirementsFile: basename(requirements.requirementsFile) } : {}) });
   const resolution = await resolveRequirements(requirements, target, { cacheDir, ...(options.refresh ? { refresh: true } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  report({ phase: "resolved", wheels: resolution.wheels.length, fromCache: resolution.fromCache });
   const indexUrls = [requirements.indexUrl, ...(requirements.extraIndexUrls ?? [])].filter((u): u is string => u !== undefined);
-  const wheels = await downloadWheels(resolution.wheels, { cacheDir, indexUrls, warn: (message) => warnings.push(message), ...(options.signal ? { signal: options.signal } : {}) });
+  const onDownload = downloadTally(resolution.wheels.length, report);
+  const wheels = await downloadWheels(resolution.wheels, { cacheDir, indexUrls, onProgress: onDownload, warn: (message) => warnings.push(message), ...(options.signal ? { signal: options.signal } : {}) });
   const layers: Blob[] = [];
   const recorded: PythonStepLayer[] = [];
-  for (const group of planWheelLayers(wheels, { largeWheelBytes }).groups) {
+  const { groups } = planWheelLayers(wheels, { largeWheelBytes });
+  for (const [index, group] of groups.entries()) {
     const layerKey = wheelLayerKey(wheelLayerCacheKey(group.wheels, python), options.identity);
+    const where = { phase: "layer", index: index + 1, layers: groups.length, wheels: group.wheels.length } as const;
     let layer = await readLayerRecord(cacheDir, layerKey, (message) => warnings.push(message));
     if (layer === undefined) {
       const { entries } = await wheelGroupEntries(group.wheels, python);
-      layer = await layerFromEntries(entries, { cacheDir: join(cacheDir, "layers"), epoch: options.identity.epoch, ...options.compression });
+      let read = 0;
+      report({ ...where, status: "compressing", read });
+      const tar = tarStream(entries, { epoch: options.identity.epoch });
+      const counted = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          read += chunk.length;
+          report({ ...where, status: "compressing", read });
+          callback(null, chunk);
+        },
+      });
+      // A failing tar destroys the counter with its error, which the compressor then sees.
+      pipeline(tar, counted, () => undefined);
+      layer = await layerFromTarStream(counted, { cacheDir: join(cacheDir, "layers"), ...options.compression });
       await writeLayerRecord(cacheDir, layerKey, layer);
+      report({ ...where, status: "written", read, size: layer.descriptor.size });
+    } else {
+      report({ ...where, status: "cached", read: 0, size: layer.descriptor.size });
     }
     layers.push(layer);
     recorded.push({ ...cachedLayerOf(layer), kind: group.kind, wheels: group.wheels.map((w) => w.filename) });
@@ -152,6 +198,27 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
   // A lock is taken as it is: no resolver ran.
   const ranResolver = !resolution.fromCache && (resolution.resolver === "pip" || resolution.resolver === "uv");
   return done("built", record, layers, { resolved: ranResolver, ...(registryLookup ? { registryLookup } : {}) });
+}
+
+/** Folds each wheel's transfer events into counts and bytes over all wheels. */
+function downloadTally(total: number, report: (progress: PythonStepProgress) => void): (wheel: DownloadProgress) => void {
+  const bytes = new Map<string, number>();
+  const sizes = new Map<string, number>();
+  let done = 0;
+  let cached = 0;
+  const sum = (map: Map<string, number>) => [...map.values()].reduce((a, b) => a + b, 0);
+  return (wheel) => {
+    if (wheel.kind === "done") {
+      done++;
+      if (wheel.fromCache) cached++;
+      bytes.set(wheel.filename, wheel.size);
+      sizes.set(wheel.filename, wheel.size);
+    } else {
+      bytes.set(wheel.filename, wheel.kind === "bytes" ? wheel.bytes : 0);
+      if (wheel.kind === "bytes" && wheel.size !== undefined) sizes.set(wheel.filename, wheel.size);
+    }
+    report({ phase: "downloading", wheels: total, done, cached, bytes: sum(bytes), knownBytes: sum(sizes), wheel });
+  };
 }
 
 interface FoundPython extends BasePythonFacts {

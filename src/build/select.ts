@@ -6,6 +6,7 @@ import { ImagespecError } from "../errors.js";
 import type { Builder } from "../spec/index.js";
 import { BACKEND_NAMES, createBackend, type Backend, type BackendName, type BackendsConfig, type Detection } from "./backends/index.js";
 import type { Plan } from "./plan.js";
+import { blockedError } from "./unsupported.js";
 
 /** The order `auto` tries the Dockerfile builders in. */
 export const AUTO_ORDER: readonly BackendName[] = BACKEND_NAMES;
@@ -30,14 +31,30 @@ function unavailable(detection: Extract<Detection, { ok: false }>): string {
   return `${detection.name}: ${detection.reason}`;
 }
 
+/**
+ * The native builder, when it builds the plan (asked for, or under `auto` with no blockers), with
+ * the reason; undefined when a Dockerfile builder does. Decided without looking for any tool. A
+ * native build asked for a plan with blockers is refused (INVALID_BUILDER) here, before any work.
+ */
+export function nativeSelection(plan: Plan, builder?: Builder): Extract<Selection, { kind: "native" }> | undefined {
+  const requested = builder ?? plan.spec.builder;
+  if (requested === "native") {
+    if (plan.blockers.length > 0) throw blockedError(plan, requested);
+    return { kind: "native", reason: "builder: native was asked for" };
+  }
+  if (requested === "auto" && plan.blockers.length === 0) return { kind: "native", reason: "the native builder can build every field of the spec" };
+  return undefined;
+}
+
 export async function selectBuilder(plan: Plan, options: SelectOptions = {}): Promise<Selection> {
+  const native = nativeSelection(plan, options.builder);
+  if (native) return native;
   const requested = options.builder ?? plan.spec.builder;
   const make = options.createBackend ?? createBackend;
   const config = options.backends ?? {};
-  if (requested === "native") return { kind: "native", reason: "builder: native was asked for" };
-  if (requested === "auto" && plan.blockers.length === 0) return { kind: "native", reason: "the native builder can build every field of the spec" };
 
-  if (requested !== "auto") {
+  // nativeSelection has answered (or refused) every request for native.
+  if (requested !== "auto" && requested !== "native") {
     const backend = make(requested, config);
     const detection = await backend.detect();
     if (!detection.ok) {

@@ -5,6 +5,7 @@
 // by itself; the native builder alone refuses. They never pretend a builder ran.
 import { ImagespecError } from "../errors.js";
 import { PythonError } from "../python/index.js";
+import type { Builder } from "../spec/index.js";
 import type { Plan } from "./plan.js";
 
 /** The builders that run a generated Dockerfile (src/build/backends). */
@@ -13,12 +14,21 @@ export const DOCKERFILE_BUILDERS = ["docker", "podman", "buildah", "buildkit"] a
 const DOCKERFILE = `a Dockerfile builder (${DOCKERFILE_BUILDERS.join(", ")})`;
 const PICKS_ONE = `build with builder: auto through ImageBuilder / buildImage (what \`imagespec build\` runs), which picks ${DOCKERFILE} that is installed`;
 
-/** The error for a plan with blockers (commands, condaPackages: they run inside the image). */
-export function blockedError(plan: Plan): ImagespecError {
+/**
+ * The error for a plan with blockers (commands, condaPackages: they run inside the image). A
+ * native build that was asked for (the spec's `builder: native`, or `requested`, the --builder
+ * override) is bad input (INVALID_BUILDER, exit 2), refused the same way by the dry run and the build.
+ */
+export function blockedError(plan: Plan, requested: Builder = plan.spec.builder): ImagespecError {
   const { spec } = plan;
   const fields = plan.blockers.map((b) => `${b.field} (${b.reason})`).join("; ");
+  if (requested === "native" && spec.builder !== "native") {
+    return new ImagespecError("INVALID_BUILDER", `--builder native was given, but the native builder cannot build ${fields} of spec "${spec.name}"`, {
+      hint: "drop --builder native, or remove those fields",
+    });
+  }
   if (spec.builder === "native") {
-    return new ImagespecError("NATIVE_UNSUPPORTED", `spec "${spec.name}" sets builder: native, but the native builder cannot build ${fields}`, {
+    return new ImagespecError("INVALID_BUILDER", `spec "${spec.name}" sets builder: native, but the native builder cannot build ${fields}`, {
       hint: `remove those fields, or set builder to auto or one of ${DOCKERFILE_BUILDERS.join(", ")}: ${DOCKERFILE} runs them inside the image`,
     });
   }

@@ -11,7 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ImagespecError } from "../errors.js";
 import { checkHost } from "../reference/index.js";
-import { BUILDERS } from "../spec/index.js";
+import { BUILDERS, FLYTEKIT_BUILDERS } from "../spec/index.js";
 import { closest } from "../spec/suggest.js";
 import { parseTimeout } from "./registry-options.js";
 
@@ -170,7 +170,10 @@ function checkValue(setting: SettingDefinition, raw: unknown, where: string): Se
       return text.trim();
     }
     case "builder": {
-      if (typeof raw !== "string" || !(BUILDERS as readonly string[]).includes(raw.trim())) return fail(`one of ${BUILDERS.join(", ")}`);
+      if (typeof raw !== "string" || !(BUILDERS as readonly string[]).includes(raw.trim())) {
+        const flytekit = typeof raw === "string" && Object.hasOwn(FLYTEKIT_BUILDERS, raw.trim()) ? `; ${FLYTEKIT_BUILDERS[raw.trim()]}` : "";
+        return fail(`one of ${BUILDERS.join(", ")}${flytekit}`);
+      }
       return raw.trim();
     }
     case "compression": {

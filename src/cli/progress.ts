@@ -2,7 +2,7 @@
 // lines, one per event. On a TTY: a live view redrawn in place, one block per image with its
 // steps, layers and blobs (bytes and rate while uploading; exists, mounted, uploaded), like
 // `docker buildx`; when the run ends the last frame stays as the record.
-import type { BuildEvent } from "../build/index.js";
+import type { BuildEvent, PythonStepProgress } from "../build/index.js";
 import { humanSize } from "../units.js";
 
 export type ProgressMode = "auto" | "tty" | "plain";
@@ -30,10 +30,18 @@ export function createProgress(mode: ProgressMode, out: Output = process.stderr,
 /** Plain timestamped lines, as CI logs want them. */
 export function plainProgress(out: Output = process.stderr): Progress {
   const line = (image: string, text: string) => out.write(`${new Date().toISOString()} ${image}: ${text}\n`);
+  /** Blobs whose upload was announced, per image: one line when it starts, one when it ends. */
+  const uploading = new Set<string>();
   return {
     note: (text) => out.write(`${new Date().toISOString()} ${text}\n`),
     end: () => undefined,
     onEvent: (event) => {
+      if (event.kind === "push" && event.event.type === "blob" && event.event.status === "uploading") {
+        const key = `${event.image} ${event.event.digest}`;
+        if (!uploading.has(key)) line(event.image, `blob ${event.event.digest.slice(0, 19)} ${humanSize(event.event.size)} uploading`);
+        uploading.add(key);
+        return;
+      }
       const text = describeEvent(event);
       if (text !== undefined) line(event.image, text);
     },
@@ -65,6 +73,8 @@ function describeEvent(event: BuildEvent): string | undefined {
     }
     case "step-cache":
       return `step cache ${event.step} ${event.platform} ${event.tag} ${event.status}`;
+    case "python-progress":
+      return describePythonMilestone(event.platform, event.progress);
     case "builder":
       return `builder ${event.builder}: ${event.reason}`;
     case "output":
@@ -74,6 +84,52 @@ function describeEvent(event: BuildEvent): string | undefined {
       return `warning: ${event.message}`;
     case "done":
       return `done ${event.digest}`;
+  }
+}
+
+/** A line for each milestone of the Python step (plain output); undefined for byte ticks. */
+function describePythonMilestone(platform: string, p: PythonStepProgress): string | undefined {
+  const head = `python for ${platform}:`;
+  switch (p.phase) {
+    case "resolving":
+      return `${head} resolving ${describeRequirements(p)}`;
+    case "resolved":
+      return `${head} ${p.wheels} wheels to install${p.fromCache ? " (resolution cached)" : ""}`;
+    case "downloading": {
+      const w = p.wheel;
+      if (w.kind === "start") return `${head} downloading ${w.filename}`;
+      if (w.kind === "done") return `${head} wheel ${p.done}/${p.wheels} ${w.filename} ${humanSize(w.size)} ${w.fromCache ? "cached" : "downloaded"}`;
+      return undefined;
+    }
+    case "layer":
+      if (p.status === "compressing") return p.read === 0 ? `${head} layer ${p.index}/${p.layers} (${p.wheels} wheels) compressing` : undefined;
+      return `${head} layer ${p.index}/${p.layers} (${p.wheels} wheels) ${p.status === "cached" ? "cached" : `written, ${humanSize(p.read)} compressed to`} ${humanSize(p.size ?? 0)}`;
+  }
+}
+
+/** `greet, fastmath==2.0 and requirements.txt` (the first few packages, then a count). */
+function describeRequirements(p: Extract<PythonStepProgress, { phase: "resolving" }>): string {
+  const shown = p.packages.length > 4 ? [...p.packages.slice(0, 3), `${p.packages.length - 3} more`] : [...p.packages];
+  if (p.requirementsFile !== undefined) shown.push(p.requirementsFile);
+  return shown.length > 1 ? `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)!}` : (shown[0] ?? "nothing");
+}
+
+/** The live view's one line for the Python step while it works: what it is at, with counts and bytes. */
+function describePythonNow(platform: string, p: PythonStepProgress): string {
+  const head = `python for ${platform}:`;
+  switch (p.phase) {
+    case "resolving":
+      return `${head} resolving ${describeRequirements(p)}…`;
+    case "resolved":
+      return `${head} resolved ${p.wheels} wheels`;
+    case "downloading": {
+      const total = p.knownBytes > p.bytes ? ` of ${humanSize(p.knownBytes)}` : "";
+      return `${head} downloading wheels ${p.done}/${p.wheels}${p.cached > 0 ? ` (${p.cached} cached)` : ""} ${humanSize(p.bytes)}${total}`;
+    }
+    case "layer":
+      return p.status === "compressing"
+        ? `${head} compressing layer ${p.index}/${p.layers} (${p.wheels} wheels) ${humanSize(p.read)} read`
+        : `${head} layer ${p.index}/${p.layers} ${p.status} ${humanSize(p.size ?? 0)}`;
   }
 }
 
@@ -184,6 +240,10 @@ export class LiveProgress implements Progress {
       case "python":
       case "apt":
         state.steps.set(`${event.kind} ${event.platform}`, describeEvent(event)!);
+        break;
+      case "python-progress":
+        // The same line as the step's result, which replaces it when the step ends.
+        state.steps.set(`python ${event.platform}`, describePythonNow(event.platform, event.progress));
         break;
       case "step-cache":
         break;

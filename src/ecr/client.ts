@@ -3,6 +3,7 @@
 // container and instance metadata), SigV4, retries, and the standard endpoint overrides
 // (AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, `endpoint_url` in a profile).
 import type { ECRClient, ECRClientConfig } from "@aws-sdk/client-ecr";
+import type { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
 import type { EcrHost } from "./host.js";
 
 export interface EcrClientOptions {
@@ -56,10 +57,24 @@ export function loadEcrSdk(): Promise<EcrSdk> {
   return sdk;
 }
 
+type EcrPublicSdk = typeof import("@aws-sdk/client-ecr-public");
+let publicSdk: Promise<EcrPublicSdk> | undefined;
+
+/** The AWS SDK's ECR Public module, loaded on first use like loadEcrSdk. */
+export function loadEcrPublicSdk(): Promise<EcrPublicSdk> {
+  publicSdk ??= import("@aws-sdk/client-ecr-public");
+  return publicSdk;
+}
+
+/** ECR Public's API lives in us-east-1 only, whatever region the rest of the AWS setup names. */
+export const ECR_PUBLIC_API_REGION = "us-east-1";
+
 /** Builds SDK clients for ECR hosts and keeps one per region and flavour. */
 export class EcrClients {
   private readonly clients = new Map<string, ECRClient>();
+  private readonly publicClients = new Map<boolean, ECRPUBLICClient>();
   private resolvedEndpoint: Promise<string | undefined> | undefined;
+  private publicEndpoint: Promise<string | undefined> | undefined;
 
   constructor(readonly options: EcrClientOptions = {}) {}
 
@@ -84,6 +99,30 @@ export class EcrClients {
     return client;
   }
 
+  /**
+   * The ECR Public API client (`ecr-public` in us-east-1; dual-stack for ecr-public.aws.com). Its
+   * endpoint is the SDK's for service id `ECR PUBLIC` (AWS_ENDPOINT_URL_ECR_PUBLIC, the profile's
+   * `ecr_public` service section); the `endpoint` option is the private API's and does not apply.
+   */
+  async forPublic(host: Pick<EcrHost, "dualStack">): Promise<ECRPUBLICClient> {
+    const { ECRPUBLICClient } = await loadEcrPublicSdk();
+    const { profile, credentials } = this.options;
+    this.publicEndpoint ??= profile !== undefined ? profileEndpoint(profile, "ECR PUBLIC") : Promise.resolve(undefined);
+    const endpoint = await this.publicEndpoint;
+    let client = this.publicClients.get(host.dualStack);
+    if (!client) {
+      client = new ECRPUBLICClient({
+        region: ECR_PUBLIC_API_REGION,
+        useDualstackEndpoint: host.dualStack,
+        ...(profile !== undefined ? { profile } : {}),
+        ...(credentials !== undefined ? { credentials } : {}),
+        ...(endpoint !== undefined ? { endpoint } : {}),
+      });
+      this.publicClients.set(host.dualStack, client);
+    }
+    return client;
+  }
+
   /** The explicit endpoint, else the one a named profile configures (looked up once). */
   private endpoint(): Promise<string | undefined> {
     const { endpoint, profile } = this.options;
@@ -92,13 +131,14 @@ export class EcrClients {
   }
 
   /** The access key id the client signs with (resolving the credential chain), for cache keys. */
-  async accessKeyId(client: ECRClient): Promise<string> {
+  async accessKeyId(client: ECRClient | ECRPUBLICClient): Promise<string> {
     const credentials = await client.config.credentials();
     return credentials.accessKeyId;
   }
 
   destroy(): void {
-    for (const client of this.clients.values()) client.destroy();
+    for (const client of [...this.clients.values(), ...this.publicClients.values()]) client.destroy();
     this.clients.clear();
+    this.publicClients.clear();
   }
 }

@@ -40,13 +40,17 @@ export interface AwsCallContext {
   readonly subject: string;
   /** The profile used, if one was named. */
   readonly profile?: string;
+  /** The IAM service prefix of the action: `ecr` (default) or `ecr-public`. */
+  readonly service?: "ecr" | "ecr-public";
 }
 
 /** Maps an AWS SDK error into an EcrError that says what permission or setup is missing. */
 export function ecrApiError(error: unknown, context: AwsCallContext): EcrError {
   if (error instanceof EcrError) return error;
   const name = awsErrorName(error) ?? "";
-  const action = `ecr:${context.operation}`;
+  const service = context.service ?? "ecr";
+  // ECR Public's token is an STS service bearer token: IAM checks both actions.
+  const action = service === "ecr-public" && context.operation === "GetAuthorizationToken" ? "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken" : `${service}:${context.operation}`;
   const message = awsMessage(error);
   if (NO_CREDENTIALS.has(name) || /could not load credentials|credential.*(missing|not found)|Unable to locate credentials/i.test(message)) {
     return new EcrError("AWS_CREDENTIALS_MISSING", `${context.operation} for ${context.subject}: no AWS credentials${context.profile ? ` (profile ${context.profile})` : ""}: ${message}`, {

@@ -4,7 +4,7 @@
 // memory and on disk (token-cache.ts) and dropped when the registry refuses them.
 import { Credential } from "../registry/credential.js";
 import type { CredentialSource } from "../registry/keychain.js";
-import { EcrClients, loadEcrSdk, profileEndpoint, type EcrClientOptions } from "./client.js";
+import { ECR_PUBLIC_API_REGION, EcrClients, loadEcrPublicSdk, loadEcrSdk, type EcrClientOptions } from "./client.js";
 import { CONFIGURE_CREDENTIALS_HINT, EcrError, ecrApiError } from "./errors.js";
 import { parseEcrHost, type EcrHost } from "./host.js";
 import { EcrTokenCache, tokenCacheKey, type CachedToken } from "./token-cache.js";
@@ -168,45 +168,29 @@ export class EcrCredentialSource implements CredentialSource {
     return pending;
   }
 
-  /** ECR Public: ecr-public:GetAuthorizationToken, through @aws-sdk/client-ecr-public when it is installed. */
+  /**
+   * ECR Public: GetAuthorizationToken of `ecr-public` in us-east-1 (IAM: ecr-public:GetAuthorizationToken
+   * and sts:GetServiceBearerToken), one token per identity for every alias.
+   */
   private async publicToken(host: EcrHost): Promise<Issued> {
-    const moduleName = "@aws-sdk/client-ecr-public";
-    let sdk: { ECRPUBLICClient: new (config: object) => { send(command: unknown): Promise<{ authorizationData?: { authorizationToken?: string; expiresAt?: Date } }>; config: { credentials(): Promise<{ accessKeyId: string }> }; destroy(): void }; GetAuthorizationTokenCommand: new (input: object) => unknown };
+    const client = await this.clients.forPublic(host);
+    const { GetAuthorizationTokenCommand } = await loadEcrPublicSdk();
+    const context = { operation: "GetAuthorizationToken", service: "ecr-public", subject: `registry ${host.host} (ECR Public)`, ...(this.options.profile !== undefined ? { profile: this.options.profile } : {}) } as const;
+    let accessKeyId: string;
     try {
-      sdk = (await import(moduleName)) as typeof sdk;
-    } catch {
-      throw new EcrError("ECR_PUBLIC_UNSUPPORTED", `logging in to ECR Public (${host.host}) needs the optional package ${moduleName}`, {
-        hint: `install it next to imagespec (npm install ${moduleName}); pulls from ECR Public work anonymously without it`,
-      });
+      accessKeyId = await this.clients.accessKeyId(client);
+    } catch (error) {
+      throw ecrApiError(error, context);
     }
-    const endpoint = this.options.profile !== undefined ? await profileEndpoint(this.options.profile, "ECR PUBLIC") : undefined;
-    const client = new sdk.ECRPUBLICClient({
-      region: "us-east-1",
-      useDualstackEndpoint: host.dualStack,
-      ...(this.options.profile !== undefined ? { profile: this.options.profile } : {}),
-      ...(endpoint !== undefined ? { endpoint } : {}),
-      ...(this.options.credentials !== undefined ? { credentials: this.options.credentials } : {}),
-    });
-    const context = { operation: "GetAuthorizationToken", subject: `registry ${host.host} (ECR Public)`, ...(this.options.profile !== undefined ? { profile: this.options.profile } : {}) };
-    try {
-      let accessKeyId: string;
+    return this.cachedOrFetched(host, tokenCacheKey(ECR_PUBLIC_API_REGION, "public", accessKeyId), async () => {
+      let output;
       try {
-        accessKeyId = (await client.config.credentials()).accessKeyId;
+        output = await client.send(new GetAuthorizationTokenCommand({}));
       } catch (error) {
         throw ecrApiError(error, context);
       }
-      return await this.cachedOrFetched(host, tokenCacheKey("us-east-1", "public", accessKeyId), async () => {
-        let output;
-        try {
-          output = await client.send(new sdk.GetAuthorizationTokenCommand({}));
-        } catch (error) {
-          throw ecrApiError(error, context);
-        }
-        return decodeToken(host, output.authorizationData?.authorizationToken, output.authorizationData?.expiresAt, this.now());
-      });
-    } finally {
-      client.destroy();
-    }
+      return decodeToken(host, output.authorizationData?.authorizationToken, output.authorizationData?.expiresAt, this.now());
+    });
   }
 }
 

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { fileURLToPath } from "node:url";
@@ -32,7 +32,15 @@ export interface DownloadOptions {
   readonly signal?: AbortSignal;
   /** Told when a damaged cached wheel is dropped (and fetched again). */
   readonly warn?: (message: string) => void;
+  /** Each wheel's transfer: started (request sent), bytes so far, done (or found in the cache). */
+  readonly onProgress?: (progress: DownloadProgress) => void;
 }
+
+/** One wheel's transfer, for progress views: start (request sent), bytes (from 0; again from 0 when a retry starts over), done. */
+export type DownloadProgress =
+  | { readonly kind: "start"; readonly filename: string }
+  | { readonly kind: "bytes"; readonly filename: string; readonly bytes: number; readonly size?: number }
+  | { readonly kind: "done"; readonly filename: string; readonly size: number; readonly fromCache: boolean };
 
 export interface DownloadedWheel extends ResolvedWheel {
   /** Host path of the cached file. */
@@ -66,7 +74,10 @@ export async function downloadWheel(wheel: ResolvedWheel, options: DownloadOptio
     if (cached !== undefined) {
       // A cached wheel is checked before use: a damaged one is dropped and fetched again, not used.
       const actual = await fileSha256(path);
-      if (actual === expected) return { ...wheel, path, sha256: expected, size: cached, fromCache: true };
+      if (actual === expected) {
+        options.onProgress?.({ kind: "done", filename: wheel.filename, size: cached, fromCache: true });
+        return { ...wheel, path, sha256: expected, size: cached, fromCache: true };
+      }
       await rm(path, { force: true });
       options.warn?.(`cached wheel ${path} has sha256 ${actual ?? "(unreadable)"}, expected ${expected}: the local cache entry is damaged; removed it, downloading ${wheel.filename} again`);
     }
@@ -74,7 +85,9 @@ export async function downloadWheel(wheel: ResolvedWheel, options: DownloadOptio
   const attempts = Math.max(1, options.attempts ?? 3);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await fetchIntoCache(wheel, expected, options);
+      const downloaded = await fetchIntoCache(wheel, expected, options);
+      options.onProgress?.({ kind: "done", filename: wheel.filename, size: downloaded.size, fromCache: false });
+      return downloaded;
     } catch (error) {
       if (!(error instanceof TransientError) || attempt >= attempts) throw error instanceof TransientError ? error.final : error;
       await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
@@ -88,7 +101,10 @@ async function fetchIntoCache(wheel: ResolvedWheel, expected: string | undefined
   const temp = join(tempDir, `${randomBytes(8).toString("hex")}.part`);
   const hasher = new DigestingStream();
   try {
-    await pipeline(await openSource(wheel, options), hasher, createWriteStream(temp));
+    // Announced before the request: a slow index shows as a transfer at 0 bytes, not as nothing.
+    options.onProgress?.({ kind: "start", filename: wheel.filename });
+    const source = await openSource(wheel, options);
+    await pipeline(source.stream, countBytes(wheel.filename, source.size, options.onProgress), hasher, createWriteStream(temp));
     const actual = hasher.digest.slice("sha256:".length);
     if (expected !== undefined && actual !== expected) {
       throw new PythonError("WHEEL_HASH_MISMATCH", `${wheel.filename} from ${redactUrl(wheel.url)} has sha256 ${actual}, but the index published ${expected}`, {
@@ -119,16 +135,32 @@ class TransientError extends Error {
   }
 }
 
-async function openSource(wheel: ResolvedWheel, options: DownloadOptions): Promise<Readable> {
+/** A pass-through that reports the bytes that went through it (0 first, with the size when known). */
+function countBytes(filename: string, size: number | undefined, onProgress: DownloadOptions["onProgress"]): Transform {
+  const sized = size !== undefined ? { size } : {};
+  onProgress?.({ kind: "bytes", filename, bytes: 0, ...sized });
+  let bytes = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      onProgress?.({ kind: "bytes", filename, bytes, ...sized });
+      callback(null, chunk);
+    },
+  });
+}
+
+/** The wheel's bytes, with their size when it is known up front (a file, or a Content-Length). */
+async function openSource(wheel: ResolvedWheel, options: DownloadOptions): Promise<{ stream: Readable; size?: number }> {
   const url = new URL(wheel.url);
   if (url.protocol === "file:") {
     const path = fileURLToPath(url);
-    if ((await sizeOf(path)) === undefined) {
+    const size = await sizeOf(path);
+    if (size === undefined) {
       throw new PythonError("WHEEL_DOWNLOAD_FAILED", `${wheel.filename}: ${wheel.url} is not a readable file`, {
         hint: "the local wheel was moved or deleted; refresh the resolution (refresh: true)",
       });
     }
-    return createReadStream(path);
+    return { stream: createReadStream(path), size };
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new PythonError("WHEEL_DOWNLOAD_FAILED", `${wheel.filename}: cannot fetch ${redactUrl(wheel.url)} (only http, https and file URLs)`);
@@ -148,7 +180,10 @@ async function openSource(wheel: ResolvedWheel, options: DownloadOptions): Promi
     if (response.status === 429 || response.status >= 500) throw new TransientError(failure);
     throw failure;
   }
-  return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+  const length = Number(response.headers.get("content-length") ?? NaN);
+  // A compressed transfer's length is not the file's.
+  const size = Number.isSafeInteger(length) && length >= 0 && !response.headers.has("content-encoding") ? length : undefined;
+  return { stream: Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), ...(size !== undefined ? { size } : {}) };
 }
 
 /** `Basic ...` for a URL on the origin of an index URL that carries credentials. */

@@ -21,6 +21,7 @@ import { ValidationError, type ValidationIssue } from "../errors.js";
 import type { ImageSpec } from "./image-spec.js";
 import { lockKindOf, pyprojectBeside } from "./lock-files.js";
 import { imageDestination } from "./paths.js";
+import { validPaths, type SpecPaths } from "./validate.js";
 
 export interface FileEntry {
   /** Absolute path on the host. */
@@ -83,7 +84,18 @@ export async function verifySpecFiles(spec: ImageSpec): Promise<void> {
   if (issues.length > 0) throw new ValidationError(issues);
 }
 
-async function collectMissing(spec: ImageSpec, prefix: string, issues: ValidationIssue[]): Promise<void> {
+/**
+ * The same checks for input that is not a valid spec, on the path fields that are valid on their
+ * own, so that a loader reports a missing file together with the spec's other problems.
+ */
+export async function missingFilesOfInput(input: unknown, baseDir: string): Promise<ValidationIssue[]> {
+  const paths = validPaths(input, baseDir);
+  const issues: ValidationIssue[] = [];
+  if (paths) await collectMissing(paths, "", issues);
+  return issues;
+}
+
+async function collectMissing(spec: SpecPaths, prefix: string, issues: ValidationIssue[]): Promise<void> {
   /** `contained`: what is read must really be below the spec's folder (`copy`, `sourceRoot`); `requirements` may live anywhere. */
   const expect = async (field: string, path: string, kind: "file" | "dir" | "any", contained: "whole" | "parent" | false) => {
     const absolute = resolve(spec.baseDir, path);
@@ -112,22 +124,18 @@ async function collectMissing(spec: ImageSpec, prefix: string, issues: Validatio
       });
     }
   };
-  if (spec.requirements !== undefined) await expect("requirements", spec.requirements, "file", false);
-  const lock = spec.requirements === undefined ? undefined : lockKindOf(spec.requirements);
-  if (spec.requirements !== undefined && lock !== undefined) {
-    // flytekit's rules for a lock: it is the whole set, and its pyproject.toml sits beside it.
-    if (spec.packages.length > 0) {
-      issues.push({ path: `${prefix}packages`, message: `cannot be combined with requirements: ${lock} (the lock is the whole set)`, hint: "add the packages to pyproject.toml and lock again (uv add, or poetry add)" });
-    }
-    await expect("requirements", pyprojectBeside(spec.requirements), "file", false);
-  }
+  const field = (name: "requirements" | "sourceRoot" | "copy" | "baseImage") => spec.written?.[name] ?? name;
+  if (spec.requirements !== undefined) await expect(field("requirements"), spec.requirements, "file", false);
+  // A lock needs its project's pyproject.toml beside it, as uv, Poetry and flytekit do.
+  if (spec.requirements !== undefined && lockKindOf(spec.requirements) !== undefined) await expect(field("requirements"), pyprojectBeside(spec.requirements), "file", false);
   // The source root is walked, so it must resolve inside; a copied path is laid down as it is
   // (a link stays a link), so only the folders on the way to it must.
-  if (spec.sourceRoot !== undefined) await expect("sourceRoot", spec.sourceRoot, "dir", "whole");
+  if (spec.sourceRoot !== undefined) await expect(field("sourceRoot"), spec.sourceRoot, "dir", "whole");
   for (const [index, item] of spec.copy.entries()) {
-    await expect(typeof item === "string" ? `copy[${index}]` : `copy[${index}].src`, typeof item === "string" ? item : item.src, "any", "parent");
+    if (item === undefined) continue;
+    await expect(typeof item === "string" ? `${field("copy")}[${index}]` : `${field("copy")}[${index}].src`, typeof item === "string" ? item : item.src, "any", "parent");
   }
-  if (typeof spec.baseImage === "object") await collectMissing(spec.baseImage, `${prefix}baseImage.`, issues);
+  if (typeof spec.baseImage === "object") await collectMissing(spec.baseImage, `${prefix}${field("baseImage")}.`, issues);
 }
 
 /**

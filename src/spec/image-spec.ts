@@ -151,6 +151,11 @@ export class ImageSpec {
     return this.#with({ platform: typeof platform === "string" ? platform : [...platform] });
   }
 
+  /** Adds or overrides builder options (flytekit's `with_builder_options`), checked as the field is. Not part of the tag. */
+  withBuilderOptions(options: NonNullable<ImageSpecInput["builderOptions"]>): ImageSpec {
+    return this.#with({ builderOptions: { ...this.builderOptions, ...options } });
+  }
+
   /** The same spec, pushed even if its tag already exists (flytekit's `force_push()`). Not part of the tag. */
   forcePush(): ImageSpec {
     return this.#with({ forcePush: true });

@@ -2,6 +2,8 @@
 export { ImageSpec, type ImageSpecInput, type ImageSpecOptions } from "./image-spec.js";
 export {
   BUILDERS,
+  BUILDER_OPTIONS,
+  FLYTEKIT_BUILDERS,
   DEFAULT_PLATFORM,
   DEFAULT_WORKDIR,
   SPEC_HASH_LENGTH,

@@ -14,6 +14,9 @@ const FLYTEKIT_ONLY: Readonly<Record<string, string>> = {
   pipSecretMounts: "secrets are not mounted into builds; use an index URL the builder can reach (pipIndex)",
   registryConfig: "registry credentials come from the Docker config, a credential helper or the AWS credential chain, not from the spec",
   sourceCopyMode: "use sourceRoot (copied to workdir) and copy; .gitignore and .dockerignore decide what is left out",
+  runtimePackages:
+    "flytekit installs runtime_packages with pip each time the container starts; imagespec installs every package when the image is built, so the tag says what is in it: put them in packages (or requirements)",
+  builderConfig: "the uv and micromamba images are builderOptions.uvImage and builderOptions.micromambaImage here (uv_image and micromamba_image are accepted there too)",
 };
 
 export function snakeToCamel(name: string): string {
@@ -74,11 +77,12 @@ function walkObject(value: Record<string, unknown>, shape: Record<string, z.ZodT
   const out: Record<string, unknown> = {};
   const writtenAs = new Map<string, string>();
   for (const [key, child] of Object.entries(value)) {
-    const field = key in shape ? key : snakeToCamel(key) in shape ? snakeToCamel(key) : undefined;
+    // Own keys only: `constructor` or `toString` is an unknown field, not a member of Object.prototype.
+    const field = Object.hasOwn(shape, key) ? key : Object.hasOwn(shape, snakeToCamel(key)) ? snakeToCamel(key) : undefined;
     // The parent as the user wrote it, then this key exactly as written.
     const where = appendSegment(formatPath(path, result.written), key);
     if (field === undefined) {
-      result.issues.push(unknownField(key, known, where));
+      result.issues.push(unknownField(key, known, where, path.length === 0));
       continue;
     }
     const earlier = writtenAs.get(field);
@@ -93,10 +97,13 @@ function walkObject(value: Record<string, unknown>, shape: Record<string, z.ZodT
   return out;
 }
 
-function unknownField(key: string, known: readonly string[], where: string): ValidationIssue {
+function unknownField(key: string, known: readonly string[], where: string, topLevel: boolean): ValidationIssue {
   const camel = snakeToCamel(key);
-  const flytekit = FLYTEKIT_ONLY[camel];
-  if (flytekit !== undefined) return { path: where, message: `${JSON.stringify(key)} is a flytekit field that imagespec does not support: ${flytekit}` };
+  // flytekit's fields are spec fields: inside ecr or builderOptions the same word means nothing.
+  const flytekit = topLevel && Object.hasOwn(FLYTEKIT_ONLY, camel) ? FLYTEKIT_ONLY[camel] : undefined;
+  if (flytekit !== undefined) {
+    return { path: where, message: `${JSON.stringify(key)} is a flytekit field that imagespec does not support: ${flytekit}`, hint: "docs/spec.md says, for every flytekit field, what imagespec does with it" };
+  }
   // Suggest in the user's own style: snake_case for snake_case typos.
   const suggestion = closest(camel, known);
   const styled = suggestion !== undefined && key.includes("_") ? camelToSnake(suggestion) : suggestion;

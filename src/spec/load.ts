@@ -14,7 +14,7 @@ import { readFile, stat } from "node:fs/promises";
 import { dirname, extname, resolve } from "node:path";
 import { ImagespecError, ValidationError, type ValidationIssue } from "../errors.js";
 import { parseJsonDocument, parseYamlDocument, SpecFileError } from "./documents.js";
-import { verifySpecFiles } from "./files.js";
+import { missingFilesOfInput, verifySpecFiles } from "./files.js";
 import { appendSegment, joinPaths } from "./keys.js";
 import { ImageSpec } from "./image-spec.js";
 import { importUserModule, ModuleLoadError, MODULE_EXTENSIONS } from "./module-loader.js";
@@ -81,7 +81,8 @@ async function loadDataFile(path: string, file: string, extension: string): Prom
     try {
       return { loaded: [{ key: "default", spec: new ImageSpec(top as never, { baseDir }) }], keyed: false };
     } catch (error) {
-      if (error instanceof ValidationError) throw new ValidationError(error.issues, { source: path });
+      // A missing file is reported with the spec's other problems, not after they are fixed.
+      if (error instanceof ValidationError) throw new ValidationError([...error.issues, ...(await missingFilesOfInput(top, baseDir))], { source: path });
       throw error;
     }
   }
@@ -103,10 +104,14 @@ async function loadDataFile(path: string, file: string, extension: string): Prom
       loaded.push({ key, spec: new ImageSpec(input as never, { baseDir }) });
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
-      issues.push(...error.issues.map((issue) => withKey(key, true, extension, issue)));
+      issues.push(...[...error.issues, ...(await missingFilesOfInput(input, baseDir))].map((issue) => withKey(key, true, extension, issue)));
     }
   }
-  if (issues.length > 0) throw new ValidationError(issues, { source: path });
+  if (issues.length > 0) {
+    // The valid specs' missing files too, so that the file's problems are all reported at once.
+    for (const { key, spec } of loaded) issues.push(...(await missingFilesOfInput(spec.toJSON(), baseDir)).map((issue) => withKey(key, true, extension, issue)));
+    throw new ValidationError(issues, { source: path });
+  }
   return { loaded, keyed: true };
 }
 

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { checkTag, parseReference, parseRegistryLocation } from "../reference/reference.js";
 import { checkEcrHost } from "../ecr/host.js";
 import { checkLifecyclePolicy, LIFECYCLE_POLICY_HINT } from "../ecr/policy.js";
+import { catalogDataSchema, checkPublicRepository, checkSettingsForRegistry } from "../ecr/public.js";
 import { checkRepositorySettings } from "../ecr/settings.js";
 import { formatPlatform, parsePlatform } from "../oci/types.js";
 import { ImagespecError } from "../errors.js";
@@ -15,6 +16,27 @@ import { checkContainedPath, checkImagePath, normaliseContainedPath, normaliseIm
 import type { ImageSpec } from "./image-spec.js";
 
 export const BUILDERS = ["auto", "native", "docker", "podman", "buildah", "buildkit"] as const;
+/** flytekit's builder names that imagespec does not have, and what to write instead. */
+export const FLYTEKIT_BUILDERS: Readonly<Record<string, string>> = {
+  default:
+    "flytekit's default builder writes a Dockerfile and runs docker buildx; here that is builder: docker (or auto: the native builder when it can build the spec, else the first of docker, podman, buildah, buildkit that works)",
+  envd: "imagespec has no envd builder; use builder: auto (the native builder, or a Dockerfile builder for commands and conda), or name one of docker, podman, buildah, buildkit",
+  noop: "flytekit's noop builder builds nothing and uses base_image as it is; imagespec builds what a spec describes, so give the image reference itself where the image is used (a task's image may be a reference such as ghcr.io/org/app:1.0)",
+};
+const DOCKERFILE_BUILDER_OPTIONS = ["pythonInstaller", "uvImage", "micromambaImage", "pythonEnv", "venvPath", "python", "commandsAfterCopy"] as const;
+/**
+ * The `builderOptions` keys each builder reads (docs/spec.md#builder-options); `auto` may pick any
+ * builder, so it takes them all. A key the builder does not read is an error, not silently ignored.
+ */
+export const BUILDER_OPTIONS: Readonly<Record<(typeof BUILDERS)[number], readonly string[]>> = {
+  native: ["aptMirror"],
+  docker: [...DOCKERFILE_BUILDER_OPTIONS, "dockerBuilder"],
+  podman: DOCKERFILE_BUILDER_OPTIONS,
+  buildah: DOCKERFILE_BUILDER_OPTIONS,
+  buildkit: [...DOCKERFILE_BUILDER_OPTIONS, "buildkitAddress"],
+  auto: ["aptMirror", ...DOCKERFILE_BUILDER_OPTIONS, "dockerBuilder", "buildkitAddress"],
+};
+type BuilderOptionKey = "aptMirror" | (typeof DOCKERFILE_BUILDER_OPTIONS)[number] | "dockerBuilder" | "buildkitAddress";
 export const TAG_MUTABILITIES = ["MUTABLE", "IMMUTABLE", "MUTABLE_WITH_EXCLUSION", "IMMUTABLE_WITH_EXCLUSION"] as const;
 export const DEFAULT_WORKDIR = "/root";
 export const DEFAULT_PLATFORM = "linux/amd64";
@@ -308,6 +330,8 @@ export const ecrSchema = z
           },
     ).default([]),
     lifecyclePolicy: lifecyclePolicySchema.optional(),
+    /** ECR Public: what the Public Gallery shows (src/ecr/public.ts). */
+    catalogData: catalogDataSchema.optional(),
   })
   .superRefine((ecr, ctx) => {
     if (ecr.encryption.kmsKey !== undefined && ecr.encryption.type !== "KMS") {
@@ -364,11 +388,33 @@ export const imageSpecSchema = z.strictObject({
   user: userSchema.optional(),
   labels: labelSchema.default({}),
   tagFormat: tagFormatSchema.optional(),
-  builder: z.enum(BUILDERS).default("auto"),
-  builderOptions: z.record(z.string(), z.unknown()).default({}),
+  builder: z.enum(BUILDERS, { error: (issue) => (typeof issue.input === "string" ? flytekitBuilder(issue.input) : undefined) }).default("auto"),
+  // Known keys only (snake_case accepted, typos answered with the nearest key, see keys.ts); which
+  // builder reads which is checked in validate.ts, the values where they are used.
+  builderOptions: z.strictObject(Object.fromEntries(BUILDER_OPTIONS.auto.map((key) => [key, z.unknown().optional()])) as Record<BuilderOptionKey, z.ZodOptional<z.ZodUnknown>>).default({}),
   ecr: ecrSchema.prefault({}),
   forcePush: z.boolean().default(false),
+}).superRefine((spec, ctx) => {
+  // Some ecr settings apply to private registries only, catalogData to ECR Public only (src/ecr/public.ts).
+  let ecr;
+  try {
+    ecr = spec.registry === undefined ? undefined : checkEcrHost(parseRegistryLocation(spec.registry).host);
+  } catch {
+    return; // the registry field reports it
+  }
+  if (ecr?.kind !== "ecr") return;
+  const prefix = ecr.ecr.public ? parseRegistryLocation(spec.registry!).prefix : undefined;
+  const repository = prefix ? checkPublicRepository(`${prefix}/${spec.name}`) : undefined;
+  if (repository && "part" in repository) ctx.addIssue({ code: "custom", message: repository.message, path: [repository.part === "alias" ? "registry" : "name"], input: spec.registry, params: { hint: repository.hint } });
+  for (const problem of checkSettingsForRegistry(spec.ecr, ecr.ecr.public)) {
+    ctx.addIssue({ code: "custom", message: problem.message, path: ["ecr", ...problem.path], input: spec.ecr, params: { hint: problem.hint } });
+  }
 });
+
+function flytekitBuilder(name: string): string | undefined {
+  const instead = Object.hasOwn(FLYTEKIT_BUILDERS, name) ? FLYTEKIT_BUILDERS[name] : undefined;
+  return instead === undefined ? undefined : `${JSON.stringify(name)} is a flytekit builder that imagespec does not have: ${instead}`;
+}
 
 /** A spec as code writes it (camelCase). Files may also use snake_case; see keys.ts. */
 export type ImageSpecSchemaInput = z.input<typeof imageSpecSchema>;

@@ -11,7 +11,7 @@ import { parseRegistryLocation } from "../reference/reference.js";
 import { ImageSpec } from "./image-spec.js";
 import { formatPath, joinPaths, normaliseKeys, type PathSegments } from "./keys.js";
 import { lockKindOf } from "./lock-files.js";
-import { ecrSchema, imageSpecSchema, isImageSpecValue, type ImageSpecFields } from "./schema.js";
+import { BUILDER_OPTIONS, BUILDERS, copyEntrySchema, ecrSchema, imageSpecSchema, isImageSpecValue, type Builder, type CopyEntry, type ImageSpecFields } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 
 export interface Validated {
@@ -32,6 +32,8 @@ export function validateSpecInput(input: unknown, baseDir: string, baseDirExplic
   const issues = [...keys.issues];
   const warnings: ValidationIssue[] = [];
   const value = keys.value as Record<string, unknown>;
+  warnings.push(...lowerCaseRegistry(value, keys.written));
+  issues.push(...builderOptionIssues(value, keys.written));
 
   const base = value.baseImage;
   if (base !== undefined && typeof base === "object" && base !== null && !isImageSpecValue(base)) {
@@ -60,12 +62,82 @@ export function validateSpecInput(input: unknown, baseDir: string, baseDirExplic
   if (parsed.data.cudnn !== undefined && parsed.data.cuda === undefined) {
     issues.push({ path: formatPath(["cudnn"], keys.written), message: "needs cuda: the CUDA version picks the cuDNN build", hint: 'add cuda, e.g. cuda: "12.4"' });
   }
-  if (parsed.data.requirements !== undefined && lockKindOf(parsed.data.requirements) !== undefined && parsed.data.cuda !== undefined) {
-    issues.push({ path: formatPath(["cuda"], keys.written), message: "cannot be combined with a lock file as requirements (the lock is the whole set)", hint: "add nvidia-cuda-runtime-cu12 (and nvidia-cudnn-cu12) to the project and lock again" });
+  // flytekit's rule for a lock: it is the whole set, so nothing else is installed with it.
+  const lock = parsed.data.requirements === undefined ? undefined : lockKindOf(parsed.data.requirements);
+  if (lock !== undefined && parsed.data.packages.length > 0) {
+    issues.push({ path: formatPath(["packages"], keys.written), message: `cannot be combined with requirements: ${lock} (the lock is the whole set)`, hint: "add the packages to pyproject.toml and lock again (uv add, or poetry add)" });
+  }
+  if (lock !== undefined && parsed.data.cuda !== undefined) {
+    issues.push({ path: formatPath(["cuda"], keys.written), message: `cannot be combined with requirements: ${lock} (the lock is the whole set)`, hint: "add nvidia-cuda-runtime-cu12 (and nvidia-cudnn-cu12) to the project and lock again" });
   }
   if (issues.length > 0) return { issues, warnings };
   warnings.push(...registryWarnings(parsed.data, keys.written));
   return { fields: parsed.data, issues, warnings };
+}
+
+/**
+ * Registry paths are lower-case (the distribution spec's repository grammar); flytekit lower-cases
+ * the registry it is given, and so does imagespec, saying so. The registry is not part of the tag.
+ */
+function lowerCaseRegistry(value: Record<string, unknown>, written: ReadonlyMap<string, string>): ValidationIssue[] {
+  const registry = value.registry;
+  if (typeof registry !== "string" || registry === registry.toLowerCase()) return [];
+  value.registry = registry.toLowerCase();
+  return [{ path: formatPath(["registry"], written), message: `${JSON.stringify(registry)} is used as ${JSON.stringify(value.registry)}: registry paths are lower-case (flytekit lower-cases it too)` }];
+}
+
+/** Each `builderOptions` key must be one the spec's builder reads (keys.ts has already named unknown ones). */
+function builderOptionIssues(value: Record<string, unknown>, written: ReadonlyMap<string, string>): ValidationIssue[] {
+  const builder = value.builder ?? "auto";
+  const options = value.builderOptions;
+  if (typeof builder !== "string" || !Object.hasOwn(BUILDER_OPTIONS, builder) || typeof options !== "object" || options === null) return [];
+  const accepted = BUILDER_OPTIONS[builder as Builder];
+  const issues: ValidationIssue[] = [];
+  for (const key of Object.keys(options)) {
+    if (accepted.includes(key)) continue;
+    const readers = BUILDERS.filter((b) => b !== "auto" && BUILDER_OPTIONS[b].includes(key));
+    issues.push({
+      path: formatPath(["builderOptions", key], written),
+      message: `builder ${builder} does not read this option; ${readers.join(", ")} ${readers.length === 1 ? "reads" : "read"} it`,
+      hint: `remove it, or set builder to auto or to one that reads it; builder ${builder} reads ${accepted.length > 0 ? accepted.join(", ") : "no options"}`,
+    });
+  }
+  return issues;
+}
+
+/** What the file checks (files.ts) read: an ImageSpec, or the valid path fields of input that is not one. */
+export interface SpecPaths {
+  readonly baseDir: string;
+  readonly requirements?: string | undefined;
+  readonly sourceRoot?: string | undefined;
+  /** An entry that is not valid on its own is left out (undefined), so the others keep their index. */
+  readonly copy: readonly (CopyEntry | undefined)[];
+  readonly baseImage?: string | SpecPaths | undefined;
+  /** The fields as the user wrote them (`source_root`), for the issue paths; default camelCase. */
+  readonly written?: Readonly<Partial<Record<PathField, string>>>;
+}
+
+type PathField = "requirements" | "sourceRoot" | "copy" | "baseImage";
+
+/** The path fields of raw spec input (a nested base spec's too) that are valid on their own. */
+export function validPaths(input: unknown, baseDir: string): SpecPaths | undefined {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined;
+  const keys = normaliseKeys(input, imageSpecSchema);
+  const value = keys.value as Record<string, unknown>;
+  const { shape } = imageSpecSchema;
+  const valid = <T>(schema: z.ZodType<T>, raw: unknown): T | undefined => {
+    const parsed = schema.safeParse(raw);
+    return parsed.success ? parsed.data : undefined;
+  };
+  const base = value.baseImage;
+  return {
+    baseDir,
+    requirements: valid(shape.requirements, value.requirements),
+    sourceRoot: valid(shape.sourceRoot, value.sourceRoot),
+    copy: Array.isArray(value.copy) ? value.copy.map((entry) => valid(copyEntrySchema, entry)) : [],
+    baseImage: isImageSpecValue(base) ? (base as SpecPaths) : validPaths(base, baseDir),
+    written: Object.fromEntries((["requirements", "sourceRoot", "copy", "baseImage"] as const).map((field) => [field, formatPath([field], keys.written)])),
+  };
 }
 
 const DEFAULT_ECR = ecrSchema.parse({});
@@ -105,7 +177,7 @@ function toValidationIssue(issue: z.core.$ZodIssue, written: ReadonlyMap<string,
     case "invalid_value": {
       const values = issue.values.map((v) => JSON.stringify(v));
       const suggestion = typeof input === "string" ? didYouMean(input, issue.values.map(String)) : "";
-      return withHint(`${describeValue(input)} is not one of ${values.join(", ")}${suggestion}`, `use one of ${values.join(", ")}`);
+      return withHint(customOr(issue.message, `${describeValue(input)} is not one of ${values.join(", ")}${suggestion}`), `use one of ${values.join(", ")}`);
     }
     case "too_small":
       if (issue.origin === "string") return withHint("must not be empty", `give ${path} a value, or leave the field out`);
@@ -122,7 +194,8 @@ function typeExample(expected: string): string {
   return `${typeWords(expected)}${example[expected] ?? ""}`;
 }
 
-const DEFAULT_MESSAGE = /^Invalid input/;
+/** zod's own wording ("Invalid input: ...", "Invalid option: ..."), replaced by ours; a schema's custom message is kept. */
+const DEFAULT_MESSAGE = /^Invalid (?:input|option)\b/;
 
 function customOr(message: string, fallback: string): string {
   return DEFAULT_MESSAGE.test(message) ? fallback : message;

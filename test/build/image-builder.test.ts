@@ -90,7 +90,7 @@ describe("ImageBuilder", () => {
 
   it("--builder native for a spec with commands is refused, naming the fields; builder auto without blockers goes native", async () => {
     await assert.rejects(buildImage(spec(), { registry, builder: "native" }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, "NATIVE_UNSUPPORTED");
+      assert.equal(e.code, "INVALID_BUILDER");
       assert.match(e.message, /--builder native was given, but the native builder cannot build commands/);
       return true;
     });

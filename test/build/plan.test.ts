@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { blockedError, describePlan, planBuild, selectBuilder } from "../../src/build/index.js";
+import { blockedError, describePlan, nativeSelection, planBuild, selectBuilder } from "../../src/build/index.js";
 import { rememberBasePython } from "../../src/build/base-python.js";
 import { parsePlatform } from "../../src/oci/index.js";
 import { resolutionKey, wheelCachePath, writeCachedResolution, type PythonRequirements } from "../../src/python/index.js";
@@ -90,11 +90,16 @@ describe("plan", () => {
     assert.deepEqual(auto.blockers.map((b) => b.field), ["commands"]);
     const autoError = blockedError(auto);
     assert.equal(autoError.code, "NATIVE_UNSUPPORTED");
-    assert.equal(autoError.message, 'spec "app" uses fields the native builder cannot build: commands (it runs inside the image)');
+    assert.equal(autoError.message, 'spec "app" uses fields the native builder cannot build: commands (they run inside the image)');
     assert.match(autoError.hint ?? "", /a Dockerfile builder \(docker, podman, buildah, buildkit\) is needed: build with builder: auto through ImageBuilder/);
 
-    const native = blockedError(await planBuild(spec({ condaPackages: ["numpy"], builder: "native" }), { preview: false }));
-    assert.match(native.message, /sets builder: native, but the native builder cannot build condaPackages/);
+    const nativePlan = await planBuild(spec({ condaPackages: ["numpy"], builder: "native" }), { preview: false });
+    const native = blockedError(nativePlan);
+    // Asked for, a native build of such a spec is bad input (exit 2), refused before any work.
+    assert.equal(native.code, "INVALID_BUILDER");
+    assert.equal(native.message, 'spec "app" sets builder: native, but the native builder cannot build condaPackages (conda runs inside the image)');
+    await assert.rejects(selectBuilder(nativePlan), { code: "INVALID_BUILDER", message: native.message });
+    assert.throws(() => nativeSelection(auto, "native"), { code: "INVALID_BUILDER", message: /^--builder native was given, but the native builder cannot build commands/ });
     assert.match(native.hint ?? "", /set builder to auto or one of docker, podman, buildah, buildkit: a Dockerfile builder .* runs them inside the image/);
 
     const aptOnly = await planBuild(spec({ aptPackages: ["curl"], builder: "native" }), { preview: false });

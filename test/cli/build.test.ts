@@ -34,6 +34,10 @@ describe("imagespec build from the command line", () => {
     assert.match(r.stderr, /^hint: use one of auto, native, docker, podman, buildah, buildkit$/m);
     assert.equal(r.stdout, "");
     assert.deepEqual(await readdir(dir), ["spec.yaml"]);
+    // flytekit's builder names get what to use instead.
+    const flytekit = await cli(["build", "--builder", "default", "spec.yaml"]);
+    assert.equal(flytekit.code, 2, flytekit.stderr);
+    assert.match(flytekit.stderr, /^hint: flytekit's default builder writes a Dockerfile and runs docker buildx; here that is builder: docker .*; use one of auto, native/m);
   });
 
   it("rejects an unknown --compression with exit 2", async () => {
@@ -43,12 +47,67 @@ describe("imagespec build from the command line", () => {
     assert.deepEqual(await readdir(dir), ["spec.yaml"]);
   });
 
-  it("--builder native on a spec with commands fails that image (exit 1) and names the field", async () => {
+  it("--builder native on a spec with commands is bad input (exit 2), names the field and writes nothing", async () => {
     await writeFile(join(dir, "cmds.yaml"), ["name: cmds", "base_image: scratch", "commands: [\"echo hi\"]", ""].join("\n"));
     const r = await cli(["build", "--builder", "native", "cmds.yaml"]);
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /commands/);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^error: --builder native was given, but the native builder cannot build commands \(they run inside the image\) of spec "cmds"$/m);
     assert.deepEqual((await readdir(dir)).sort(), ["cmds.yaml", "spec.yaml"]);
+  });
+
+  describe("--dry-run tells the truth", () => {
+    it("refuses (exit 2) what the build refuses: builder: native with commands, and --builder native", async () => {
+      await writeFile(join(dir, "native-cmds.yaml"), ["name: nc", "base_image: scratch", "builder: native", "commands: [make]", "conda_packages: [numpy]", ""].join("\n"));
+      const r = await cli(["build", "--dry-run", "native-cmds.yaml"]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, /^error: spec "nc" sets builder: native, but the native builder cannot build commands \(they run inside the image\); condaPackages \(conda runs inside the image\)$/m);
+      const flag = await cli(["build", "--dry-run", "--builder", "native", "cmds.yaml"]);
+      assert.equal(flag.code, 2, flag.stderr);
+      assert.match(flag.stderr, /^error: --builder native was given, but the native builder cannot build commands/m);
+    });
+
+    it("names the native builder and why", async () => {
+      const r = await cli(["build", "--dry-run", "spec.yaml"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^platforms linux\/amd64\nbuilder {3}native; the native builder can build every field of the spec\n1\. base {6}scratch \(empty\)$/m);
+    });
+
+    it("names the Dockerfile builder asked for and shows the Dockerfile's steps, not the native plan", async () => {
+      await mkdir(join(dir, "df"), { recursive: true });
+      await writeFile(join(dir, "df", "app.py"), "print('hi')\n");
+      const spec = ["name: df", "registry: 127.0.0.1:5000", "base_image: debian:bookworm-slim", "apt_packages: [curl]", "conda_packages: [scipy]", "conda_channels: [nvidia]", "packages: [numpy]", "commands: [make]", "copy: [app.py]", "builder: buildah"];
+      await writeFile(join(dir, "df", "spec.yaml"), [...spec, ""].join("\n"));
+      const r = await cli(["build", "--dry-run", "df/spec.yaml"]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split("\n");
+      assert.match(lines[2]!, /^builder {3}buildah; builder: buildah was asked for \(buildah version .+\)$/);
+      assert.deepEqual(lines.slice(3), [
+        "1. base      docker.io/library/debian:bookworm-slim",
+        "2. apt       curl (apt-get in the image, from the base's apt sources)",
+        "3. conda     scipy (micromamba in the image; channels nvidia)",
+        "4. python    packages numpy (uv pip install in the image, resolved there at build time)",
+        "5. commands  make (run in the image)",
+        "6. files     1 files, 12 bytes -> /root (one layer)",
+        "7. config    env PYTHONPATH, IMAGESPEC_ID; entrypoint, cmd, workdir, user, labels",
+      ]);
+      // builderOptions move the commands after the files and switch the installer, as in the Dockerfile.
+      await writeFile(join(dir, "df", "after.yaml"), [...spec, "builder_options: {commands_after_copy: true, python_installer: pip}", ""].join("\n"));
+      const after = await cli(["build", "--dry-run", "df/after.yaml"]);
+      assert.equal(after.code, 0, after.stderr);
+      assert.match(after.stdout, /^4\. python {4}packages numpy \(pip install in the image, resolved there at build time\)\n5\. files .*\n6\. commands {2}make \(run in the image\)$/m);
+      // A bad value the build would refuse is refused by the dry run too.
+      await writeFile(join(dir, "df", "bad.yaml"), [...spec, "builder_options: {python_installer: conda}", ""].join("\n"));
+      const bad = await cli(["build", "--dry-run", "df/bad.yaml"]);
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /builderOptions\.pythonInstaller: expected "uv" or "pip", got "conda"/);
+      assert.equal(bad.stdout, "");
+      // A Dockerfile builder pushes: an OCI layout output (or no registry) is refused as the build refuses it.
+      const layout = await cli(["build", "--dry-run", "-o", "oci:out", "df/spec.yaml"]);
+      assert.equal(layout.code, 1, layout.stderr);
+      assert.match(layout.stderr, /^error: spec "df" is built with a Dockerfile builder, which pushes to a registry; an OCI layout output was asked for$/m);
+      assert.equal(layout.stdout, "");
+    });
   });
 
   it("--json: one result per image, each matching the schema; --metadata-file holds them all; specs from a quoted glob", async () => {

@@ -84,6 +84,10 @@ describe("imagespec config", () => {
     const env = await cli(["tag", join(project, "sub", "spec.yaml")], { IMAGESPEC_BUILDER: "kaniko" }, dir);
     assert.equal(env.code, 2);
     assert.match(env.stderr, /environment variable IMAGESPEC_BUILDER: "kaniko" is not valid: expected one of auto, native/);
+    // flytekit's builder names say what to use instead.
+    const envd = await cli(["tag", join(project, "sub", "spec.yaml")], { IMAGESPEC_BUILDER: "envd" }, dir);
+    assert.equal(envd.code, 2);
+    assert.match(envd.stderr, /IMAGESPEC_BUILDER: "envd" is not valid: expected one of auto, native, docker, podman, buildah, buildkit; imagespec has no envd builder; use builder: auto/);
     // Nothing was written into the user's config.
     assert.deepEqual(JSON.parse(await readFile(join(home, ".config", "imagespec", "config.json"), "utf8")), { registry: "user.example.com/u", concurrency: 8, builder: "podman" });
   });

@@ -49,7 +49,10 @@ const SPECS: readonly SpecCase[] = [
   { file: "name-list.yaml", content: "name: [a]\n", says: /name: expected a string/ },
   { file: "registry-scheme.yaml", content: "name: x\nregistry: https://registry.example.com/team\n", says: /registry: .*drop the scheme|starts with "https:\/\/"/ },
   { file: "registry-port.yaml", content: "name: x\nregistry: registry.example.com:99999\n", says: /registry: .*"99999" is not a valid port/ },
-  { file: "registry-upper.yaml", content: "name: x\nregistry: registry.example.com/Team\n", says: /registry: .*upper case/ },
+  // flytekit's names imagespec does not take (an upper-case registry is lower-cased, as flytekit does: test/spec/cli-tag.test.ts)
+  { file: "flytekit-builder.yaml", content: "name: x\nbuilder: noop\n", says: /builder: "noop" is a flytekit builder that imagespec does not have/ },
+  { file: "flytekit-runtime-packages.yaml", content: "name: x\nruntime_packages: [numpy]\n", says: /runtime_packages: .*flytekit field/ },
+  { file: "builder-options-builder.yaml", content: "name: x\nbuilder: native\nbuilder_options: {uv_image: u/uv:1}\n", says: /builder_options\.uv_image: builder native does not read this option/ },
   { file: "registry-region.yaml", content: "name: x\nregistry: 123456789012.dkr.ecr.us-eas-1.amazonaws.com\n", says: /us-eas-1.*did you mean|us-east-1/ },
   { file: "registry-credentials.yaml", content: "name: x\nregistry: me:pw@registry.example.com\n", says: /registry: / },
   // Base images

@@ -10,7 +10,7 @@ import { EcrError, EcrSupport, EcrTokenCache, PULL_STATEMENT_SID, ecrSchema, typ
 import { Keychain, Registry, RegistryError, type RegistryOptions } from "../../src/registry/index.js";
 import { ImagespecError } from "../../src/errors.js";
 import { ecrFailureDiagnosis } from "../../src/ecr/diagnose.js";
-import { startEcrEmulator, type EcrEmulator } from "../support/ecr-emulator/index.js";
+import { startEcrEmulator, useEmulatorAwsEnv, type EcrEmulator } from "../support/ecr-emulator/index.js";
 import { makeTestImage, removeDir, run, tempDir, type RunResult, type TestImage } from "../support/tools.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -53,12 +53,7 @@ before(async () => {
   emu = await startEcrEmulator();
   cacheDir = await tempDir("imagespec-ecr-cache-");
   // Only the emulator's account: no profile or config file of the machine may leak in.
-  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
-  Object.assign(process.env, emu.env(), {
-    AWS_CONFIG_FILE: join(cacheDir, "no-config"),
-    AWS_SHARED_CREDENTIALS_FILE: join(cacheDir, "no-credentials"),
-    AWS_EC2_METADATA_DISABLED: "true",
-  });
+  useEmulatorAwsEnv(emu, cacheDir);
   imageA = await makeTestImage({ busybox: false, layers: [{ "etc/a": "first image" }] });
   imageB = await makeTestImage({ busybox: false, layers: [{ "etc/b": "second image" }] });
 });

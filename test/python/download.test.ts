@@ -7,7 +7,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parsePlatform } from "../../src/oci/index.js";
-import { indexCredentialsFor, downloadWheels, wheelCachePath } from "../../src/python/download.js";
+import { indexCredentialsFor, downloadWheels, wheelCachePath, type DownloadProgress } from "../../src/python/download.js";
 import { PythonError } from "../../src/python/errors.js";
 import { resolveRequirements } from "../../src/python/resolve.js";
 import { resolutionCachePath, type ResolvedWheel } from "../../src/python/resolution.js";
@@ -128,6 +128,24 @@ describe("downloadWheels", () => {
     const error = await rejectsWith(downloadWheels([gone], { cacheDir: fresh("cache") }), "WHEEL_DOWNLOAD_FAILED");
     assert.match(error.message, /HTTP 404/);
     assert.equal(index.requests().length, 1);
+  });
+
+  it("reports each transfer: start before the request, bytes from 0 with the size the index sent, done; a cached wheel only as done", async () => {
+    const wheel = resolvedFrom(index, wheels.greet);
+    const cacheDir = fresh("cache");
+    const events: DownloadProgress[] = [];
+    await downloadWheels([wheel], { cacheDir, onProgress: (e) => events.push(e) });
+    const size = wheels.greet.size;
+    assert.deepEqual(events[0], { kind: "start", filename: wheel.filename });
+    assert.deepEqual(events[1], { kind: "bytes", filename: wheel.filename, bytes: 0, size });
+    const ticks = events.slice(2, -1);
+    assert.ok(ticks.length > 0 && ticks.every((e) => e.kind === "bytes" && e.size === size));
+    assert.equal((ticks.at(-1) as { bytes: number }).bytes, size, "the last tick counts every byte");
+    assert.deepEqual(events.at(-1), { kind: "done", filename: wheel.filename, size, fromCache: false });
+
+    const again: DownloadProgress[] = [];
+    await downloadWheels([wheel], { cacheDir, onProgress: (e) => again.push(e) });
+    assert.deepEqual(again, [{ kind: "done", filename: wheel.filename, size, fromCache: true }]);
   });
 
   it("downloads in parallel up to the bound", async () => {

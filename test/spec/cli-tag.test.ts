@@ -62,6 +62,31 @@ void describe("imagespec tag", () => {
     assert.match(result.stderr, /^hint: /m);
   });
 
+  void it("shows a bad registry and a missing requirements file together (one validation pass)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "imagespec-cli-"));
+    await writeFile(join(dir, "imagespec.yaml"), "name: app\nregistry: 123456789012.dkr.ecr.us-eas-1.amazonaws.com\nrequirements: requirements.txt\nbuilder: envd\n");
+    const result = imagespec("tag", join(dir, "imagespec.yaml"));
+    assert.equal(result.status, 2);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^error: .*imagespec\.yaml: 3 problems$/m);
+    assert.match(result.stderr, /^ {2}registry: .*did you mean us-east-1\?$/m);
+    assert.match(result.stderr, /^ {2}builder: "envd" is a flytekit builder that imagespec does not have: /m);
+    assert.match(result.stderr, /^ {2}requirements: "requirements\.txt" does not exist \(looked for .*requirements\.txt\)$/m);
+  });
+
+  void it("lower-cases an upper-case registry as flytekit does, and says so", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "imagespec-cli-"));
+    await writeFile(join(dir, "upper.yaml"), "name: app\nregistry: GHCR.io/Team\n");
+    await writeFile(join(dir, "lower.yaml"), "name: app\nregistry: ghcr.io/team\n");
+    const upper = imagespec("tag", join(dir, "upper.yaml"));
+    const lower = imagespec("tag", join(dir, "lower.yaml"));
+    assert.equal(upper.status, 0);
+    assert.match(upper.stdout, /^ghcr\.io\/team\/app:[a-z2-7]{26}\n$/);
+    assert.equal(upper.stdout, lower.stdout);
+    assert.match(upper.stderr, /^warning: .*upper\.yaml: registry: "GHCR\.io\/Team" is used as "ghcr\.io\/team": registry paths are lower-case/m);
+    assert.equal(lower.stderr, "");
+  });
+
   void it("exits 2 for a file that does not exist", () => {
     const result = imagespec("tag", join(FIXTURES, "nope.yaml"));
     assert.equal(result.status, 2);

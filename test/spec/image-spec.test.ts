@@ -58,6 +58,15 @@ void describe("ImageSpec", () => {
     assert.equal(await specTag(forced), await specTag(spec));
   });
 
+  void it("withBuilderOptions adds or overrides options (flytekit's with_builder_options), checked for the spec's builder, not in the tag", async () => {
+    const spec = new ImageSpec({ name: "app", builder: "docker", builderOptions: { pythonInstaller: "pip" } });
+    const next = spec.withBuilderOptions({ uvImage: "mirror.example.com/uv:0.8", pythonInstaller: "uv" });
+    assert.deepEqual(next.builderOptions, { pythonInstaller: "uv", uvImage: "mirror.example.com/uv:0.8" });
+    assert.deepEqual(spec.builderOptions, { pythonInstaller: "pip" });
+    assert.equal(await specTag(next), await specTag(spec));
+    assert.throws(() => spec.withBuilderOptions({ aptMirror: "http://m/debian" }), (error: unknown) => error instanceof ValidationError && error.issues[0]?.path === "builderOptions.aptMirror");
+  });
+
   void it("builder methods validate what they add", () => {
     const spec = new ImageSpec({ name: "app" });
     assert.throws(() => spec.withPackages("numpy=>1"), (error: unknown) => error instanceof ValidationError && error.issues[0]?.path === "packages[0]");

@@ -69,6 +69,28 @@ void describe("loadSpecs: YAML and JSON", () => {
     assert.match(missing.issues[0]!.message, /missing\.txt" does not exist \(looked for .*missing\.txt\)/);
   });
 
+  void it("reports a missing file together with the spec's other problems, each naming its field", async () => {
+    const file = await tempFile(
+      "imagespec.yaml",
+      "name: a\nregistry: 123456789012.dkr.ecr.us-eas-1.amazonaws.com\nrequirements: requirements.txt\nsource_root: src\ncopy: [data, '../outside', conf]\nbase_image: {name: b, requirements: base-reqs.txt, pakages: [x]}\n",
+    );
+    await mkdir(join(dirname(file), "conf"));
+    const error = await loadError(file);
+    assert.ok(error instanceof ValidationError);
+    assert.deepEqual(error.issues.map((i) => i.path), ["base_image.pakages", "registry", "copy[1]", "requirements", "source_root", "copy[0]", "base_image.requirements"]);
+    assert.match(error.issues[1]!.message, /did you mean us-east-1\?/);
+    assert.match(error.issues[3]!.message, /"requirements\.txt" does not exist \(looked for .*requirements\.txt\)/);
+    assert.match(error.issues[6]!.message, /"base-reqs\.txt" does not exist/);
+
+    const keyed = await loadError(await tempFile("specs.yaml", "specs:\n  gpu: {registry: 'ghcr.io/x y', requirements: missing.txt}\n"));
+    assert.ok(keyed instanceof ValidationError);
+    assert.deepEqual(keyed.issues.map((i) => i.path), ["specs.gpu.registry", "specs.gpu.requirements"]);
+    // A valid spec's missing file is reported with another spec's problems.
+    const both = await loadError(await tempFile("specs.yaml", "specs:\n  cpu: {requirements: cpu.txt}\n  gpu: {packages: ['torch=>2']}\n"));
+    assert.ok(both instanceof ValidationError);
+    assert.deepEqual(both.issues.map((i) => i.path), ["specs.gpu.packages[0]", "specs.cpu.requirements"]);
+  });
+
   void it("checks the files a spec names", async () => {
     const file = await tempFile("imagespec.yaml", "name: a\nrequirements: requirements.txt\n");
     const error = await loadError(file);

@@ -217,9 +217,17 @@ void describe("what the tag ignores", () => {
 
   void it("name, registry, builder, builderOptions, ecr and forcePush", async () => {
     const plain = await tagOf({ name: "a" });
-    assert.equal(await tagOf({ name: "b", registry: "ghcr.io/x", builder: "docker", builderOptions: { k: 1 } }), plain);
+    assert.equal(await tagOf({ name: "b", registry: "ghcr.io/x", builder: "docker", builderOptions: { uvImage: "mirror.example.com/uv:0.8" } }), plain);
     assert.equal(await tagOf({ name: "a", registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com", ecr: { scanOnPush: true }, forcePush: true }), plain);
     assert.equal(await specTag(new ImageSpec({ name: "a" }).forcePush()), plain);
+  });
+
+  void it("an upper-case registry: lower-cased as flytekit does, said in a warning, the same image name", async () => {
+    const upper = new ImageSpec({ name: "a", registry: "GHCR.io/My-Org" });
+    assert.equal(upper.registry, "ghcr.io/my-org");
+    assert.deepEqual(upper.warnings, [{ path: "registry", message: '"GHCR.io/My-Org" is used as "ghcr.io/my-org": registry paths are lower-case (flytekit lower-cases it too)' }]);
+    assert.equal(await imageName(upper), await imageName(new ImageSpec({ name: "a", registry: "ghcr.io/my-org" })));
+    assert.deepEqual(upper.withPackages("numpy").warnings, [], "a spec derived from a lower-cased one has nothing to warn about");
   });
 
   void it("files excluded by .gitignore or .dockerignore", async () => {

@@ -203,7 +203,7 @@ void describe("ECR API (AWS JSON 1.1, SigV4)", () => {
   });
 
   it("env() holds exactly what a product process needs", () => {
-    assert.deepEqual(Object.keys(emu.env()).sort(), ["AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL_ECR", "AWS_REGION", "AWS_SECRET_ACCESS_KEY"]);
+    assert.deepEqual(Object.keys(emu.env()).sort(), ["AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL_ECR_PUBLIC", "AWS_REGION", "AWS_SECRET_ACCESS_KEY"]);
     assert.equal(emu.env(emu.accounts.other).AWS_ACCESS_KEY_ID, emu.accounts.other.accessKeyId);
   });
 });

@@ -3,7 +3,7 @@
 // gets one `name@digest` line per image (or one JSON object per image with --json).
 import type { Command } from "commander";
 import { writeFile } from "node:fs/promises";
-import { describePlan, ImageBuilder, planBuild } from "../../build/index.js";
+import { describePlan, dockerfileSettings, ImageBuilder, planBuild } from "../../build/index.js";
 import type { Compression } from "../../layer/index.js";
 import { checkLayoutDirectory, isLayoutReference, parseLayoutReference } from "../../oci/index.js";
 import { parseRegistryLocation } from "../../reference/index.js";
@@ -15,7 +15,7 @@ import type { BuildResultJson } from "../results.js";
 import type { RegisterCommand } from "./index.js";
 import { registryFromOptions, addRegistryOptions, ecrFromFlags, type RegistryFlags } from "../registry-options.js";
 import { parseEcrHost, type EcrSupport, type EnsureResult } from "../../ecr/index.js";
-import { BUILDERS, type Builder, type ImageSpec } from "../../spec/index.js";
+import { BUILDERS, FLYTEKIT_BUILDERS, type Builder, type ImageSpec } from "../../spec/index.js";
 
 interface BuildFlags extends RegistryFlags, SpecDefaultFlags {
   dryRun?: boolean;
@@ -80,7 +80,8 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
     return 2;
   }
   if (flags.builder !== undefined && !(BUILDERS as readonly string[]).includes(flags.builder)) {
-    process.stderr.write(`error: --builder ${JSON.stringify(flags.builder)} is not a builder\nhint: use one of ${BUILDERS.join(", ")}\n`);
+    const flytekit = Object.hasOwn(FLYTEKIT_BUILDERS, flags.builder) ? `${FLYTEKIT_BUILDERS[flags.builder]}; ` : "";
+    process.stderr.write(`error: --builder ${JSON.stringify(flags.builder)} is not a builder\nhint: ${flytekit}use one of ${BUILDERS.join(", ")}\n`);
     return 2;
   }
   let specs: LoadedSpec[];
@@ -91,14 +92,7 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   } catch (error) {
     return reportError(error);
   }
-  if (flags.dryRun) {
-    try {
-      for (const { spec } of specs) process.stdout.write(`${describePlan(await planBuild(spec))}\n\n`);
-      return 0;
-    } catch (error) {
-      return reportError(error);
-    }
-  }
+  if (flags.dryRun) return dryRun(specs, flags);
 
   let registry;
   const quiet = flags.quiet === true || flags.json === true;
@@ -107,8 +101,8 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   // Repository writes (creation, pull grant, lifecycle) are worth a line in the log.
   const ecr = ecrFromFlags(flags, {
     onCall: (call) => {
-      if (call.sent && ["CreateRepository", "SetRepositoryPolicy", "PutLifecyclePolicy"].includes(call.operation)) {
-        progress?.note(`ecr ${call.operation} ${String(call.input.repositoryName)} (${call.region})`);
+      if (call.sent && ["CreateRepository", "SetRepositoryPolicy", "PutLifecyclePolicy", "PutRepositoryCatalogData"].includes(call.operation)) {
+        progress?.note(`${call.service} ${call.operation} ${String(call.input.repositoryName)} (${call.region})`);
       }
     },
   });
@@ -146,7 +140,7 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   // An image that already existed was not pushed, so its repository's grant and lifecycle were not
   // looked at: do that now for the specs that ask for them (no calls for repositories just pushed to).
   const ensured = await Promise.allSettled(
-    ecrSpecs.filter(({ spec }) => spec.ecr.allowPullFrom.length > 0 || spec.ecr.lifecyclePolicy !== undefined).map(({ repository }) => ecr.repositories.ensure(repository)),
+    ecrSpecs.filter(({ spec }) => spec.ecr.allowPullFrom.length > 0 || spec.ecr.lifecyclePolicy !== undefined || spec.ecr.catalogData !== undefined).map(({ repository }) => ecr.repositories.ensure(repository)),
   );
   await builder.close();
   await registry.close();
@@ -177,13 +171,42 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   return exitCode;
 }
 
-/** Registers the ECR settings of every spec that pushes to a private ECR registry; returns those specs with their repository. */
+/**
+ * Each spec's plan with the builder the build would choose, found the same way (a Dockerfile
+ * builder is looked for, not run), refusing what the build would refuse; nothing is built or pushed.
+ */
+async function dryRun(specs: readonly LoadedSpec[], flags: BuildFlags): Promise<number> {
+  const builder = new ImageBuilder({
+    ...(flags.builder !== undefined ? { builder: flags.builder as Builder } : {}),
+    ...(flags.buildkitAddr !== undefined ? { backends: { buildkit: { address: flags.buildkitAddr } } } : {}),
+    ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
+    ...(flags.output !== undefined ? { output: flags.output } : {}),
+  });
+  let exitCode = 0;
+  try {
+    for (const { spec } of specs) {
+      try {
+        const plan = await planBuild(spec, flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {});
+        const selection = await builder.selection(plan);
+        const settings = selection.kind === "dockerfile" ? dockerfileSettings(spec) : undefined;
+        process.stdout.write(`${describePlan(plan, { selection, ...(settings ? { settings } : {}) })}\n\n`);
+      } catch (error) {
+        exitCode = Math.max(exitCode, reportError(error));
+      }
+    }
+  } finally {
+    await builder.close();
+  }
+  return exitCode;
+}
+
+/** Registers the ECR settings of every spec that pushes to ECR (private or Public); returns those specs with their repository. */
 function registerEcrRepositories(ecr: EcrSupport, specs: readonly ImageSpec[]): { spec: ImageSpec; repository: string }[] {
   const out: { spec: ImageSpec; repository: string }[] = [];
   for (const spec of specs) {
     const location = spec.registryLocation();
     const host = location ? parseEcrHost(location.host) : undefined;
-    if (!location || !host || host.public) continue;
+    if (!location || !host) continue;
     const repository = `${location.host.toLowerCase()}/${spec.repository()}`;
     ecr.repositories.register(repository, spec.ecr);
     out.push({ spec, repository });
@@ -195,5 +218,6 @@ function printEnsured(result: EnsureResult): void {
   const parts = [`repository ${result.status}`];
   if (result.policy !== "none") parts.push(`pull grant ${result.policy}`);
   if (result.lifecycle !== "none") parts.push(`lifecycle policy ${result.lifecycle}`);
+  if (result.catalogData !== undefined && result.catalogData !== "none") parts.push(`catalog data ${result.catalogData}`);
   process.stderr.write(`${new Date().toISOString()} ecr ${result.host}/${result.repository}: ${parts.join(", ")}\n`);
 }

@@ -19,14 +19,14 @@ export const registerEcrCommand: RegisterCommand = (program: Command) => {
   ecr
     .command("login")
     .description("print the registry password for an ECR host (like `aws ecr get-login-password`), or write it to a docker config")
-    .argument("<host>", "ECR registry host, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com")
+    .argument("<host>", "ECR registry host, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com, or public.ecr.aws (ECR Public)")
     .option("--docker-config <file>", "add an auths entry for HOST to this docker config.json (other entries are kept; 0600) instead of printing")
     .option("--aws-profile <name>", "AWS profile (default: the AWS SDK's choice, e.g. AWS_PROFILE)")
-    .addHelpText("after", "\nExamples:\n  imagespec ecr login 123456789012.dkr.ecr.us-east-1.amazonaws.com | docker login --username AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com\n  imagespec ecr login --docker-config ~/.docker/config.json 123456789012.dkr.ecr.us-east-1.amazonaws.com")
+    .addHelpText("after", "\nExamples:\n  imagespec ecr login 123456789012.dkr.ecr.us-east-1.amazonaws.com | docker login --username AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com\n  imagespec ecr login --docker-config ~/.docker/config.json 123456789012.dkr.ecr.us-east-1.amazonaws.com\n  imagespec ecr login public.ecr.aws | docker login --username AWS --password-stdin public.ecr.aws")
     .action(async (host: string, flags: EcrFlags) => {
       process.exitCode = await withSupport(flags, async (support) => {
         const ecrHost = parseEcrHost(host);
-        if (!ecrHost) throw new EcrError("INVALID_ECR_HOST", `${host} is not an Amazon ECR registry host`, { hint: "an ECR host looks like 123456789012.dkr.ecr.us-east-1.amazonaws.com" });
+        if (!ecrHost) throw new EcrError("INVALID_ECR_HOST", `${host} is not an Amazon ECR registry host`, { hint: "an ECR host looks like 123456789012.dkr.ecr.us-east-1.amazonaws.com, or public.ecr.aws for ECR Public" });
         const password = await support.credentials.password(ecrHost.host);
         if (flags.dockerConfig !== undefined) {
           await writeAuthFileEntry(flags.dockerConfig, ecrHost.host, "AWS", password);
@@ -39,14 +39,14 @@ export const registerEcrCommand: RegisterCommand = (program: Command) => {
 
   ecr
     .command("ensure-repo")
-    .description("create the ECR repository of each spec if it is missing, with the spec's ecr settings, pull grant and lifecycle policy")
+    .description("create the ECR repository of each spec if it is missing, with the spec's ecr settings, pull grant and lifecycle policy (ECR Public: catalog data)")
     .argument("<spec-files...>", "spec files")
     .option("--dry-run", "print the API calls and policy documents that would be sent; only read calls are made")
     .option("--aws-profile <name>", "AWS profile (default: the AWS SDK's choice, e.g. AWS_PROFILE)")
     .addHelpText("after", "\nExamples:\n  imagespec ecr ensure-repo imagespec.yaml\n  imagespec ecr ensure-repo --dry-run --aws-profile ml-dev specs/*.yaml")
     .action(async (files: string[], flags: EcrFlags) => {
       process.exitCode = await withSupport(flags, async (support) => {
-        const targets = await ecrTargets(files);
+        const targets = await ecrTargets(files, { public: true });
         for (const { spec, repository } of targets) support.repositories.register(repository, spec.ecr);
         for (const { repository } of targets) printResult(await support.repositories.ensure(repository), flags.dryRun === true);
       });
@@ -66,7 +66,7 @@ export const registerEcrCommand: RegisterCommand = (program: Command) => {
         if (!checked.success) {
           throw new EcrError("INVALID_PRINCIPAL", checked.error.issues.map((i) => i.message).join("; "), { hint: "write 123456789012 or arn:aws:iam::123456789012:role/name" });
         }
-        for (const { repository } of await ecrTargets([file])) {
+        for (const { repository } of await ecrTargets([file], { public: false })) {
           const outcome = await support.repositories.grantPull(repository, principals);
           process.stdout.write(`${repository}: pull grant ${flags.dryRun && outcome === "updated" ? "would be updated" : outcome}\n`);
         }
@@ -90,16 +90,16 @@ async function withSupport(flags: EcrFlags, body: (support: EcrSupport) => Promi
   }
 }
 
-/** The ECR repositories of the specs in the files (specs without an ECR registry are an error). */
-async function ecrTargets(files: readonly string[]): Promise<{ spec: ImageSpec; repository: string }[]> {
+/** The ECR repositories of the specs in the files (specs without an ECR registry, or with ECR Public where it does not apply, are an error). */
+async function ecrTargets(files: readonly string[], accept: { public: boolean }): Promise<{ spec: ImageSpec; repository: string }[]> {
   const targets: { spec: ImageSpec; repository: string }[] = [];
   for (const file of files) {
     for (const { key, spec } of await loadSpecs(file)) {
       const location = spec.registryLocation();
       const host = location ? parseEcrHost(location.host) : undefined;
-      if (!location || !host || host.public) {
-        throw new EcrError("INVALID_ECR_TARGET", `${file}: spec ${key} does not push to a private Amazon ECR registry (registry: ${spec.registry ?? "none"})`, {
-          hint: "set registry to <account>.dkr.ecr.<region>.amazonaws.com[/path]",
+      if (!location || !host || (host.public && !accept.public)) {
+        throw new EcrError("INVALID_ECR_TARGET", `${file}: spec ${key} does not push to a ${accept.public ? "" : "private "}Amazon ECR registry (registry: ${spec.registry ?? "none"})`, {
+          hint: host?.public ? "ECR Public repositories are pulled by anyone: there is nothing to grant" : `set registry to <account>.dkr.ecr.<region>.amazonaws.com[/path]${accept.public ? " or public.ecr.aws/<alias>" : ""}`,
         });
       }
       targets.push({ spec, repository: `${host.host}/${spec.repository()}` });
@@ -114,7 +114,7 @@ function printCall(call: EcrCall): void {
   for (const field of ["policyText", "lifecyclePolicyText"]) {
     if (typeof input[field] === "string") input[field] = JSON.parse(input[field]);
   }
-  process.stdout.write(`${call.sent ? "" : "would call "}ecr:${call.operation} (${call.region}) ${JSON.stringify(input, null, 2)}\n`);
+  process.stdout.write(`${call.sent ? "" : "would call "}${call.service}:${call.operation} (${call.region}) ${JSON.stringify(input, null, 2)}\n`);
 }
 
 function printResult(result: EnsureResult, dryRun: boolean): void {
@@ -122,5 +122,6 @@ function printResult(result: EnsureResult, dryRun: boolean): void {
   const parts = [`repository ${would(result.status)}`];
   if (result.policy !== "none") parts.push(`pull grant ${would(result.policy)}`);
   if (result.lifecycle !== "none") parts.push(`lifecycle policy ${would(result.lifecycle)}`);
+  if (result.catalogData !== undefined && result.catalogData !== "none") parts.push(`catalog data ${would(result.catalogData)}`);
   process.stdout.write(`${result.host}/${result.repository}: ${parts.join(", ")}\n`);
 }

@@ -117,7 +117,7 @@ export async function runRegister(file: string, flags: RegisterFlags): Promise<n
     for (const image of images.values()) {
       const location = image.spec?.registryLocation();
       const host = location ? parseEcrHost(location.host) : undefined;
-      if (image.spec && location && host && !host.public) ecr.repositories.register(`${location.host.toLowerCase()}/${image.spec.repository()}`, image.spec.ecr);
+      if (image.spec && location && host) ecr.repositories.register(`${location.host.toLowerCase()}/${image.spec.repository()}`, image.spec.ecr);
     }
     registry = await registryFromOptions(flags, { credentialHosts, ecr, registryOptions: { beforePush: ecr.repositories.beforePush } });
   } catch (error) {

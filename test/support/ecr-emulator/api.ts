@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { checkLifecyclePolicyText, LifecycleRefusal } from "./lifecycle.js";
 import { parsePolicy, policyAllows, storedPolicyText } from "./policy.js";
+import { createPublicOperations, PUBLIC_API_REGION, PUBLIC_TARGET_PREFIX } from "./public-api.js";
 import { verifySigV4 } from "./sigv4.js";
 import type { EmulatorAccount, ExclusionFilter, RepositoryRecord, State, TagMutability } from "./state.js";
 
@@ -39,8 +40,8 @@ export interface ApiDeps {
   removeImages(accountId: string, name: string): Promise<void>;
 }
 
-type Input = Record<string, unknown>;
-type Operation = (caller: EmulatorAccount, input: Input) => Promise<unknown> | unknown;
+export type Input = Record<string, unknown>;
+export type Operation = (caller: EmulatorAccount, input: Input) => Promise<unknown> | unknown;
 
 function sendJson(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -58,7 +59,7 @@ function sendError(res: ServerResponse, e: AwsError): void {
   sendJson(res, e.status, { __type: type, message: e.message }, { "x-amzn-ErrorType": e.namespace ? `${e.type}:http://internal.amazon.com/coral/${e.namespace}/` : e.type });
 }
 
-const epochSeconds = (d: Date) => d.getTime() / 1000;
+export const epochSeconds = (d: Date) => d.getTime() / 1000;
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -76,9 +77,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function str(input: Input, field: string, required: true): string;
-function str(input: Input, field: string, required?: false): string | undefined;
-function str(input: Input, field: string, required = false): string | undefined {
+export function str(input: Input, field: string, required: true): string;
+export function str(input: Input, field: string, required?: false): string | undefined;
+export function str(input: Input, field: string, required = false): string | undefined {
   const v = input[field];
   if (v === undefined || v === null) {
     if (required) {
@@ -91,7 +92,7 @@ function str(input: Input, field: string, required = false): string | undefined 
 }
 
 /** AWS's length constraint on a string member: `Member must have length less than or equal to N`. */
-function lengthBetween(field: string, value: string, min: number, max: number): void {
+export function lengthBetween(field: string, value: string, min: number, max: number): void {
   if (value.length < min || value.length > max) {
     const bound = value.length < min ? `greater than or equal to ${min}` : `less than or equal to ${max}`;
     throw new AwsError("InvalidParameterException", `1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must have length ${bound}`);
@@ -116,7 +117,7 @@ function registryIdList(value: unknown): string[] {
 // and _ . : / = + - @, and no key in the reserved aws: namespace.
 const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 
-function parseTags(value: unknown): { Key: string; Value: string }[] {
+export function parseTags(value: unknown): { Key: string; Value: string }[] {
   const list = Array.isArray(value) ? (value as unknown[]) : [];
   if (list.length > 50) throw new AwsError("TooManyTagsException", "Tags can not have more than 50 elements");
   return list.map((t) => {
@@ -132,6 +133,25 @@ function parseTags(value: unknown): { Key: string; Value: string }[] {
     }
     return { Key: key, Value: tagValue };
   });
+}
+
+/**
+ * SetRepositoryPolicy's document check (ECR and ECR Public): at most 10240 characters, no Resource
+ * (the repository is the resource), and only IAM roles and users that exist (also not for a few
+ * seconds after they were created). Returns the text as stored.
+ */
+export function checkedPolicyText(state: State, text: string): string {
+  lengthBetween("policyText", text, 0, 10240);
+  const statements = parsePolicy(text);
+  if (!statements || statements.some((st) => "Resource" in st || "NotResource" in st)) {
+    throw new AwsError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'");
+  }
+  for (const st of statements) {
+    for (const principal of awsPrincipalEntries(st.Principal)) {
+      if (!state.principalExists(principal)) throw new AwsError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Principal not found'");
+    }
+  }
+  return storedPolicyText(text);
 }
 
 /** The `AWS` principals of a statement (`"*"`, an account id, an ARN), each as written. */
@@ -358,20 +378,7 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
 
     SetRepositoryPolicy(caller, input) {
       const { registry, name, repo } = existing(caller, input, "ecr:SetRepositoryPolicy");
-      const text = str(input, "policyText", true);
-      lengthBetween("policyText", text, 0, 10240);
-      const statements = parsePolicy(text);
-      // ECR refuses a Resource in a repository policy (the repository is the resource) and any
-      // IAM role or user that does not exist (also for a few seconds after it was created).
-      if (!statements || statements.some((st) => "Resource" in st || "NotResource" in st)) {
-        throw new AwsError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'");
-      }
-      for (const st of statements) {
-        for (const principal of awsPrincipalEntries(st.Principal)) {
-          if (!state.principalExists(principal)) throw new AwsError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Principal not found'");
-        }
-      }
-      repo.policyText = storedPolicyText(text);
+      repo.policyText = checkedPolicyText(state, str(input, "policyText", true));
       return { registryId: registry, repositoryName: name, policyText: repo.policyText };
     },
 
@@ -422,23 +429,29 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     );
   }
 
+  const publicOperations = createPublicOperations(deps);
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     const target = String(req.headers["x-amz-target"] ?? "");
-    const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
+    // One port serves both APIs, told apart as AWS's front door does: by target and signing scope.
+    const api = target.startsWith(PUBLIC_TARGET_PREFIX)
+      ? { service: "ecr-public", prefix: PUBLIC_TARGET_PREFIX, region: PUBLIC_API_REGION, operations: publicOperations }
+      : { service: "ecr", prefix: TARGET_PREFIX, region: state.region, operations };
+    const operation = target.startsWith(api.prefix) ? target.slice(api.prefix.length) : target;
     let input: unknown;
     try {
       input = body.length === 0 ? {} : JSON.parse(body.toString("utf8"));
     } catch {
       input = undefined;
     }
-    const record = { operation, account: "", input };
+    const record = { service: api.service, operation, account: "", input };
     state.calls.push(record);
 
     const verified = verifySigV4(
       { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, body },
       (id) => state.accountByKey(id)?.secretAccessKey,
-      { region: state.region, service: "ecr" },
+      { region: api.region, service: api.service },
     );
     if ("code" in verified) {
       throw new AwsError(verified.code, verified.message, 400, CORAL);
@@ -446,12 +459,12 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     const caller = state.accountByKey(verified.accessKeyId)!;
     record.account = caller.accountId;
 
-    const op = target.startsWith(TARGET_PREFIX) && req.method === "POST" ? operations[operation] : undefined;
+    const op = target.startsWith(api.prefix) && req.method === "POST" && Object.hasOwn(api.operations, operation) ? api.operations[operation] : undefined;
     if (!op) throw new AwsError("UnknownOperationException", "");
     if (typeof input !== "object" || input === null || Array.isArray(input)) {
       throw new AwsError("SerializationException", "Start of structure or map expected");
     }
-    const fault = state.takeFault(operation);
+    const fault = state.takeFault(api.service === "ecr" ? operation : `${api.service}:${operation}`);
     if (fault?.kind === "throttle") throw new AwsError("ThrottlingException", "Rate exceeded");
     if (fault?.kind === "answer") return sendJson(res, 200, fault.body);
     sendJson(res, 200, await op(caller, input as Input));

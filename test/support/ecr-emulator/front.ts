@@ -4,6 +4,11 @@
 // immutability, 5 MiB chunks) and proxies the rest to one real docker-registry, where this
 // account's repositories live under "<account>/". Names are rewritten both ways so clients never
 // see the prefix.
+//
+// With `public: true`, the ECR Public registry (`public.ecr.aws/<alias>/<name>`) instead: a Bearer
+// challenge whose token endpoint (`/token/`) hands anonymous pull tokens, and push tokens for Basic
+// "AWS" + a token from ECR Public's GetAuthorizationToken; anyone pulls, only the alias's account
+// pushes; repositories live under "public/<alias>/".
 import { createHmac, randomBytes } from "node:crypto";
 import {
   Agent,
@@ -16,7 +21,7 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import { policyAllows, wildcardMatch } from "./policy.js";
-import type { RegistryRequest, RepositoryRecord, State } from "./state.js";
+import type { EmulatorAccount, RegistryRequest, RepositoryRecord, State } from "./state.js";
 
 /** ECR's minimum size of a chunk that is not the last one (S3 multipart part size). */
 export const MIN_CHUNK = 5 * 1024 * 1024;
@@ -24,7 +29,10 @@ export const TOKEN_EXPIRED_MESSAGE = "Your authorization token has expired. Reau
 
 export interface FrontOptions {
   state: State;
+  /** The account whose private registry this is; ignored with `public`. */
   accountId: string;
+  /** Serve ECR Public (`public.ecr.aws`) instead of one account's private registry. */
+  public?: boolean;
   upstream: { host: string; port: number };
   dropUploadsToMissingRepository: boolean;
   redirectBlobs: boolean;
@@ -100,7 +108,8 @@ export function tagIsImmutable(repo: RepositoryRecord, tag: string): boolean {
 
 export async function startFront(opts: FrontOptions): Promise<Front> {
   const { state, accountId } = opts;
-  const prefix = `${accountId}/`;
+  const isPublic = opts.public === true;
+  const prefix = isPublic ? "public/" : `${accountId}/`;
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   /** Size of the last PATCH of each upload session (by upload UUID), for the chunk-size rule. */
   const lastPatch = new Map<string, number>();
@@ -118,27 +127,62 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
     res.end(body);
   }
 
-  function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-    send(res, status, JSON.stringify({ errors: [{ code, message }] }) + "\n", { "Content-Type": "application/json; charset=utf-8" });
+  function sendError(res: ServerResponse, status: number, code: string, message: string, headers: OutgoingHttpHeaders = {}): void {
+    send(res, status, JSON.stringify({ errors: [{ code, message }] }) + "\n", { "Content-Type": "application/json; charset=utf-8", ...headers });
   }
 
   function challenge(res: ServerResponse): void {
+    if (isPublic) {
+      // ECR Public's realm is https://public.ecr.aws/token/; this front's own token endpoint stands in for it.
+      return sendError(res, 401, "UNAUTHORIZED", "Not Authorized", {
+        "WWW-Authenticate": `Bearer realm="http://127.0.0.1:${port}/token/",service="public.ecr.aws",scope="aws"`,
+      });
+    }
     send(res, 401, "Not Authorized\n", {
       "Content-Type": "text/plain; charset=utf-8",
       "WWW-Authenticate": `Basic realm="${realm}",service="ecr.amazonaws.com"`,
     });
   }
 
-  /** The account a Basic "AWS:<token>" header belongs to, or the answer ECR gives instead. */
-  function authenticate(header: string | undefined): { account: string } | "challenge" | "expired" {
-    const m = /^Basic\s+(\S+)$/i.exec(header ?? "");
-    if (!m) return "challenge";
+  /** ECR Public's token endpoint: anonymous pull tokens, or an account's for Basic AWS:<ECR Public token>. */
+  function publicToken(req: IncomingMessage, res: ServerResponse, record: RegistryRequest): void {
+    let account: string | undefined;
+    if (req.headers.authorization !== undefined) {
+      const basic = basicToken(req.headers.authorization, "public");
+      if (basic === "invalid") return sendError(res, 401, "DENIED", "Your Authorization Token is invalid.");
+      if (basic === "expired") return sendError(res, 403, "DENIED", TOKEN_EXPIRED_MESSAGE);
+      account = basic.account;
+      record.account = account;
+    }
+    const { token, expiresIn } = state.issuePublicBearer(account);
+    send(res, 200, JSON.stringify({ token, expires_in: expiresIn }), { "Content-Type": "application/json; charset=utf-8" });
+  }
+
+  /** A Basic "AWS:<token>" header: the token's account, or why it is refused. */
+  function basicToken(header: string, kind: "private" | "public"): { account: string } | "invalid" | "expired" {
+    const m = /^Basic\s+(\S+)$/i.exec(header);
+    if (!m) return "invalid";
     const decoded = Buffer.from(m[1]!, "base64").toString("utf8");
     const i = decoded.indexOf(":");
-    if (i < 0 || decoded.slice(0, i) !== "AWS") return "challenge";
-    const token = state.lookupToken(decoded.slice(i + 1));
-    if (!token) return "challenge";
+    if (i < 0 || decoded.slice(0, i) !== "AWS") return "invalid";
+    const token = state.lookupToken(decoded.slice(i + 1), kind);
+    if (!token) return "invalid";
     return token.expired ? "expired" : { account: token.account };
+  }
+
+  /**
+   * The account a request's credentials belong to (ECR Public: undefined for an anonymous token),
+   * or the answer ECR gives instead.
+   */
+  function authenticate(header: string | undefined): { account?: string } | "challenge" | "expired" {
+    if (isPublic) {
+      const m = /^Bearer\s+(\S+)$/i.exec(header ?? "");
+      const bearer = m ? state.lookupPublicBearer(m[1]!) : undefined;
+      // An expired bearer token gets the challenge again, as token-auth registries answer.
+      return bearer === undefined || bearer.expired ? "challenge" : bearer;
+    }
+    const basic = basicToken(header ?? "", "private");
+    return basic === "invalid" ? "challenge" : basic;
   }
 
   const upstreamPath = (name: string, rest: string) => `/v2/${prefix}${name}${rest}`;
@@ -221,8 +265,8 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
     up.pipe(res);
   }
 
-  function notAuthorized(userArn: string, action: string, name: string, kind: "identity-based" | "resource-based"): string {
-    const arn = state.repositoryArn(accountId, name);
+  function notAuthorized(userArn: string, action: string, name: string, kind: "identity-based" | "resource-based", owner = accountId): string {
+    const arn = isPublic ? state.publicRepositoryArn(owner, name) : state.repositoryArn(accountId, name);
     return `User: ${userArn} is not authorized to perform: ${action} on resource: ${arn} because no ${kind} policy allows the ${action} action`;
   }
 
@@ -246,15 +290,21 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
       return;
     }
 
+    if (isPublic && (path === "/token" || path === "/token/") && method === "GET") return publicToken(req, res, record);
     const r = route(path);
     const auth = authenticate(req.headers.authorization);
     if (auth === "challenge") return challenge(res);
     if (auth === "expired") return sendError(res, 403, "DENIED", TOKEN_EXPIRED_MESSAGE);
-    record.account = auth.account;
-    const caller = state.accountById(auth.account)!;
+    if (auth.account !== undefined) record.account = auth.account;
+    const caller = auth.account === undefined ? undefined : state.accountById(auth.account)!;
 
     if (!r) return sendError(res, 404, "UNSUPPORTED", "The operation is unsupported.");
     if (r.kind === "ping") return send(res, 200, "{}", { "Content-Type": "application/json; charset=utf-8" });
+    if (isPublic) {
+      if (r.kind === "catalog") return sendError(res, 404, "UNSUPPORTED", "The operation is unsupported.");
+      return handlePublic(req, res, r, caller, url);
+    }
+    if (!caller) return challenge(res);
     if (r.kind === "catalog") {
       if (caller.accountId !== accountId) return sendError(res, 403, "DENIED", notAuthorized(caller.userArn, "ecr:DescribeRepositories", "*", "resource-based"));
       const repositories = state.listRepos(accountId).map((x) => x.name);
@@ -279,11 +329,38 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
       return sendError(res, 403, "DENIED", notAuthorized(caller.userArn, action, r.name, "resource-based"));
     }
 
+    return forward(req, res, r, repo, url);
+  }
+
+  /**
+   * ECR Public: `<alias>/<name>` is the repository `name` of the account with that alias. Anyone
+   * pulls (an anonymous token will do); only the alias's own account pushes.
+   */
+  async function handlePublic(req: IncomingMessage, res: ServerResponse, r: Exclude<Route, { kind: "ping" | "catalog" }>, caller: EmulatorAccount | undefined, url: URL): Promise<void> {
+    const method = req.method ?? "GET";
+    const slash = r.name.indexOf("/");
+    const owner = slash < 0 ? undefined : state.accountByAlias(r.name.slice(0, slash));
+    const name = slash < 0 ? r.name : r.name.slice(slash + 1);
+    const repo = owner && state.publicRepos.get(owner.accountId, name);
+    if (!owner || !repo) return sendError(res, 404, "NAME_UNKNOWN", `The repository with name '${name}' does not exist in the registry with id '${owner?.accountId ?? "unknown"}'`);
+    const action = actionFor(r, method).replace(/^ecr:/, "ecr-public:");
+    const pull = (r.kind === "manifest" || r.kind === "blob" || r.kind === "tags") && (method === "GET" || method === "HEAD");
+    if (!pull) {
+      if (!caller) return challenge(res);
+      if (caller.accountId !== owner.accountId) return sendError(res, 403, "DENIED", notAuthorized(caller.userArn, action, name, "resource-based", owner.accountId));
+      if (!state.identityAllows(caller.accountId, action)) return sendError(res, 403, "DENIED", notAuthorized(caller.userArn, action, name, "identity-based", owner.accountId));
+    }
+    return forward(req, res, r, undefined, url);
+  }
+
+  /** The request, under ECR's upload and tag rules, to the registry (`repo`: the private repository whose tag mutability applies). */
+  async function forward(req: IncomingMessage, res: ServerResponse, r: Exclude<Route, { kind: "ping" | "catalog" }>, repo: RepositoryRecord | undefined, url: URL): Promise<void> {
+    const method = req.method ?? "GET";
     const query = url.search;
     switch (r.kind) {
       case "manifest": {
         const target = upstreamPath(r.name, `/manifests/${encodeURIComponent(r.reference)}`);
-        if (method === "PUT" && !DIGEST_RE.test(r.reference) && tagIsImmutable(repo, r.reference)) {
+        if (method === "PUT" && !DIGEST_RE.test(r.reference) && repo !== undefined && tagIsImmutable(repo, r.reference)) {
           // Decided on the tag alone, whatever the digest: re-pushing identical content fails too.
           if ((await upstreamStatus("HEAD", target, { accept: MANIFEST_ACCEPT })) === 200) {
             return sendError(

@@ -10,9 +10,11 @@ import { join } from "node:path";
 import { startRegistry, type TestRegistry } from "../registry.js";
 import { createApiHandler } from "./api.js";
 import { startFront, type Front } from "./front.js";
-import { State, type ApiCall, type EmulatedRepository, type EmulatorAccount, type RegistryRequest } from "./state.js";
+import { PUBLIC_REGISTRY_HOST } from "./public-api.js";
+import { State, type ApiCall, type EmulatedRepository, type EmulatorAccount, type PublicRepositoryRecord, type RegistryRequest } from "./state.js";
 
-export type { EmulatedRepository, EmulatorAccount, ApiCall, RegistryRequest };
+export type { EmulatedRepository, EmulatorAccount, ApiCall, RegistryRequest, PublicRepositoryRecord };
+export { PUBLIC_REGISTRY_HOST };
 export { tagIsImmutable, MIN_CHUNK, TOKEN_EXPIRED_MESSAGE } from "./front.js";
 
 export interface EcrEmulatorOptions {
@@ -35,7 +37,11 @@ export interface EcrEmulator {
   registryHost(accountId?: string): string;
   /** "http://127.0.0.1:PORT" serving that account's /v2/. */
   registryEndpoint(accountId?: string): string;
-  /** AWS_ENDPOINT_URL_ECR, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY for the account (default owner). */
+  /** "http://127.0.0.1:PORT" serving ECR Public's /v2/ and its token endpoint (standing for public.ecr.aws). */
+  readonly publicRegistryEndpoint: string;
+  /** A copy of an ECR Public repository of the account (default owner), or undefined. */
+  publicRepository(name: string, accountId?: string): PublicRepositoryRecord | undefined;
+  /** AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY for the account (default owner). */
   env(account?: EmulatorAccount): Record<string, string>;
   /** Every API request, in order (account "" when authentication failed). */
   readonly calls: readonly ApiCall[];
@@ -57,6 +63,19 @@ export interface EcrEmulator {
   readonly backend: TestRegistry;
   /** Stops fronts, API server and the docker-registry. */
   stop(): Promise<void>;
+}
+
+/**
+ * Makes the emulator's owner account this process's only AWS setup: every AWS_ variable replaced,
+ * no config or credentials file of the machine (`dir` holds none), no instance metadata.
+ */
+export function useEmulatorAwsEnv(emu: Pick<EcrEmulator, "env">, dir: string): void {
+  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
+  Object.assign(process.env, emu.env(), {
+    AWS_CONFIG_FILE: join(dir, "no-config"),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-credentials"),
+    AWS_EC2_METADATA_DISABLED: "true",
+  });
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -100,6 +119,15 @@ export async function startEcrEmulator(options: EcrEmulatorOptions = {}): Promis
         }),
       );
     }
+    const publicFront = await startFront({
+      state,
+      accountId: "",
+      public: true,
+      upstream: { host: "127.0.0.1", port: backend.port },
+      dropUploadsToMissingRepository: false,
+      redirectBlobs: options.redirectBlobs ?? false,
+    });
+    fronts.set("public", publicFront);
 
     const frontOf = (accountId: string) => {
       const f = fronts.get(accountId);
@@ -116,8 +144,14 @@ export async function startEcrEmulator(options: EcrEmulatorOptions = {}): Promis
         return state.registryHost(accountId);
       },
       registryEndpoint: (accountId = state.owner.accountId) => frontOf(accountId).url,
+      publicRegistryEndpoint: publicFront.url,
+      publicRepository: (name, accountId = state.owner.accountId) => {
+        const r = state.publicRepos.get(accountId, name);
+        return r && structuredClone(r);
+      },
       env: (account = state.owner) => ({
         AWS_ENDPOINT_URL_ECR: apiEndpoint,
+        AWS_ENDPOINT_URL_ECR_PUBLIC: apiEndpoint,
         AWS_REGION: state.region,
         AWS_ACCESS_KEY_ID: account.accessKeyId,
         AWS_SECRET_ACCESS_KEY: account.secretAccessKey,

@@ -9,6 +9,8 @@ export interface EmulatorAccount {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   readonly userArn: string;
+  /** The alias of the account's ECR Public registry (`public.ecr.aws/<alias>`). */
+  readonly publicAlias: string;
 }
 
 export type TagMutability = "MUTABLE" | "IMMUTABLE" | "IMMUTABLE_WITH_EXCLUSION" | "MUTABLE_WITH_EXCLUSION";
@@ -49,7 +51,20 @@ export interface RepositoryRecord {
   lifecycleEvaluatedAt?: Date;
 }
 
+/** An ECR Public repository (`public.ecr.aws/<alias>/<name>`), as tests see it through `emulator.publicRepository()`. */
+export interface PublicRepositoryRecord {
+  accountId: string;
+  name: string;
+  createdAt: Date;
+  /** RepositoryCatalogData as GetRepositoryCatalogData answers it (logoImageBlob becomes logoUrl). */
+  catalogData: Record<string, unknown>;
+  tags: { Key: string; Value: string }[];
+  policyText?: string;
+}
+
 export interface ApiCall {
+  /** `ecr` or `ecr-public`. */
+  service: string;
   operation: string;
   /** Account of the signing key; "" when the request was not authenticated. */
   account: string;
@@ -67,6 +82,14 @@ export interface RegistryRequest {
 interface Token {
   account: string;
   expiresAt: number;
+  /** Which GetAuthorizationToken issued it: ECR's (a private registry) or ECR Public's. */
+  kind: "private" | "public";
+}
+
+/** A bearer token of the ECR Public registry's token endpoint: an account's, or anonymous (pull only). */
+interface PublicBearer {
+  account?: string;
+  expiresAt: number;
 }
 
 function makeAccount(accountId: string, accessKeyId: string): EmulatorAccount {
@@ -76,7 +99,30 @@ function makeAccount(accountId: string, accessKeyId: string): EmulatorAccount {
     accessKeyId,
     secretAccessKey: randomBytes(30).toString("base64"),
     userArn: `arn:aws:iam::${accountId}:user/imagespec-test`,
+    publicAlias: `imagespec-${accountId.slice(0, 4)}`,
   };
+}
+
+/** Repositories by account and name. */
+export class RepositoryTable<R extends { readonly accountId: string; readonly name: string }> {
+  private readonly byKey = new Map<string, R>();
+
+  get(accountId: string, name: string): R | undefined {
+    return this.byKey.get(`${accountId}/${name}`);
+  }
+
+  /** An account's repositories, by name. */
+  list(accountId: string): R[] {
+    return [...this.byKey.values()].filter((r) => r.accountId === accountId).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  add(repo: R): void {
+    this.byKey.set(`${repo.accountId}/${repo.name}`, repo);
+  }
+
+  delete(accountId: string, name: string): void {
+    this.byKey.delete(`${accountId}/${name}`);
+  }
 }
 
 export class State {
@@ -84,7 +130,10 @@ export class State {
   readonly other: EmulatorAccount = makeAccount("222222222222", "AKIAIMAGESPECOTHER22");
   readonly calls: ApiCall[] = [];
   readonly registryRequests: RegistryRequest[] = [];
-  private readonly repos = new Map<string, RepositoryRecord>(); // key: account + "/" + name
+  private readonly repos = new RepositoryTable<RepositoryRecord>();
+  /** ECR Public repositories, per owning account. */
+  readonly publicRepos = new RepositoryTable<PublicRepositoryRecord>();
+  private readonly publicBearers = new Map<string, PublicBearer>(); // key: the bearer token
   private readonly tokens = new Map<string, Token>(); // key: the Basic-auth password
   private readonly denies: { account: string; action: string }[] = [];
   /** Injected answers per operation, used up in order: ECR's throttling, or a body no AWS would send. */
@@ -116,19 +165,19 @@ export class State {
   }
 
   getRepo(accountId: string, name: string): RepositoryRecord | undefined {
-    return this.repos.get(`${accountId}/${name}`);
+    return this.repos.get(accountId, name);
   }
 
   listRepos(accountId: string): RepositoryRecord[] {
-    return [...this.repos.values()].filter((r) => r.accountId === accountId).sort((a, b) => (a.name < b.name ? -1 : 1));
+    return this.repos.list(accountId);
   }
 
   addRepo(repo: RepositoryRecord): void {
-    this.repos.set(`${repo.accountId}/${repo.name}`, repo);
+    this.repos.add(repo);
   }
 
   deleteRepo(accountId: string, name: string): void {
-    this.repos.delete(`${accountId}/${name}`);
+    this.repos.delete(accountId, name);
   }
 
   snapshot(r: RepositoryRecord): EmulatedRepository {
@@ -148,22 +197,46 @@ export class State {
     };
   }
 
+  accountByAlias(alias: string): EmulatorAccount | undefined {
+    return this.accounts.find((a) => a.publicAlias === alias);
+  }
+
+  publicRepositoryArn(accountId: string, name: string): string {
+    return `arn:aws:ecr-public::${accountId}:repository/${name}`;
+  }
+
+
+  /** A bearer token of the public registry's token endpoint: for an account (from its GetAuthorizationToken password) or anonymous. */
+  issuePublicBearer(account: string | undefined): { token: string; expiresIn: number } {
+    const token = randomBytes(48).toString("base64url");
+    const expiresIn = 900;
+    this.publicBearers.set(token, { ...(account !== undefined ? { account } : {}), expiresAt: Date.now() + expiresIn * 1000 });
+    return { token, expiresIn };
+  }
+
+  lookupPublicBearer(token: string): { account?: string; expired: boolean } | undefined {
+    const t = this.publicBearers.get(token);
+    return t && { ...(t.account !== undefined ? { account: t.account } : {}), expired: Date.now() >= t.expiresAt };
+  }
+
   /** A new registry password for `account`; the caller wraps it as base64("AWS:" + password). */
-  issueToken(account: string): { password: string; expiresAt: Date } {
+  issueToken(account: string, kind: "private" | "public" = "private"): { password: string; expiresAt: Date } {
     const password = randomBytes(48).toString("base64url");
     const expiresAt = Date.now() + this.tokenTtlSeconds * 1000;
-    this.tokens.set(password, { account, expiresAt });
+    this.tokens.set(password, { account, expiresAt, kind });
     return { password, expiresAt: new Date(expiresAt) };
   }
 
-  lookupToken(password: string): { account: string; expired: boolean } | undefined {
+  /** The token behind a registry password; a token of the other kind is unknown here, as ECR and ECR Public do not share tokens. */
+  lookupToken(password: string, kind: "private" | "public" = "private"): { account: string; expired: boolean } | undefined {
     const t = this.tokens.get(password);
-    return t && { account: t.account, expired: Date.now() >= t.expiresAt };
+    return t && t.kind === kind ? { account: t.account, expired: Date.now() >= t.expiresAt } : undefined;
   }
 
   expireTokens(): void {
     const past = Date.now() - 1000;
     for (const t of this.tokens.values()) t.expiresAt = past;
+    for (const t of this.publicBearers.values()) t.expiresAt = past;
   }
 
   /** The next `times` calls of `operation` answer ThrottlingException ("Rate exceeded"). */
