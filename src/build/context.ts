@@ -5,7 +5,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } fro
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { imageName, type ImageSpec } from "../spec/index.js";
-import { collectFiles } from "../spec/index.js";
+import { collectFiles, lockKindOf, pyprojectBeside } from "../spec/index.js";
 import { generateDockerfile, type GeneratedDockerfile } from "./dockerfile.js";
 import { baseSource } from "./plan.js";
 
@@ -23,6 +23,7 @@ export async function specDockerfile(spec: ImageSpec, options: SpecDockerfileOpt
   const base = options.base ?? (source.kind === "scratch" ? "scratch" : source.reference);
   const files = await collectFiles(spec);
   const requirementsText = spec.requirements !== undefined ? await readFile(resolve(spec.baseDir, spec.requirements), "utf8") : undefined;
+  const pyprojectText = spec.requirements !== undefined && lockKindOf(spec.requirements) !== undefined ? await readFile(resolve(spec.baseDir, pyprojectBeside(spec.requirements)), "utf8") : undefined;
   const generated = generateDockerfile({
     spec,
     files,
@@ -30,6 +31,7 @@ export async function specDockerfile(spec: ImageSpec, options: SpecDockerfileOpt
     specId: image.slice(image.lastIndexOf(":") + 1),
     ...(options.baseUser !== undefined ? { baseUser: options.baseUser } : {}),
     ...(requirementsText !== undefined ? { requirementsText } : {}),
+    ...(pyprojectText !== undefined ? { pyprojectText } : {}),
   });
   return { ...generated, image };
 }

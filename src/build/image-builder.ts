@@ -160,7 +160,7 @@ export class ImageBuilder {
       base = source.kind === "scratch" ? "scratch" : source.reference;
     }
 
-    const runsCommands = spec.aptPackages.length > 0 || spec.condaPackages.length > 0 || spec.commands.length > 0 || spec.packages.length > 0 || spec.requirements !== undefined;
+    const runsCommands = spec.aptPackages.length > 0 || spec.condaPackages.length > 0 || spec.cuda !== undefined || spec.commands.length > 0 || spec.packages.length > 0 || spec.requirements !== undefined;
     const baseUser = runsCommands && base !== "scratch" ? await this.baseUser(image, base, plan) : undefined;
     const generated = await specDockerfile(spec, { base, ...(baseUser !== undefined ? { baseUser } : {}) });
 

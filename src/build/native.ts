@@ -230,7 +230,11 @@ export class NativeBuilder {
         }
         let python: PythonStepResult | undefined;
         if (pythonStep) {
-          python = await this.python(plan, platform, base, { requirements: pythonStep.requirements, cacheDir, compression, identity, registryCache });
+          // The interpreter may come from this build's apt layer (python3 in apt_packages on a plain
+          // Debian base): the Python step looks at the base and that layer. Not under the base's name,
+          // so what it finds is not remembered as the base's Python.
+          const below = apt?.layer ? { config: base.config, layers: [...base.layers, apt.layer] } : base;
+          python = await this.python(plan, platform, below, { requirements: pythonStep.requirements, cacheDir, compression, identity, registryCache });
         }
         const pythonLayers = python ? python.record.layers.map((layer, i) => ({ blob: python.layers[i]!, history: { diffId: layer.diffId, createdBy: pythonLayerHistory(layer) } })) : [];
         const added: { blob: Blob; history: AddedLayer }[] = [...aptLayers, ...pythonLayers, ...(files ? [files] : [])];

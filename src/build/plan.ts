@@ -4,7 +4,7 @@
 import { relative, resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
 import { formatPlatform, type Platform } from "../oci/index.js";
-import type { PythonRequirements } from "../python/index.js";
+import { gpuRequirements, type PythonRequirements } from "../python/index.js";
 import { parseReference, formatReference, redactSecrets, redactUrl } from "../reference/index.js";
 import { humanSize } from "../units.js";
 import { collectFiles, imageName, type FileEntry, type ImageSpec } from "../spec/index.js";
@@ -18,7 +18,8 @@ export const SCRATCH = "scratch";
 
 export type BaseSource =
   | { kind: "scratch" }
-  | { kind: "image"; reference: string }
+  /** `byDefault`: the spec has no baseImage; this is the default base for its pythonVersion. */
+  | { kind: "image"; reference: string; byDefault?: true }
   | { kind: "spec"; spec: ImageSpec; reference: string };
 
 export type Step =
@@ -56,11 +57,23 @@ export interface PlanOptions {
 /** The env var carrying the spec's tag, so a running container knows which spec made it. */
 export const SPEC_ID_ENV = "IMAGESPEC_ID";
 
+/**
+ * The base of a spec that sets pythonVersion but no baseImage, for every builder: the official
+ * Python image on Debian 12 (flytekit's default builder starts from debian:bookworm-slim and adds
+ * Python with micromamba; this image has the same Debian and Python without conda). The tag
+ * hashes pythonVersion, not this name: changing the mapping needs an IMAGESPEC_HASH_VERSION bump.
+ */
+export function defaultBaseImage(pythonVersion: string): string {
+  const [major, minor] = pythonVersion.trim().split(".");
+  return `docker.io/library/python:${major}.${minor}-slim-bookworm`;
+}
+
 export function baseSource(spec: ImageSpec): Promise<BaseSource> | BaseSource {
   const base = spec.baseImage;
   if (base === undefined) {
-    throw new ImagespecError("NO_BASE_IMAGE", `spec "${spec.name}" has no baseImage`, {
-      hint: "set base_image to an image reference (e.g. python:3.12-slim from your registry), or to scratch for an empty base",
+    if (spec.pythonVersion !== undefined) return { kind: "image", reference: defaultBaseImage(spec.pythonVersion), byDefault: true };
+    throw new ImagespecError("NO_BASE_IMAGE", `spec "${spec.name}" has neither baseImage nor pythonVersion`, {
+      hint: `set python_version (e.g. "3.12") for the default base ${defaultBaseImage("3.12")}, or base_image to an image reference, or to scratch for an empty base`,
     });
   }
   if (typeof base !== "string") return imageName(base).then((reference) => ({ kind: "spec", spec: base, reference }));
@@ -97,9 +110,11 @@ export function aptMirror(spec: ImageSpec): string | undefined {
 
 /** The spec's Python inputs, with the requirements file as an absolute host path; undefined when it installs none. */
 export function pythonRequirements(spec: ImageSpec): PythonRequirements | undefined {
-  if (spec.packages.length === 0 && spec.requirements === undefined) return undefined;
+  // cuda/cudnn: NVIDIA's runtime wheels, installed like the spec's own packages.
+  const gpu = gpuRequirements(spec.cuda, spec.cudnn);
+  if (spec.packages.length === 0 && spec.requirements === undefined && gpu.length === 0) return undefined;
   return {
-    packages: [...spec.packages],
+    packages: [...spec.packages, ...gpu],
     ...(spec.requirements !== undefined ? { requirementsFile: resolve(spec.baseDir, spec.requirements) } : {}),
     ...(spec.pipIndex !== undefined ? { indexUrl: spec.pipIndex } : {}),
     ...(spec.pipExtraIndexUrl.length > 0 ? { extraIndexUrls: [...spec.pipExtraIndexUrl] } : {}),
@@ -154,9 +169,11 @@ export function describePlan(plan: Plan, chosen?: { selection: Selection; settin
   plan.steps.forEach((step, i) => {
     const n = `${i + 1}.`;
     switch (step.kind) {
-      case "base":
-        lines.push(`${n} base      ${step.base.kind === "scratch" ? "scratch (empty)" : step.base.reference}${step.base.kind === "spec" ? " (built first from its spec)" : ""}`);
+      case "base": {
+        const note = step.base.kind === "spec" ? " (built first from its spec)" : step.base.kind === "image" && step.base.byDefault ? ` (the default base for python_version ${plan.spec.pythonVersion ?? ""})` : "";
+        lines.push(`${n} base      ${step.base.kind === "scratch" ? "scratch (empty)" : step.base.reference}${note}`);
         break;
+      }
       case "apt":
         lines.push(
           `${n} apt       ${step.packages.join(", ")} (resolved at build time from the base's apt sources${step.mirror !== undefined ? `, main archive replaced by ${redactUrl(step.mirror)}` : ""})`,

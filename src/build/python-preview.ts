@@ -1,10 +1,11 @@
 // What `build --dry-run` can say about the Python step without running a resolver or reading the
 // base: with the interpreter the last build found in this base and a cached resolution for these
 // inputs, which wheel goes into which layer; otherwise only that resolution is still to come.
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { formatPlatform, type Platform } from "../oci/index.js";
 import {
   planWheelLayers,
+  readRequirementsFile,
   readCachedResolution,
   resolutionKey,
   wheelCachePath,
@@ -33,7 +34,7 @@ export async function previewPython(
   baseReference: string | undefined,
   cacheDir: string,
 ): Promise<PythonPreview[]> {
-  const content = requirements.requirementsFile === undefined ? undefined : await readFile(requirements.requirementsFile, "utf8").catch(() => undefined);
+  const content = requirements.requirementsFile === undefined ? undefined : await readRequirementsFile(requirements.requirementsFile).catch(() => undefined);
   return Promise.all(
     platforms.map(async (platform): Promise<PythonPreview> => {
       const name = formatPlatform(platform);

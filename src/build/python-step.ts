@@ -195,7 +195,9 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
     layers: recorded,
   };
   await writePythonStepRecord(cacheDir, record);
-  return done("built", record, layers, { resolved: !resolution.fromCache, ...(registryLookup ? { registryLookup } : {}) });
+  // A lock is taken as it is: no resolver ran.
+  const ranResolver = !resolution.fromCache && (resolution.resolver === "pip" || resolution.resolver === "uv");
+  return done("built", record, layers, { resolved: ranResolver, ...(registryLookup ? { registryLookup } : {}) });
 }
 
 /** Folds each wheel's transfer events into counts and bytes over all wheels. */

@@ -74,7 +74,7 @@ export function discoverPython(files: readonly BaseImagePath[], env: readonly st
     });
   }
   throw new PythonError("PYTHON_NOT_FOUND", `no Python interpreter found in the base image${image} (looked for python3 in ${dirs.join(":")})`, {
-    hint: "use a base image with Python (e.g. python:3.11-slim), or the Dockerfile builder (builder: docker or buildah), which can install one",
+    hint: "use a base image with Python (e.g. python:3.12-slim-bookworm, the default base when python_version is set without base_image), or on a Debian/Ubuntu base add python3 to apt_packages",
   });
 }
 

@@ -28,7 +28,8 @@ export interface PythonRequirements {
   readonly extraArgs?: string;
 }
 
-export type ResolverName = "pip" | "uv";
+/** A resolver, or the lock file whose locked set was taken as it is. */
+export type ResolverName = "pip" | "uv" | "uv.lock" | "poetry.lock";
 
 export interface Resolution {
   /** `sha256:<hex>` over the inputs; names the cache entry. */

@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { PythonError } from "./errors.js";
+import { lockedWheels, lockKindOf, readLock } from "./lock.js";
 import { findOnPath } from "./process.js";
 import { resolveWithPip } from "./resolve-pip.js";
 import type { ResolverRun } from "./resolver.js";
@@ -47,6 +48,17 @@ export async function resolveRequirements(requirements: PythonRequirements, targ
   const requirementsContent = requirementsFile === undefined ? undefined : await readRequirementsFile(requirementsFile);
   const key = resolutionKey(requirements, requirementsContent, target, inheritConfig ? resolverEnvironment(env) : {});
 
+  const lock = requirementsFile === undefined ? undefined : lockKindOf(requirementsFile);
+  if (requirementsFile !== undefined && lock !== undefined) {
+    // The lock is the resolution: nothing to run and nothing to cache (reading it is the cheap part).
+    const wheels = await lockedWheels(requirementsFile, target, {
+      ...(requirements.indexUrl !== undefined ? { indexUrl: requirements.indexUrl } : {}),
+      ...(requirements.extraIndexUrls !== undefined ? { extraIndexUrls: requirements.extraIndexUrls } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    checkResolvedWheels(wheels, target, lock);
+    return { key, resolver: lock, wheels, fromCache: false };
+  }
   if (requirements.packages.length === 0 && !listsAnything(requirementsContent)) {
     return { key, wheels: [], resolver: "pip", fromCache: false };
   }
@@ -79,8 +91,12 @@ export async function resolveRequirements(requirements: PythonRequirements, targ
   return { ...resolution, fromCache: false };
 }
 
-/** A requirements file's text, or a PythonError naming the path. */
+/** A requirements file's text (a lock's with its pyproject.toml), or a PythonError naming the path. */
 export async function readRequirementsFile(path: string): Promise<string> {
+  if (lockKindOf(path) !== undefined) {
+    const { lock, pyproject } = await readLock(path);
+    return `${lock}\0pyproject.toml\0${pyproject}`;
+  }
   try {
     return await readFile(path, "utf8");
   } catch (error) {

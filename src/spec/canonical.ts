@@ -7,6 +7,7 @@ import { formatReference, parseReference } from "../reference/reference.js";
 import type { JsonValue } from "./canonical-json.js";
 import { collectFiles, verifySpecFiles } from "./files.js";
 import type { ImageSpec } from "./image-spec.js";
+import { lockKindOf, pyprojectBeside } from "./lock-files.js";
 import { fileDigest, treeDigest } from "./tree-digest.js";
 import { imageName } from "./tag.js";
 
@@ -40,9 +41,15 @@ export async function canonicalSpec(spec: ImageSpec): Promise<CanonicalSpec> {
     set("baseImage", formatReference(parseReference(reference)));
   }
   set("pythonVersion", spec.pythonVersion);
+  set("cuda", spec.cuda?.trim());
+  set("cudnn", spec.cudnn?.trim());
   // pip and apt resolve a set: the order packages are listed in does not change what is installed.
   set("packages", sortedUnique(spec.packages.map((p) => p.trim())));
   if (spec.requirements !== undefined) set("requirements", await fileDigest(resolve(spec.baseDir, spec.requirements)));
+  // A lock installs together with its pyproject.toml (Poetry's optional groups, uv's --locked check).
+  if (spec.requirements !== undefined && lockKindOf(spec.requirements) !== undefined) {
+    set("requirementsProject", await fileDigest(resolve(spec.baseDir, pyprojectBeside(spec.requirements))));
+  }
   set("aptPackages", sortedUnique(spec.aptPackages));
   set("condaPackages", sortedUnique(spec.condaPackages.map((p) => p.trim())));
   // Channel order is priority order in conda, so it stays.

@@ -19,6 +19,7 @@ import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:p
 import ignore from "ignore";
 import { ValidationError, type ValidationIssue } from "../errors.js";
 import type { ImageSpec } from "./image-spec.js";
+import { lockKindOf, pyprojectBeside } from "./lock-files.js";
 import { imageDestination } from "./paths.js";
 import { validPaths, type SpecPaths } from "./validate.js";
 
@@ -125,6 +126,8 @@ async function collectMissing(spec: SpecPaths, prefix: string, issues: Validatio
   };
   const field = (name: "requirements" | "sourceRoot" | "copy" | "baseImage") => spec.written?.[name] ?? name;
   if (spec.requirements !== undefined) await expect(field("requirements"), spec.requirements, "file", false);
+  // A lock needs its project's pyproject.toml beside it, as uv, Poetry and flytekit do.
+  if (spec.requirements !== undefined && lockKindOf(spec.requirements) !== undefined) await expect(field("requirements"), pyprojectBeside(spec.requirements), "file", false);
   // The source root is walked, so it must resolve inside; a copied path is laid down as it is
   // (a link stays a link), so only the folders on the way to it must.
   if (spec.sourceRoot !== undefined) await expect(field("sourceRoot"), spec.sourceRoot, "dir", "whole");

@@ -35,6 +35,10 @@ export class ImageSpec {
   /** A reference, or a nested ImageSpec that is built first. */
   declare readonly baseImage: string | ImageSpec | undefined;
   declare readonly pythonVersion: string | undefined;
+  /** CUDA runtime version (`"12.4"`): NVIDIA's wheels natively, conda's `cuda` on the Dockerfile path. */
+  declare readonly cuda: string | undefined;
+  /** cuDNN version (`"9"`); needs `cuda`. */
+  declare readonly cudnn: string | undefined;
   declare readonly packages: readonly string[];
   /** Path of a requirements.txt, relative to baseDir. */
   declare readonly requirements: string | undefined;

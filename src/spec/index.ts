@@ -26,3 +26,4 @@ export { treeDigest, fileDigest } from "./tree-digest.js";
 export { imageName, imageReference, specHash, specTag } from "./tag.js";
 export { parseRequirement, checkRequirement, RequirementSyntaxError, type Requirement } from "./pep508.js";
 export { parseAptPackage, checkDebianVersion, type AptPackage } from "./debian.js";
+export { lockKindOf, pyprojectBeside, type LockKind } from "./lock-files.js";

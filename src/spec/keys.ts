@@ -10,8 +10,6 @@ export type PathSegments = readonly (string | number)[];
 
 /** flytekit fields we deliberately do not take, and what to do instead. */
 const FLYTEKIT_ONLY: Readonly<Record<string, string>> = {
-  cuda: "imagespec does not install CUDA; start from a CUDA base image, e.g. baseImage: nvidia/cuda:12.4.1-runtime-ubuntu22.04",
-  cudnn: "imagespec does not install cuDNN; start from a base image that has it (nvidia/cuda:*-cudnn-*)",
   pythonExec: "imagespec finds Python in the base image; choose the interpreter with pythonVersion or the base image",
   pipSecretMounts: "secrets are not mounted into builds; use an index URL the builder can reach (pipIndex)",
   registryConfig: "registry credentials come from the Docker config, a credential helper or the AWS credential chain, not from the spec",

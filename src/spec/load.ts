@@ -12,12 +12,12 @@
 // spec without `name` is named after its key.
 import { readFile, stat } from "node:fs/promises";
 import { dirname, extname, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { ImagespecError, ValidationError, type ValidationIssue } from "../errors.js";
 import { parseJsonDocument, parseYamlDocument, SpecFileError } from "./documents.js";
 import { missingFilesOfInput, verifySpecFiles } from "./files.js";
 import { appendSegment, joinPaths } from "./keys.js";
 import { ImageSpec } from "./image-spec.js";
+import { importUserModule, ModuleLoadError, MODULE_EXTENSIONS } from "./module-loader.js";
 import { isImageSpecValue } from "./schema.js";
 
 export { SpecFileError };
@@ -29,8 +29,6 @@ export interface LoadedSpec {
 }
 
 const DATA_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
-const MODULE_EXTENSIONS = new Set([".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"]);
-const TYPESCRIPT_EXTENSIONS = new Set([".ts", ".mts", ".cts"]);
 /** The top-level key that marks a file of several named specs. */
 export const SPECS_KEY = "specs";
 
@@ -52,7 +50,7 @@ export async function loadSpecs(path: string): Promise<LoadedSpec[]> {
     loaded = await loadModule(path, file, extension);
     keyed = loaded.length > 1;
   } else {
-    throw new SpecFileError(path, `unsupported file type ${JSON.stringify(extension || "(none)")}`, "spec files are .yaml, .yml, .json, .ts, .mts, .js or .mjs");
+    throw new SpecFileError(path, `unsupported file type ${JSON.stringify(extension || "(none)")}`, "spec files are .yaml, .yml, .json, .ts, .mts, .cts, .js, .mjs or .cjs");
   }
 
   const issues: ValidationIssue[] = [];
@@ -128,13 +126,14 @@ function withKey(key: string, several: boolean, extension: string, issue: Valida
 async function loadModule(path: string, file: string, extension: string): Promise<LoadedSpec[]> {
   let namespace: Record<string, unknown>;
   try {
-    namespace = await importModule(file, extension);
+    namespace = await importUserModule(file, extension);
   } catch (error) {
-    // tsx imports a TypeScript module with its own copy of imagespec, whose error classes are not
+    // A spec importing another installed copy of imagespec throws that copy's error classes, not
     // ours: recognise a validation error by its shape.
     if (isValidationErrorLike(error)) throw new ValidationError(error.issues, { source: path });
+    if (error instanceof ModuleLoadError) throw new SpecFileError(path, `cannot load the module: ${error.problem}`, error.hint ?? "", error.cause);
     if (error instanceof ImagespecError) throw error;
-    throw new SpecFileError(path, `cannot load the module: ${(error as Error).message ?? String(error)}`, "run it with node (or tsx for TypeScript) to see the full error", error);
+    throw new SpecFileError(path, `cannot load the module: ${(error as Error).message ?? String(error)}`, "run the file with node to see the full error", error);
   }
   const baseDir = dirname(file);
   const exported = Object.entries(namespace).filter(([, value]) => isImageSpecValue(value));
@@ -155,18 +154,4 @@ async function loadModule(path: string, file: string, extension: string): Promis
 
 function isValidationErrorLike(error: unknown): error is { issues: ValidationIssue[] } {
   return error instanceof ValidationError || (error instanceof Error && error.name === "ValidationError" && Array.isArray((error as { issues?: unknown }).issues));
-}
-
-async function importModule(file: string, extension: string): Promise<Record<string, unknown>> {
-  const url = pathToFileURL(file).href;
-  if (!TYPESCRIPT_EXTENSIONS.has(extension)) return (await import(url)) as Record<string, unknown>;
-  // tsx compiles TypeScript on import; it is only needed when a .ts spec is loaded.
-  let tsx: { tsImport: (specifier: string, parent: string) => Promise<unknown> };
-  try {
-    tsx = (await import("tsx/esm/api")) as typeof tsx;
-  } catch (error) {
-    throw new SpecFileError(file, "loading a TypeScript spec needs tsx, which is not installed", "npm install tsx (or compile the spec to .js)", error);
-  }
-  const namespace = (await tsx.tsImport(url, import.meta.url)) as Record<string, unknown>;
-  return namespace;
 }

@@ -137,6 +137,17 @@ const pythonVersionSchema = z
   })
   .transform(String);
 
+/** `cuda: "12.4"`: the majors with NVIDIA runtime wheels (src/python/gpu.ts maps them). */
+const cudaSchema = checked(z.string(), (value) =>
+  /^(?:11|12)(?:\.\d+){0,2}$/.test(value.trim())
+    ? undefined
+    : { message: `${JSON.stringify(value)} is not a CUDA version imagespec installs: expected 11.x or 12.x, e.g. "12.4"`, hint: "for another CUDA, start from a base image that has it, e.g. nvidia/cuda:<version>-runtime-ubuntu22.04" },
+);
+/** `cudnn: "9"`: cuDNN 8 or 9. */
+const cudnnSchema = checked(z.string(), (value) =>
+  /^(?:8|9)(?:\.\d+){0,3}$/.test(value.trim()) ? undefined : { message: `${JSON.stringify(value)} is not a cuDNN version imagespec installs: expected 8.x or 9.x, e.g. "9"` },
+);
+
 const requirementList = checkedList(z.string(), (requirement) => {
   const problem = checkRequirement(requirement);
   if (problem === undefined) return undefined;
@@ -353,6 +364,8 @@ export const imageSpecSchema = z.strictObject({
   registry: registrySchema.optional(),
   baseImage: baseImageSchema.optional(),
   pythonVersion: pythonVersionSchema.optional(),
+  cuda: cudaSchema.optional(),
+  cudnn: cudnnSchema.optional(),
   packages: requirementList.default([]),
   requirements: requirementsPath.optional(),
   aptPackages: aptList.default([]),

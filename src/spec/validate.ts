@@ -10,6 +10,7 @@ import { checkEcrHost, looksLikeEcrHost } from "../ecr/host.js";
 import { parseRegistryLocation } from "../reference/reference.js";
 import { ImageSpec } from "./image-spec.js";
 import { formatPath, joinPaths, normaliseKeys, type PathSegments } from "./keys.js";
+import { lockKindOf } from "./lock-files.js";
 import { BUILDER_OPTIONS, BUILDERS, copyEntrySchema, ecrSchema, imageSpecSchema, isImageSpecValue, type Builder, type CopyEntry, type ImageSpecFields } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 
@@ -56,6 +57,18 @@ export function validateSpecInput(input: unknown, baseDir: string, baseDirExplic
   if (!parsed.success) {
     issues.push(...parsed.error.issues.map((issue) => toValidationIssue(issue, keys.written)));
     return { issues, warnings };
+  }
+  // cuDNN is built per CUDA major: the wheel (and the conda build) is chosen by cuda.
+  if (parsed.data.cudnn !== undefined && parsed.data.cuda === undefined) {
+    issues.push({ path: formatPath(["cudnn"], keys.written), message: "needs cuda: the CUDA version picks the cuDNN build", hint: 'add cuda, e.g. cuda: "12.4"' });
+  }
+  // flytekit's rule for a lock: it is the whole set, so nothing else is installed with it.
+  const lock = parsed.data.requirements === undefined ? undefined : lockKindOf(parsed.data.requirements);
+  if (lock !== undefined && parsed.data.packages.length > 0) {
+    issues.push({ path: formatPath(["packages"], keys.written), message: `cannot be combined with requirements: ${lock} (the lock is the whole set)`, hint: "add the packages to pyproject.toml and lock again (uv add, or poetry add)" });
+  }
+  if (lock !== undefined && parsed.data.cuda !== undefined) {
+    issues.push({ path: formatPath(["cuda"], keys.written), message: `cannot be combined with requirements: ${lock} (the lock is the whole set)`, hint: "add nvidia-cuda-runtime-cu12 (and nvidia-cudnn-cu12) to the project and lock again" });
   }
   if (issues.length > 0) return { issues, warnings };
   warnings.push(...registryWarnings(parsed.data, keys.written));

@@ -91,7 +91,7 @@ const SPECS: readonly SpecCase[] = [
   { file: "builder.yaml", content: "name: x\nbuilder: dockr\n", says: /builder: "dockr" is not one of .*did you mean "docker"/ },
   { file: "builder-options.yaml", content: "name: x\nbuilder_options: [a]\n", says: /builder_options: expected a mapping/ },
   { file: "force-push.yaml", content: "name: x\nforce_push: maybe\n", says: /force_push: expected true or false/ },
-  { file: "cuda.yaml", content: "name: x\ncuda: '12.1'\n", says: /cuda/ },
+  { file: "cuda.yaml", content: "name: x\ncuda: '10.2'\n", says: /cuda: "10\.2" is not a CUDA version imagespec installs/ },
   { file: "platform-os.yaml", content: "name: x\nplatform: windows/amd64\n", says: /only linux images can be built/ },
   { file: "platform-bad.yaml", content: "name: x\nplatform: 'linux/amd64/v9/x'\n", says: /platform: / },
   { file: "platform-empty.yaml", content: "name: x\nplatform: []\n", says: /the platform list is empty/ },

@@ -167,7 +167,7 @@ describe("discoverPython", () => {
   it("says so when there is no Python at all, and survives symlink loops", () => {
     const error = expectError(() => discoverPython(debianBase, undefined, { image: "debian:bookworm" }), "PYTHON_NOT_FOUND");
     assert.match(error.message, /debian:bookworm/);
-    assert.match(error.hint ?? "", /python:3\.11-slim|builder/);
+    assert.match(error.hint ?? "", /python:3\.12-slim-bookworm, the default base when python_version is set.*add python3 to apt_packages/);
     const loop = [...debianBase, link("usr/local/bin/python3", "python3"), link("usr/local/bin/python", "/usr/local/bin/python")];
     expectError(() => discoverPython(loop, undefined), "PYTHON_NOT_FOUND");
   });

@@ -43,7 +43,7 @@ void describe("unknown fields", () => {
   });
 
   void it("explains flytekit fields that are not supported", () => {
-    expectIssue({ name: "a", cuda: "12.1" }, "cuda", /flytekit field that imagespec does not support/, /CUDA base image/);
+    expectIssue({ name: "a", pip_secret_mounts: [["a", "b"]] }, "pip_secret_mounts", /flytekit field that imagespec does not support/, /secrets are not mounted/);
     expectIssue({ name: "a", python_exec: "/usr/bin/python3" }, "python_exec", /flytekit field/, /pythonVersion or the base image/);
   });
 

@@ -23,7 +23,8 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:
 import { homedir, hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { layerFromTarStream } from "../../src/layer/index.js";
-import { imageFromParts, writeLayout, type ImageConfig, type Platform } from "../../src/oci/index.js";
+import { imageFromParts, indexFromImages, writeLayout, type ImageConfig, type Platform } from "../../src/oci/index.js";
+import type { Registry } from "../../src/registry/index.js";
 import { run, runOk } from "./tools.js";
 
 export type DebianArch = "amd64" | "arm64";
@@ -35,6 +36,8 @@ export interface DebianBaseOptions {
   cacheRoot?: string;
   /** Debian mirror; default $IMAGESPEC_DEBIAN_MIRROR, else http://deb.debian.org/debian. Not part of the cache key. */
   mirror?: string;
+  /** Packages on top of minbase; default python3 and ca-certificates (["ca-certificates"]: a plain Debian without Python). */
+  packages?: readonly string[];
 }
 
 export interface DebianBase {
@@ -104,10 +107,10 @@ export function testCacheRoot(): string {
  * The cache key's parts and the entry directory name for one architecture. The name is kept to
  * lowercase letters, digits and dashes: podman derives an image name from an `oci:` path.
  */
-export function debianBaseKey(arch: DebianArch): { key: string; name: string } {
-  const parts = { suite: SUITE, arch, variant: VARIANT, packages: [...PACKAGES], fixtureVersion: FIXTURE_VERSION };
+export function debianBaseKey(arch: DebianArch, packages: readonly string[] = PACKAGES): { key: string; name: string } {
+  const parts = { suite: SUITE, arch, variant: VARIANT, packages: [...packages], fixtureVersion: FIXTURE_VERSION };
   const key = createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
-  return { key, name: `${SUITE}-${arch}-${VARIANT}-${PACKAGES.join("-")}-v${FIXTURE_VERSION}-${key}` };
+  return { key, name: `${SUITE}-${arch}-${VARIANT}-${packages.join("-")}-v${FIXTURE_VERSION}-${key}` };
 }
 
 const inProcess = new Map<string, Promise<DebianBase>>();
@@ -122,12 +125,13 @@ export function debianPythonBase(options: DebianBaseOptions = {}): Promise<Debia
   const arch = options.arch ?? "amd64";
   if (!(arch in PLATFORMS)) throw new Error(`debianPythonBase: unsupported arch ${JSON.stringify(arch)}`);
   const root = join(options.cacheRoot ?? testCacheRoot(), "debian-base");
-  const { key, name } = debianBaseKey(arch);
+  const packages = options.packages ?? PACKAGES;
+  const { key, name } = debianBaseKey(arch, packages);
   const entry = join(root, name);
   let pending = inProcess.get(entry);
   if (!pending) {
     pending = (async () => {
-      const { built } = await cachedFixture(entry, (out, work) => buildBase(arch, key, options.mirror ?? process.env.IMAGESPEC_DEBIAN_MIRROR ?? DEFAULT_MIRROR, out, work));
+      const { built } = await cachedFixture(entry, (out, work) => buildBase(arch, key, options.mirror ?? process.env.IMAGESPEC_DEBIAN_MIRROR ?? DEFAULT_MIRROR, out, work, packages));
       const record = JSON.parse(await readFile(join(entry, READY_FILE), "utf8")) as FixtureRecord;
       const layoutDir = join(entry, "layout");
       return {
@@ -158,7 +162,7 @@ function log(message: string): void {
   process.stderr.write(`[debian-base] ${message}\n`);
 }
 
-async function buildBase(arch: DebianArch, key: string, mirror: string, out: string, work: string): Promise<void> {
+async function buildBase(arch: DebianArch, key: string, mirror: string, out: string, work: string, included: readonly string[]): Promise<void> {
   const started = Date.now();
   const hostArch = (await runOk("dpkg", ["--print-architecture"])).stdout.trim();
   const foreign = hostArch !== arch;
@@ -166,7 +170,7 @@ async function buildBase(arch: DebianArch, key: string, mirror: string, out: str
   log(`building ${SUITE} ${arch} (${foreign ? "foreign, unpacked without scripts" : "native"}) in ${work}`);
   const args = [
     `--variant=${VARIANT}`,
-    `--include=${PACKAGES.join(",")}`,
+    `--include=${included.join(",")}`,
     `--arch=${arch}`,
     ...(foreign ? ["--foreign"] : []),
     SUITE,
@@ -189,10 +193,11 @@ async function buildBase(arch: DebianArch, key: string, mirror: string, out: str
   await trimRootfs(rootfs);
   const removedSpecialFiles = await removeSpecialFiles(rootfs);
   const packages = parseStatusVersions(await readFile(join(rootfs, "var/lib/dpkg/status"), "utf8"));
-  for (const p of ["python3", "python3.11", "ca-certificates"]) {
+  const withPython = included.includes("python3");
+  for (const p of withPython ? ["python3", "python3.11", ...included] : included) {
     if (!packages[p]) throw new Error(`debian-base ${arch}: ${p} is missing from the dpkg status`);
   }
-  if (!existsSync(join(rootfs, "usr/bin/python3.11"))) throw new Error(`debian-base ${arch}: usr/bin/python3.11 is missing`);
+  if (withPython !== existsSync(join(rootfs, "usr/bin/python3.11"))) throw new Error(`debian-base ${arch}: usr/bin/python3.11 is ${withPython ? "missing" : "there without python3 asked for"}`);
 
   phase("trim");
   const layer = await tarRootfs(rootfs, join(work, "blobs"));
@@ -206,7 +211,7 @@ async function buildBase(arch: DebianArch, key: string, mirror: string, out: str
     ...(platform.variant ? { variant: platform.variant } : {}),
     config: { Env: [PATH_ENV, "LANG=C.UTF-8"], Cmd: ["python3"] },
     rootfs: { type: "layers", diff_ids: [layer.diffId] },
-    history: [{ created, created_by: `debootstrap --variant=${VARIANT} --include=${PACKAGES.join(",")} ${SUITE} (imagespec test fixture)` }],
+    history: [{ created, created_by: `debootstrap --variant=${VARIANT} --include=${included.join(",")} ${SUITE} (imagespec test fixture)` }],
   };
   const image = imageFromParts(config, [layer]);
   await writeLayout(join(out, "layout"), image, { tag: TAG });
@@ -216,7 +221,7 @@ async function buildBase(arch: DebianArch, key: string, mirror: string, out: str
     suite: SUITE,
     arch,
     variant: VARIANT,
-    packagesRequested: [...PACKAGES],
+    packagesRequested: [...included],
     fixtureVersion: FIXTURE_VERSION,
     key,
     tag: TAG,
@@ -637,4 +642,18 @@ function installExitHook(): void {
       }
     }
   });
+}
+
+/**
+ * The amd64 and arm64 Debian python3 bases pushed to a test registry as users meet a base: one tag
+ * (`host/debian/python:3.11`) on an index over both images. Returns that reference.
+ */
+export async function publishDebianPythonBase(registry: Registry, host: string): Promise<string> {
+  const [amd64, arm64] = await Promise.all([debianPythonBase({ arch: "amd64" }), debianPythonBase({ arch: "arm64" })]);
+  await registry.copy(amd64.ref, `${host}/debian/python:amd64`);
+  await registry.copy(arm64.ref, `${host}/debian/python:arm64`);
+  const images = await Promise.all([amd64, arm64].map(async (b) => ({ image: await registry.getImage(`${host}/debian/python:${b.arch}`, b.platform), platform: b.platform })));
+  const reference = `${host}/debian/python:3.11`;
+  await registry.push(reference, indexFromImages(images));
+  return reference;
 }
