@@ -24,6 +24,8 @@ const NEEDS_COMPILER = new Set([
   "ERR_UNSUPPORTED_DIR_IMPORT", // `./lib` for lib/index.ts
 ]);
 
+const RETRY_AFTER_FAILED_IMPORT = Number(process.versions.node.split(".")[0]) >= 23;
+
 /** A module that neither Node nor tsx can load, with what to change. */
 export class ModuleLoadError extends ImagespecError {
   constructor(
@@ -43,9 +45,33 @@ export class ModuleLoadError extends ImagespecError {
  * module itself throws while it runs (a spec that fails validation, a `throw`) comes out unchanged.
  */
 export async function importUserModule(file: string, extension: string): Promise<Record<string, unknown>> {
+  try {
+    return await importModule(file, extension);
+  } catch (error) {
+    // Node 22's require() of an ES module that this process has already imported (imagespec
+    // itself) fails inside Node; Node 23 and later do it.
+    if (!RETRY_AFTER_FAILED_IMPORT && /is not in cache/.test(firstLine(error))) {
+      throw new ModuleLoadError(firstLine(error), "Node 22 cannot require() imagespec (an ES module) from a CommonJS file here: write the file with import (a .ts or .mts file), or run imagespec on Node 24", error);
+    }
+    throw error;
+  }
+}
+
+async function importModule(file: string, extension: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
   if (!TYPESCRIPT_EXTENSIONS.has(extension)) return exportsOf(await import(url));
   registerTypeScriptResolution();
+  // Node 22 keeps a module that failed to load (an enum in an imported file) under its URL, so a
+  // second try through tsx would meet the same failure: there tsx compiles from the start.
+  if (!RETRY_AFTER_FAILED_IMPORT) {
+    await registerTsx();
+    try {
+      return exportsOf(await import(url));
+    } catch (error) {
+      if (!isLoaderError(error)) throw error;
+      throw new ModuleLoadError(firstLine(error), typescriptHint(error), error);
+    }
+  }
   try {
     return exportsOf(await import(url));
   } catch (error) {
