@@ -167,12 +167,17 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
     if (layer === undefined) {
       const { entries } = await wheelGroupEntries(group.wheels, python);
       let read = 0;
+      let reported = 0;
       report({ ...where, status: "compressing", read });
       const tar = tarStream(entries, { epoch: options.identity.epoch });
       const counted = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
           read += chunk.length;
-          report({ ...where, status: "compressing", read });
+          // About every MiB: the tar comes in small chunks, and each report redraws a view.
+          if (read - reported >= 1 << 20) {
+            reported = read;
+            report({ ...where, status: "compressing", read });
+          }
           callback(null, chunk);
         },
       });

@@ -135,19 +135,33 @@ class TransientError extends Error {
   }
 }
 
-/** A pass-through that reports the bytes that went through it (0 first, with the size when known). */
+/**
+ * A pass-through that reports the bytes that went through it: 0 first (with the size when known),
+ * then about every MiB and at the end, so a view is not redrawn for every chunk.
+ */
 function countBytes(filename: string, size: number | undefined, onProgress: DownloadOptions["onProgress"]): Transform {
   const sized = size !== undefined ? { size } : {};
   onProgress?.({ kind: "bytes", filename, bytes: 0, ...sized });
   let bytes = 0;
+  let reported = 0;
+  const report = (): void => {
+    reported = bytes;
+    onProgress?.({ kind: "bytes", filename, bytes, ...sized });
+  };
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       bytes += chunk.length;
-      onProgress?.({ kind: "bytes", filename, bytes, ...sized });
+      if (bytes - reported >= PROGRESS_STEP) report();
       callback(null, chunk);
+    },
+    flush(callback) {
+      if (bytes !== reported) report();
+      callback();
     },
   });
 }
+
+const PROGRESS_STEP = 1 << 20;
 
 /** The wheel's bytes, with their size when it is known up front (a file, or a Content-Length). */
 async function openSource(wheel: ResolvedWheel, options: DownloadOptions): Promise<{ stream: Readable; size?: number }> {
