@@ -22,6 +22,7 @@ import {
   downloadWheels,
   parseWheelFilename,
   planWheelLayers,
+  indexUrlsOf,
   readRequirementsFile,
   resolutionKey,
   resolveRequirements,
@@ -154,7 +155,7 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
   report({ phase: "resolving", packages: requirements.packages, ...(requirements.requirementsFile !== undefined ? { requirementsFile: basename(requirements.requirementsFile) } : {}) });
   const resolution = await resolveRequirements(requirements, target, { cacheDir, ...(options.refresh ? { refresh: true } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   report({ phase: "resolved", wheels: resolution.wheels.length, fromCache: resolution.fromCache });
-  const indexUrls = [requirements.indexUrl, ...(requirements.extraIndexUrls ?? [])].filter((u): u is string => u !== undefined);
+  const indexUrls = indexUrlsOf(requirements);
   const onDownload = downloadTally(resolution.wheels.length, report);
   const wheels = await downloadWheels(resolution.wheels, { cacheDir, indexUrls, onProgress: onDownload, warn: (message) => warnings.push(message), ...(options.signal ? { signal: options.signal } : {}) });
   const layers: Blob[] = [];

@@ -182,7 +182,7 @@ async function openSource(wheel: ResolvedWheel, options: DownloadOptions): Promi
   const headers: Record<string, string> = { "user-agent": "imagespec" };
   const authorization = indexCredentialsFor(url, options.indexUrls ?? []);
   if (authorization !== undefined) headers.authorization = authorization;
-  const response = await fetch(url, { headers, redirect: "follow", dispatcher: dispatcher(), ...(options.signal ? { signal: options.signal } : {}) });
+  const response = await fetch(url, { headers, redirect: "follow", dispatcher: proxyDispatcher(), ...(options.signal ? { signal: options.signal } : {}) });
   if (!response.ok || response.body === null) {
     await response.body?.cancel();
     const failure = new PythonError("WHEEL_DOWNLOAD_FAILED", `cannot download ${wheel.filename} from ${redactUrl(wheel.url)}: HTTP ${response.status}`, {
@@ -219,8 +219,8 @@ export function indexCredentialsFor(url: URL, indexUrls: readonly string[]): str
 
 let sharedDispatcher: Dispatcher | undefined;
 
-/** Honours HTTP(S)_PROXY and NO_PROXY like pip does. */
-function dispatcher(): Dispatcher {
+/** Honours HTTP(S)_PROXY and NO_PROXY like pip does; every request to a package index goes through it. */
+export function proxyDispatcher(): Dispatcher {
   sharedDispatcher ??= new EnvHttpProxyAgent();
   return sharedDispatcher;
 }

@@ -5,10 +5,8 @@
 // 12.4.127, cuDNN 9.1 -> nvidia-cudnn-cu12 9.1.0.70). On the Dockerfile path the same fields become
 // conda packages (cuda=<version>, cudnn=<version>), as flytekit's builder did.
 
-/** CUDA majors with runtime wheels on PyPI. */
-export const CUDA_MAJORS = ["11", "12"] as const;
-/** cuDNN majors with wheels for those CUDA majors. */
-export const CUDNN_MAJORS = ["8", "9"] as const;
+// The spec's schema (src/spec/schema.ts) admits the majors with wheels on PyPI: CUDA 11 and 12,
+// cuDNN 8 and 9.
 
 /** `12.4.1` -> `==12.4.*`; `12` -> `==12.*`. A patch level is left out: the wheels number their builds instead. */
 function prefixPin(version: string, parts: number): string {

@@ -10,10 +10,11 @@ import { readFile } from "node:fs/promises";
 import { parse as parseToml } from "smol-toml";
 import { fetch } from "undici";
 import { lockKindOf, pyprojectBeside, type LockKind } from "../spec/index.js";
-import { indexCredentialsFor } from "./download.js";
+import { indexCredentialsFor, proxyDispatcher } from "./download.js";
 import { PythonError, redactUrl } from "./errors.js";
 import { evaluateMarker, markerEnvironment, satisfiesSpecifiers, type MarkerEnvironment } from "./markers.js";
 import type { ResolvedWheel } from "./resolution.js";
+import { normalizeProjectName } from "./wheel-filename.js";
 import { describeTarget, wheelRank, type PythonTarget } from "./tags.js";
 
 export { lockKindOf, pyprojectBeside, type LockKind };
@@ -68,7 +69,6 @@ function invalid(path: string, problem: string): PythonError {
   return new PythonError("PYTHON_LOCK_INVALID", `${path}: ${problem}`, { hint: "regenerate the lock (uv lock, or poetry lock) and check it in beside pyproject.toml" });
 }
 
-const normalize = (name: string) => name.toLowerCase().replace(/[-_.]+/g, "-");
 const tables = (value: unknown): Table[] => (Array.isArray(value) ? value.filter((v): v is Table => typeof v === "object" && v !== null && !Array.isArray(v)) : []);
 const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
 
@@ -116,9 +116,9 @@ function uvLockWheels(doc: Table, lockPath: string, target: PythonTarget, env: M
   if (roots.length === 0) throw invalid(lockPath, 'no package has source { virtual = "." } or { editable = "." }: the project itself is missing');
 
   const find = (edge: Table, from: string): Table => {
-    const name = normalize(text(edge.name) ?? "");
+    const name = normalizeProjectName(text(edge.name) ?? "");
     const version = text(edge.version);
-    const candidates = packages.filter((p) => normalize(text(p.name) ?? "") === name && (version === undefined || p.version === version));
+    const candidates = packages.filter((p) => normalizeProjectName(text(p.name) ?? "") === name && (version === undefined || p.version === version));
     if (candidates.length !== 1) throw invalid(lockPath, `${from} depends on ${name}${version ? ` ${version}` : ""}, which the lock holds ${candidates.length} times`);
     return candidates[0]!;
   };
@@ -146,7 +146,7 @@ function uvLockWheels(doc: Table, lockPath: string, target: PythonTarget, env: M
   const wheels: ResolvedWheel[] = [];
   for (const pkg of chosen.keys()) {
     if (isRoot(pkg)) continue; // --no-install-project
-    const name = normalize(text(pkg.name) ?? "");
+    const name = normalizeProjectName(text(pkg.name) ?? "");
     const version = text(pkg.version) ?? "";
     const source = (pkg.source ?? {}) as Table;
     if (text(source.registry) === undefined && text(source.url) === undefined) {
@@ -191,7 +191,7 @@ async function poetryLockWheels(doc: Table, pyproject: Table, lockPath: string, 
 
   const wheels: ResolvedWheel[] = [];
   for (const pkg of tables(doc.package)) {
-    const name = normalize(text(pkg.name) ?? "");
+    const name = normalizeProjectName(text(pkg.name) ?? "");
     const version = text(pkg.version) ?? "";
     if (pkg.optional === true) continue; // an extra's package: poetry install without -E leaves it out
     const groups = Array.isArray(pkg.groups) ? pkg.groups.filter((g): g is string => typeof g === "string") : [];
@@ -235,7 +235,7 @@ async function findFileOnIndex(index: string, project: string, filename: string,
     });
   let html: string;
   try {
-    const response = await fetch(page, { headers, redirect: "follow", ...(signal ? { signal } : {}) });
+    const response = await fetch(page, { headers, redirect: "follow", dispatcher: proxyDispatcher(), ...(signal ? { signal } : {}) });
     html = await response.text();
     if (!response.ok) throw failure(`HTTP ${response.status}`);
   } catch (error) {

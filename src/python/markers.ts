@@ -3,6 +3,7 @@
 // pre-releases before their release), which is what markers in lock files use.
 import { PythonError } from "./errors.js";
 import { wheelArchitecture, type PythonTarget } from "./tags.js";
+import { normalizeProjectName } from "./wheel-filename.js";
 
 export type MarkerEnvironment = Readonly<Record<string, string>>;
 
@@ -77,8 +78,8 @@ export function evaluateMarker(marker: string, env: MarkerEnvironment, extras: r
     if (op?.kind !== "op" || op.text === "and" || op.text === "or") throw markerError(marker, "expected a comparison operator");
     const right = value();
     if (left.variable === "extra" || right.variable === "extra") {
-      const wanted = normalizeName(left.variable === "extra" ? right.text : left.text);
-      const has = extras.map(normalizeName).includes(wanted);
+      const wanted = normalizeProjectName(left.variable === "extra" ? right.text : left.text);
+      const has = extras.map(normalizeProjectName).includes(wanted);
       return op.text === "!=" ? !has : has;
     }
     const versions = VERSION_VARIABLES.has(left.variable ?? right.variable ?? "");
@@ -183,10 +184,6 @@ export function compareVersions(a: string, b: string): number {
   }
   const pre = (v: string) => (/(a|b|c|rc|alpha|beta|pre|preview|dev)\d*/i.test(v.replace(/^v?(?:\d+!)?\d+(?:\.\d+)*/, "")) ? -1 : 0);
   return Math.sign(pre(a) - pre(b));
-}
-
-function normalizeName(name: string): string {
-  return name.toLowerCase().replace(/[-_.]+/g, "-");
 }
 
 function markerError(marker: string, problem: string): PythonError {
