@@ -175,9 +175,10 @@ export class DistributionClient {
     const url = await this.url(`/v2/${repository}/blobs/uploads/`, query, signal);
     const scopes = [repositoryScope(repository, "pull", "push"), ...(mount ? [repositoryScope(mount.from, "pull")] : [])];
     const res = await this.send({ method: "POST", url, headers: { "content-length": "0" }, ...(signal ? { signal } : {}) }, scopes);
+    // A refusal's body carries the registry's error codes (DENIED, NAME_UNKNOWN): fail() reads it.
+    if (res.status !== 202 && res.status !== 201) return res.fail({ expected: "202 Accepted" });
     await res.discard();
     if (mount && res.status === 201) return { mounted: true };
-    if (res.status !== 202 && res.status !== 201) return res.fail({ expected: "202 Accepted" });
     const location = res.header("location");
     if (!location) {
       throw new RegistryError({ method: "POST", url, status: res.status, code: "UPLOAD_INVALID", problem: "the registry opened an upload without a Location", hint: "the registry is not following the distribution spec; tell its operator" });

@@ -22,6 +22,8 @@ export interface RegistryErrorInit {
   readonly hint?: string;
   /** True when a fresh attempt with a reopened request body may succeed. */
   readonly retryable?: boolean;
+  /** True when the transport already spent the retry policy's tries on this request. */
+  readonly retriedBelow?: boolean;
   /** The registry's Retry-After, when it sent one: how long it asked us to wait. */
   readonly retryAfter?: string;
   /** Which end of a transfer failed, when there are two (copy, a push of a pulled base). */
@@ -37,6 +39,8 @@ export class RegistryError extends ImagespecError {
   /** The registry's error codes (`NAME_UNKNOWN`, `DENIED`, ...), first one first. */
   readonly registryCodes: readonly string[];
   readonly retryable: boolean;
+  /** The transport already spent the retry policy's tries on this request: a caller above must not spend them again. */
+  readonly retriedBelow: boolean;
   readonly retryAfter: string | undefined;
   readonly side: "source" | "target" | undefined;
   private readonly init: RegistryErrorInit;
@@ -55,6 +59,7 @@ export class RegistryError extends ImagespecError {
     this.status = init.status;
     this.registryCodes = details.map((d) => d.code);
     this.retryable = init.retryable ?? false;
+    this.retriedBelow = init.retriedBelow ?? false;
     this.retryAfter = init.retryAfter;
     this.side = init.side;
     this.init = init;
@@ -233,7 +238,7 @@ export function saysNotFound(details: readonly RegistryErrorDetail[], body: stri
 }
 
 /** Classifies a failure below HTTP (socket, DNS, TLS, timeout) into a code and a hint. */
-export function networkError(method: string, url: URL | string, error: unknown, retryable = false): RegistryError {
+export function networkError(method: string, url: URL | string, error: unknown, retryable = false, retriedBelow = false): RegistryError {
   const code = errorCode(error);
   const host = (() => {
     try {
@@ -263,7 +268,7 @@ export function networkError(method: string, url: URL | string, error: unknown, 
       hint: `the connection to ${host} failed; retry, and check proxies or firewalls if it persists`,
     };
   }
-  return new RegistryError({ method, url, code: kind.code, problem: kind.problem, hint: kind.hint, retryable, cause: error });
+  return new RegistryError({ method, url, code: kind.code, problem: kind.problem, hint: kind.hint, retryable, retriedBelow, cause: error });
 }
 
 /** The `code` of an error or of what it wraps (undici wraps socket errors; happy eyeballs aggregates them). */

@@ -29,8 +29,6 @@ export interface PushOptions {
   readonly onProgress?: (event: PushEvent) => void;
   readonly signal?: AbortSignal;
   readonly upload?: UploadSettings;
-  /** Fresh upload sessions tried per blob after a transient failure (default: the retry policy's attempts). */
-  readonly uploadAttempts?: number;
   /** A vendor's reading of a request that failed below HTTP (see RegistryOptions.diagnose). */
   readonly diagnose?: FailureDiagnosis;
 }
@@ -231,7 +229,6 @@ async function ensureBlob(
     }
   }
   const policy = client.retryPolicy;
-  const attempts = options.uploadAttempts ?? policy.attempts;
   let stalls = 0;
   let lastLocation: URL | undefined;
   for (let attempt = 1; ; attempt++) {
@@ -257,13 +254,16 @@ async function ensureBlob(
         if (diagnosed) throw diagnosed;
       }
       if (error instanceof RegistryError && error.code === "TIMEOUT") stalls++;
-      if (!mayRetry(policy, attempt, stalls) || attempt >= attempts || !worthRestarting(error)) throw error;
-      const retryAfter = error instanceof RegistryError ? error.retryAfter : undefined;
-      const delayMs = backoffDelay(policy, attempt, retryAfter);
-      await sleep(delayMs, signal);
+      if (!mayRetry(policy, attempt, stalls) || !worthRestarting(error)) throw error;
       // Go on where the registry says it stands, or (it holds nothing usable) in a new session.
       session = lastLocation && !(error instanceof BlobReadError) ? await resumableSession(client, repository, lastLocation, size, signal) : undefined;
       lastLocation = undefined;
+      // A request the transport already tried as often as the policy allows is not started over
+      // (that would multiply the tries); only an upload that got somewhere goes on from there.
+      if (error instanceof RegistryError && error.retriedBelow && !session?.offset) throw error;
+      const retryAfter = error instanceof RegistryError ? error.retryAfter : undefined;
+      const delayMs = backoffDelay(policy, attempt, retryAfter);
+      await sleep(delayMs, signal);
       const failed = error instanceof RegistryError ? { method: error.method, url: redactUrl(error.url) } : { method: "UPLOAD", url: `${ref.registry}/${repository}@${digest}` };
       const how = session?.offset ? `resumes at byte ${session.offset}` : "restarts";
       client.logger?.({ type: "retry", ...failed, attempt, delayMs, reason: `upload of ${digest} ${how}: ${error instanceof ImagespecError ? error.code : "error"}` });

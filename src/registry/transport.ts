@@ -67,6 +67,8 @@ const ERROR_BODY_LIMIT = 1 << 20;
 /** A response whose body must be read or discarded (that returns the connection to the pool). */
 export class HttpResponse {
   private cached: Buffer | undefined;
+  /** Set by the transport when this answer came after it had spent the retry policy's tries. */
+  retriedBelow = false;
 
   constructor(
     readonly method: string,
@@ -141,6 +143,7 @@ export class HttpResponse {
       ...(odd && (body !== "" || expected !== undefined) ? { problem: describeAnswer(this.header("content-type"), body, expected) } : {}),
       ...(this.status < 400 ? { code: "UNEXPECTED_RESPONSE", hint: unexpectedHint(this.url) } : {}),
       ...(retryAfter !== undefined ? { retryAfter } : {}),
+      ...(this.retriedBelow ? { retriedBelow: true } : {}),
       ...rest,
     });
   }
@@ -332,12 +335,16 @@ export class Transport {
           continue;
         }
         if (error instanceof ImagespecError) throw error;
-        throw networkError(req.method, req.url, error, transient && !stillReplayable);
+        throw networkError(req.method, req.url, error, transient && !stillReplayable, transient && stillReplayable);
       }
       const response = new HttpResponse(req.method, req.url, res.statusCode, res.headers, res.body);
       this.logger?.({ type: "response", method: req.method, url: redactUrl(req.url), status: res.statusCode, headers: redactHeaders(res.headers), ms: Date.now() - started });
       // A stream body is gone once sent; its owner decides whether to start over.
-      if (!isRetryableStatus(res.statusCode) || oneShot !== undefined || attempt >= policy.attempts) return response;
+      if (!isRetryableStatus(res.statusCode) || oneShot !== undefined) return response;
+      if (attempt >= policy.attempts) {
+        response.retriedBelow = true;
+        return response;
+      }
       if (res.statusCode >= 500 && req.method !== "HEAD") {
         // Some registries answer "repository not found" with a 500; asking again will not help.
         const text = await response.text(ERROR_BODY_LIMIT).catch(() => "");

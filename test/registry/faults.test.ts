@@ -165,6 +165,23 @@ describe("one retry policy", () => {
   });
 });
 
+describe("tries are not multiplied", () => {
+  it("a POST refused on every try is tried as often as the policy says, not again by the upload above it, and its error keeps the registry's code", async () => {
+    const { registry } = viaProxy();
+    proxy.setRules([{ method: "POST", path: /\/blobs\/uploads\/$/, times: Infinity, fault: { kind: "status", status: 503 } }]);
+    await assert.rejects(registry.copy(big.ref, `${repo("post-503")}:v1`), (error: unknown) => {
+      assert.ok(error instanceof RegistryError, String(error));
+      assert.equal(error.status, 503);
+      assert.deepEqual(error.registryCodes, ["UNAVAILABLE"]);
+      assert.doesNotMatch(error.message, /empty body/);
+      return true;
+    });
+    // Two blobs (config and layer) start uploads; each POST is tried at most the policy's number of times.
+    const posts = proxy.requests.filter((r) => r.method === "POST").length;
+    assert.ok(posts >= DEFAULT_RETRY.attempts && posts <= 2 * DEFAULT_RETRY.attempts, `${posts} POSTs`);
+  });
+});
+
 describe("dropped connections", () => {
   it("a reset mid-upload on the first push to a new repository is retried, not reported as a missing repository", async () => {
     const { registry } = viaProxy();
