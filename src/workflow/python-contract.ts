@@ -3,9 +3,9 @@
 // spec copies sources, the module must be among them and the attribute a decorated function there
 // whose parameters are the declared inputs; and the flytekit the spec pins is the runtime the task
 // records.
-import { readFile, stat } from "node:fs/promises";
-import { basename, join, posix } from "node:path";
-import type { ImageSpec } from "../spec/index.js";
+import { readFile } from "node:fs/promises";
+import { join, posix } from "node:path";
+import { collectFiles, type ImageSpec } from "../spec/index.js";
 import { parseRequirement } from "../spec/pep508.js";
 import { WorkflowError } from "./errors.js";
 import type { TaskData } from "./task.js";
@@ -49,43 +49,16 @@ async function pinnedFlytekit(spec: ImageSpec): Promise<{ version: string; from:
   return undefined;
 }
 
-/** Where the spec's files land in the image: image path prefix -> local path. */
-function copiedSources(spec: ImageSpec): { image: string; local: string }[] {
-  const out: { image: string; local: string }[] = [];
-  if (spec.sourceRoot !== undefined) out.push({ image: spec.workdir, local: join(spec.baseDir, spec.sourceRoot) });
-  for (const entry of spec.copy) {
-    if (typeof entry === "string") {
-      out.push({ image: posix.join(spec.workdir, entry), local: join(spec.baseDir, entry) });
-      continue;
-    }
-    const dest = entry.dest === undefined ? entry.src : entry.dest;
-    const target = posix.isAbsolute(dest) ? dest : posix.join(spec.workdir, dest);
-    out.push({ image: dest.endsWith("/") ? posix.join(target, basename(entry.src)) : target, local: join(spec.baseDir, entry.src) });
-  }
-  return out;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined))?.isFile() ?? false;
-}
-
 async function checkModule(task: TaskData, spec: ImageSpec): Promise<void> {
   const { module, function: fn } = task.python!;
-  const sources = copiedSources(spec);
   // Without copied sources the module comes from an installed package, which cannot be read here.
-  if (sources.length === 0) return;
+  if (spec.sourceRoot === undefined && spec.copy.length === 0) return;
+  // The files exactly as the image will hold them (spec/files.ts decides: destinations, ignore files, later entries winning).
+  const inImage = new Map((await collectFiles(spec)).filter((entry) => entry.type === "file").map((entry) => [entry.path, entry.source]));
   const where = `task "${task.name}"`;
   const relative = module.split(".").join("/");
   const candidates = [posix.join(spec.workdir, `${relative}.py`), posix.join(spec.workdir, relative, "__init__.py")];
-  let file: string | undefined;
-  for (const candidate of candidates) {
-    for (const source of sources) {
-      if (candidate !== source.image && !candidate.startsWith(`${source.image}/`)) continue;
-      const local = join(source.local, candidate.slice(source.image.length));
-      if (await isFile(local)) file = local;
-    }
-    if (file) break;
-  }
+  const file = candidates.map((candidate) => inImage.get(candidate)).find((source) => source !== undefined);
   if (!file) {
     throw new WorkflowError(
       "INVALID_PYTHON_MODULE",

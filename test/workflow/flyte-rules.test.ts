@@ -137,6 +137,10 @@ describe("the Python task contract", () => {
     const copied = spec({ sourceRoot: undefined, copy: ["src/app"] });
     await assert.doesNotReject(resolve(pythonTask({ module: "src.app.steps", function: "double", image: copied, inputs: { n: t.integer } })));
     await assert.rejects(resolve(pythonTask({ module: "app.steps", function: "double", image: copied, inputs: { n: t.integer } })), { code: "INVALID_PYTHON_MODULE" });
+    // A folder copied to `dest/` lands at dest itself (as the files layer lays it), not at dest/<folder>.
+    const intoLib = spec({ sourceRoot: undefined, copy: [{ src: "src/app", dest: "lib/" }] });
+    await assert.doesNotReject(resolve(pythonTask({ module: "lib.steps", function: "double", image: intoLib, inputs: { n: t.integer } })));
+    await assert.rejects(resolve(pythonTask({ module: "lib.app.steps", function: "double", image: intoLib, inputs: { n: t.integer } })), { code: "INVALID_PYTHON_MODULE" });
   });
 
   void it("the runtime is the flytekit the spec pins (packages or requirements file), or a declared one; unknown is said as imagespec", async () => {
