@@ -12,9 +12,8 @@
 // of context files; src/build/context.ts writes them to disk.
 import { createHash } from "node:crypto";
 import { ImagespecError } from "../errors.js";
-import { gpuCondaPackages } from "../python/gpu.js";
 import { lockKindOf, type FileEntry, type ImageSpec, type LockKind } from "../spec/index.js";
-import { configEnv, SPEC_ID_ENV } from "./plan.js";
+import { configEnv, dockerfileCondaPackages, SPEC_ID_ENV } from "./plan.js";
 
 /** flytekit's pin of uv's image; `builderOptions.uvImage` overrides it. */
 export const DEFAULT_UV_IMAGE = "ghcr.io/astral-sh/uv:0.8.13";
@@ -162,7 +161,7 @@ export function generateDockerfile(input: DockerfileInput): GeneratedDockerfile 
   const settings = dockerfileSettings(spec);
   const hasPython = spec.packages.length > 0 || spec.requirements !== undefined;
   // cuda/cudnn come from conda on this path (flytekit's cuda=<version>, cudnn=<version>).
-  const condaPackages = [...spec.condaPackages, ...gpuCondaPackages(spec.cuda, spec.cudnn)];
+  const condaPackages = dockerfileCondaPackages(spec);
   const hasConda = condaPackages.length > 0;
   const lock = spec.requirements !== undefined ? lockKindOf(spec.requirements) : undefined;
   // uv.lock is installed by uv sync, and Poetry by uv, whatever the installer for plain requirements.

@@ -4,10 +4,10 @@
 import { relative, resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
 import { formatPlatform, type Platform } from "../oci/index.js";
-import { gpuRequirements, type PythonRequirements } from "../python/index.js";
+import { gpuCondaPackages, gpuRequirements, type PythonRequirements } from "../python/index.js";
 import { parseReference, formatReference, redactSecrets, redactUrl } from "../reference/index.js";
 import { humanSize } from "../units.js";
-import { collectFiles, imageName, type FileEntry, type ImageSpec } from "../spec/index.js";
+import { collectFiles, imageName, lockKindOf, type FileEntry, type ImageSpec } from "../spec/index.js";
 import { defaultCacheDir } from "./cache-dir.js";
 import type { DockerfileSettings } from "./dockerfile.js";
 import { previewPython, type PythonPreview } from "./python-preview.js";
@@ -196,9 +196,15 @@ export function describePlan(plan: Plan, chosen?: { selection: Selection; settin
   return lines.join("\n");
 }
 
+/** What micromamba installs on the Dockerfile path: the spec's conda packages, and cuda/cudnn as flytekit's builder wrote them. */
+export function dockerfileCondaPackages(spec: ImageSpec): string[] {
+  return [...spec.condaPackages, ...gpuCondaPackages(spec.cuda, spec.cudnn)];
+}
+
 /** A Dockerfile builder's steps, in the Dockerfile's order (src/build/dockerfile.ts); everything runs inside the image. */
 function describeDockerfileSteps(plan: Plan, settings: DockerfileSettings | undefined): string[] {
   const { spec } = plan;
+  const conda = dockerfileCondaPackages(spec);
   const steps: [string, string][] = [];
   for (const step of plan.steps) {
     switch (step.kind) {
@@ -207,11 +213,15 @@ function describeDockerfileSteps(plan: Plan, settings: DockerfileSettings | unde
         break;
       case "apt":
         steps.push(["apt", `${step.packages.join(", ")} (apt-get in the image, from the base's apt sources)`]);
-        if (spec.condaPackages.length > 0) steps.push(condaStep(spec.condaPackages, spec.condaChannels));
+        if (conda.length > 0) steps.push(condaStep(conda, spec.condaChannels));
         break;
       case "python": {
-        const installer = settings?.pythonInstaller === "pip" ? "pip" : "uv pip";
-        steps.push(["python", `${describeRequirements(step.requirements, spec.baseDir)} (${installer} install in the image, resolved there at build time)`]);
+        // Here cuda/cudnn come from conda, not as NVIDIA's wheels; a lock is installed by its own tool.
+        const requirements = { ...step.requirements, packages: [...spec.packages] };
+        const lock = spec.requirements !== undefined ? lockKindOf(spec.requirements) : undefined;
+        const how =
+          lock === "uv.lock" ? "uv sync --locked in the image" : lock === "poetry.lock" ? "poetry install --no-root in the image" : `${settings?.pythonInstaller === "pip" ? "pip" : "uv pip"} install in the image, resolved there at build time`;
+        if (requirements.packages.length > 0 || requirements.requirementsFile !== undefined) steps.push(["python", `${describeRequirements(requirements, spec.baseDir)} (${how})`]);
         break;
       }
       case "files":
@@ -225,7 +235,7 @@ function describeDockerfileSteps(plan: Plan, settings: DockerfileSettings | unde
         break;
     }
     // conda comes right after apt, or after the base when there is no apt step.
-    if (step.kind === "base" && spec.aptPackages.length === 0 && spec.condaPackages.length > 0) steps.push(condaStep(spec.condaPackages, spec.condaChannels));
+    if (step.kind === "base" && spec.aptPackages.length === 0 && conda.length > 0) steps.push(condaStep(conda, spec.condaChannels));
   }
   return steps.map(([kind, text], i) => `${`${i + 1}.`.padEnd(3)}${kind.padEnd(10)}${text}`);
 }

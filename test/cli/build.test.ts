@@ -96,6 +96,12 @@ describe("imagespec build from the command line", () => {
       const after = await cli(["build", "--dry-run", "df/after.yaml"]);
       assert.equal(after.code, 0, after.stderr);
       assert.match(after.stdout, /^4\. python {4}packages numpy \(pip install in the image, resolved there at build time\)\n5\. files .*\n6\. commands {2}make \(run in the image\)$/m);
+      // cuda/cudnn come from conda on this path, as the Dockerfile installs them, not as NVIDIA's wheels.
+      await writeFile(join(dir, "df", "gpu.yaml"), ["name: gpu", "registry: 127.0.0.1:5000", "base_image: debian:bookworm-slim", "cuda: '12.4'", "cudnn: '9'", "packages: [numpy]", "builder: buildah", ""].join("\n"));
+      const gpu = await cli(["build", "--dry-run", "df/gpu.yaml"]);
+      assert.equal(gpu.code, 0, gpu.stderr);
+      assert.match(gpu.stdout, /^2\. conda {5}cuda=12\.4, cudnn=9 \(micromamba in the image\)\n3\. python {4}packages numpy \(uv pip install in the image, resolved there at build time\)$/m);
+      assert.doesNotMatch(gpu.stdout, /nvidia/);
       // A bad value the build would refuse is refused by the dry run too.
       await writeFile(join(dir, "df", "bad.yaml"), [...spec, "builder_options: {python_installer: conda}", ""].join("\n"));
       const bad = await cli(["build", "--dry-run", "df/bad.yaml"]);
