@@ -15,12 +15,17 @@ import { parseAptPackage } from "./debian.js";
 import { checkContainedPath, checkImagePath, normaliseContainedPath, normaliseImagePath } from "./paths.js";
 import type { ImageSpec } from "./image-spec.js";
 
-export const BUILDERS = ["auto", "native", "docker", "podman", "buildah", "buildkit"] as const;
+/**
+ * The builders that run a generated Dockerfile (src/build/backends), in the order `auto` tries them.
+ * The one list of builder names: BUILDERS, the backends, `auto`'s order and the CLI's completion derive from it.
+ */
+export const DOCKERFILE_BUILDERS = ["docker", "podman", "buildah", "buildkit"] as const;
+export const BUILDERS = ["auto", "native", ...DOCKERFILE_BUILDERS] as const;
 /** flytekit's builder names that imagespec does not have, and what to write instead. */
 export const FLYTEKIT_BUILDERS: Readonly<Record<string, string>> = {
   default:
-    "flytekit's default builder writes a Dockerfile and runs docker buildx; here that is builder: docker (or auto: the native builder when it can build the spec, else the first of docker, podman, buildah, buildkit that works)",
-  envd: "imagespec has no envd builder; use builder: auto (the native builder, or a Dockerfile builder for commands and conda), or name one of docker, podman, buildah, buildkit",
+    `flytekit's default builder writes a Dockerfile and runs docker buildx; here that is builder: docker (or auto: the native builder when it can build the spec, else the first of ${DOCKERFILE_BUILDERS.join(", ")} that works)`,
+  envd: `imagespec has no envd builder; use builder: auto (the native builder, or a Dockerfile builder for commands and conda), or name one of ${DOCKERFILE_BUILDERS.join(", ")}`,
   noop: "flytekit's noop builder builds nothing and uses base_image as it is; imagespec builds what a spec describes, so give the image reference itself where the image is used (a task's image may be a reference such as ghcr.io/org/app:1.0)",
 };
 const DOCKERFILE_BUILDER_OPTIONS = ["pythonInstaller", "uvImage", "micromambaImage", "pythonEnv", "venvPath", "python", "commandsAfterCopy"] as const;
