@@ -365,13 +365,18 @@ export const ecrSchema = z
   }));
 
 export const imageSpecSchema = z.strictObject({
+  /** Repository name inside the registry, lower-cased (flytekit lower-cases it too). */
   name: nameSchema,
+  /** `host[:port][/prefix]`; without it the image is named `name:tag`. */
   registry: registrySchema.optional(),
   baseImage: baseImageSchema.optional(),
   pythonVersion: pythonVersionSchema.optional(),
+  /** CUDA runtime version (`"12.4"`): NVIDIA's wheels natively, conda's `cuda` on the Dockerfile path. */
   cuda: cudaSchema.optional(),
+  /** cuDNN version (`"9"`); needs `cuda`. */
   cudnn: cudnnSchema.optional(),
   packages: requirementList.default([]),
+  /** Path of a requirements.txt, relative to baseDir. */
   requirements: requirementsPath.optional(),
   aptPackages: aptList.default([]),
   condaPackages: condaPackageList.default([]),
@@ -380,6 +385,7 @@ export const imageSpecSchema = z.strictObject({
   commands: z.array(text).default([]),
   copy: z.array(copyEntrySchema).default([]),
   sourceRoot: containedPath.optional(),
+  /** Normalised platform strings, e.g. ["linux/amd64", "linux/arm64"]. */
   platform: platformSchema.prefault(DEFAULT_PLATFORM),
   pipIndex: urlSchema.optional(),
   pipExtraIndexUrl: z
