@@ -4,7 +4,7 @@
 // `describeDestination` makes the display string (BuildResult.location), which is never read back.
 import { resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
-import { isLayoutReference, parseLayoutReference, type LayoutReference } from "../oci/index.js";
+import { formatLayoutReference, isLayoutReference, parseLayoutReference, type LayoutReference } from "../oci/index.js";
 import { formatReference, parseReference, type Reference } from "../reference/index.js";
 import type { Plan } from "./plan.js";
 
@@ -36,5 +36,5 @@ export function destinationFor(plan: Plan, output: string | LayoutReference | un
 
 /** The display form: the reference, or `oci:DIR:TAG`. For printing only; the value itself is passed on. */
 export function describeDestination(d: Destination): string {
-  return d.kind === "registry" ? formatReference(d.reference) : `oci:${d.dir}:${d.tag}`;
+  return d.kind === "registry" ? formatReference(d.reference) : formatLayoutReference(d);
 }

@@ -1,5 +1,6 @@
 export * from "./config.js";
 export * from "./plan.js";
+export * from "./events.js";
 export * from "./native.js";
 export { DEFAULT_LAYOUT_DIR, destinationFor, describeDestination, parseOutput, type Destination } from "./destination.js";
 export { ImageBuilder, NativeBuilder, buildImage, buildSpec, type ImageBuilderOptions } from "./image-builder.js";

@@ -12,7 +12,7 @@ import { readConfig, type Credential, type Registry } from "../../registry/index
 import { writeAuthDir, type Backend, type BackendsConfig } from "../backends/index.js";
 import { specDockerfile, writeContext } from "../context.js";
 import { describeDestination } from "../destination.js";
-import type { BuildEvent } from "../native.js";
+import type { BuildEvent } from "../events.js";
 import type { Plan } from "../plan.js";
 import type { BuildRequest, Built, PlanBuilder } from "./types.js";
 
