@@ -102,13 +102,18 @@ export class ImageBuilder {
     return (await this.outcome(plan)).result;
   }
 
-  private outcome(plan: Plan): Promise<Outcome> {
-    return this.run(plan, this.destination(plan));
+  private outcome(plan: Plan, asBase = false): Promise<Outcome> {
+    return this.run(plan, this.destination(plan, asBase));
   }
 
-  private destination(plan: Plan): Destination {
+  /**
+   * Where the plan's image goes. A nested base goes to the output layout under its own name: the
+   * output's tag names the image asked for, and the base written there would be overwritten by it.
+   */
+  private destination(plan: Plan, asBase = false): Destination {
     this.output ??= { value: this.options.output === undefined ? undefined : parseOutput(this.options.output) };
-    return destinationFor(plan, this.output.value);
+    const output = this.output.value;
+    return destinationFor(plan, asBase && output !== undefined ? { dir: output.dir } : output);
   }
 
   /**
@@ -172,7 +177,7 @@ export class ImageBuilder {
       case "image":
         return { kind: "image", name: source.reference, at: { kind: "registry", reference: parseReference(source.reference) } };
       case "spec": {
-        const { result, destination } = await this.outcome(await planBuild(source.spec, { preview: false }));
+        const { result, destination } = await this.outcome(await planBuild(source.spec, { preview: false }), true);
         return { kind: "image", name: result.image, at: destination };
       }
     }

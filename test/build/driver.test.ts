@@ -139,5 +139,34 @@ describe("build driver", () => {
     const built = await readLayoutImage(join(project, ".imagespec", "images"), { tag: result.image });
     const env = (await readConfig(built.config)).config?.Env ?? [];
     assert.ok(env.includes("LEVEL=inner"), env.join(" "));
+
+    // The output option may be the layout as a value, which no oci:DIR:TAG string could name here.
+    const out = join(work, "out:put");
+    const again = await buildImage(outer, { cacheDir: join(work, "cache"), output: { dir: out, tag: "outer" } });
+    assert.equal(again.status, "built");
+    assert.equal(again.location, `oci:${out}:outer`);
+    assert.equal((await readLayoutImage(out, { tag: "outer" })).digest, again.digest);
+  });
+
+  it("writes a nested base under its own name when the output layout names a tag, so a forced rebuild does not take the old image for its base", async () => {
+    const project = join(work, "tagged");
+    await mkdir(join(project, "src"), { recursive: true });
+    await writeFile(join(project, "src", "main.py"), "print('v1')\n");
+    const inner = new ImageSpec({ name: "inner-tagged", baseImage: "scratch", env: { LEVEL: "inner" } }, { baseDir: project });
+    // The layout's tag is the output's, not the spec's: only a forced build writes it again.
+    const outer = new ImageSpec({ name: "outer-tagged", baseImage: inner, sourceRoot: "src", forcePush: true }, { baseDir: project });
+    const out = join(work, "tagged-layout");
+    const output = `oci:${out}:release`;
+    const first = await buildImage(outer, { cacheDir: join(work, "cache"), output });
+    await writeFile(join(project, "src", "main.py"), "print('v2')\n");
+    const second = await buildImage(outer, { cacheDir: join(work, "cache"), output });
+    assert.notEqual(second.digest, first.digest);
+    assert.equal(second.location, `oci:${out}:release`);
+    const innerTag = (await imageName(inner)).slice((await imageName(inner)).lastIndexOf("/") + 1);
+    const base = await readLayoutImage(out, { tag: innerTag });
+    const built = await readLayoutImage(out, { tag: "release" });
+    // The inner image and one files layer: not the first outer image with a second files layer on top.
+    assert.equal(built.layers.length, base.layers.length + 1);
+    assert.deepEqual(built.layers.slice(0, base.layers.length).map((l) => l.descriptor.digest), base.layers.map((l) => l.descriptor.digest));
   });
 });
