@@ -128,11 +128,15 @@ export class ImageBuilder {
    * The builder `build` uses for the plan, and why, found as `build` finds it (the dry run shows
    * it): native without looking for tools, else the Dockerfile builder that is installed and works.
    */
-  async selection(plan: Plan): Promise<Selection> {
+  selection(plan: Plan): Promise<Selection> {
+    return this.choose(plan, this.destination(plan));
+  }
+
+  private async choose(plan: Plan, destination: Destination): Promise<Selection> {
     const native = this.nativeChoice(plan);
     if (native) return native;
     // What the build refuses before anything else, the selection refuses too.
-    this.dockerfileDestination(plan, this.destination(plan));
+    this.dockerfileDestination(plan, destination);
     const cacheDir = this.options.cacheDir ?? defaultCacheDir();
     return selectBuilder(plan, {
       ...(this.options.builder !== undefined ? { builder: this.options.builder } : {}),
@@ -187,6 +191,8 @@ export class ImageBuilder {
     const { spec, image } = plan;
     const { signal } = this.options;
     this.emit({ kind: "plan", image, plan });
+    // What is decided without looking for a tool comes first: native is announced (or refused as
+    // asked), and a build that needs a Dockerfile builder must go to a registry.
     const native = this.nativeChoice(plan);
     if (native) this.emit({ kind: "builder", image, builder: "native", reason: native.reason });
     else this.dockerfileDestination(plan, destination);
@@ -203,7 +209,7 @@ export class ImageBuilder {
       }
     }
 
-    const selection: Selection = native ?? (await this.selection(plan));
+    const selection = native ?? (await this.choose(plan, destination));
     if (!native) {
       if (selection.kind !== "dockerfile") throw new Error("selectBuilder chose native for a plan that needs a Dockerfile builder");
       this.emit({ kind: "builder", image, builder: selection.backend.name, reason: selection.reason });
