@@ -58,6 +58,11 @@ const INTERNAL = [
   "ADMIN_PROTO",
   "AUTH_PROTO",
   "adminTarget",
+  // apt/: the .deb reader and the signature check
+  "readArMembers",
+  "readDebControl",
+  "verifyInRelease",
+  "readKeyring",
   // reference/ and the root helpers
   "ReferenceError",
   "withoutUserinfo",
