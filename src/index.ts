@@ -2,7 +2,7 @@
 // (package.json "exports": imagespec/spec, imagespec/build, imagespec/registry, imagespec/ecr,
 // imagespec/oci, imagespec/layer, imagespec/reference, imagespec/python, imagespec/apt,
 // imagespec/workflow), and internals (HTTP transport, token caches, argument builders) are exported
-// from no entry point. test/public-api.test.ts pins this list: a name added or removed here is a
+// from no entry point. test/package/public-api.test.ts pins this list: a name added or removed here is a
 // change of the public API and is made there too.
 
 // Errors: every failure is an ImagespecError with a code and a hint.

@@ -63,6 +63,11 @@ const INTERNAL = [
   "readDebControl",
   "verifyInRelease",
   "readKeyring",
+  // layer/: entry ordering and the block gzip engine
+  "planEntries",
+  "normaliseEntryPath",
+  "compareBytewise",
+  "ParallelGzip",
   // reference/ and the root helpers
   "ReferenceError",
   "withoutUserinfo",
