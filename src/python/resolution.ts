@@ -28,8 +28,8 @@ export interface PythonRequirements {
   readonly extraArgs?: string;
 }
 
-/** A resolver, or the lock file whose locked set was taken as it is. */
-export type ResolverName = "pip" | "uv" | "uv.lock" | "poetry.lock";
+/** A resolver (imagespec's own, "native", or pip/uv), or the lock file whose locked set was taken as it is. */
+export type ResolverName = "native" | "pip" | "uv" | "uv.lock" | "poetry.lock";
 
 export interface Resolution {
   /** `sha256:<hex>` over the inputs; names the cache entry. */
@@ -90,7 +90,7 @@ export async function readCachedResolution(cacheDir: string, key: string): Promi
   }
   const cached = parsed as Partial<CachedResolution>;
   if (cached.format !== RESOLUTION_FORMAT || cached.key !== key || !Array.isArray(cached.wheels)) return undefined;
-  if (cached.resolver !== "pip" && cached.resolver !== "uv") return undefined;
+  if (cached.resolver !== "native" && cached.resolver !== "pip" && cached.resolver !== "uv") return undefined;
   const valid = cached.wheels.every(
     (w) => typeof w.name === "string" && typeof w.version === "string" && typeof w.url === "string" && typeof w.filename === "string" && (w.sha256 === undefined || typeof w.sha256 === "string"),
   );

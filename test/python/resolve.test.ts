@@ -36,9 +36,9 @@ after(async () => {
 });
 
 let cacheCount = 0;
-/** A fresh cache per test unless one is given, and never uv (not installed here anyway). */
+/** A fresh cache per test unless one is given; pip itself (the native resolver has native-resolver.test.ts), never uv (not installed here anyway). */
 function options(extra: Partial<ResolveOptions> = {}): ResolveOptions {
-  return { cacheDir: join(work, `cache-${++cacheCount}`), uv: false, ...extra };
+  return { cacheDir: join(work, `cache-${++cacheCount}`), uv: false, native: false, ...extra };
 }
 
 function byName(resolution: Resolution): Record<string, { version: string; filename: string; sha256: string | undefined; url: string }> {
