@@ -82,3 +82,13 @@ describe("PEP 440 specifiers", () => {
     assert.deepEqual(pick(">=1.0,!=1.5"), ["1.0"]);
   });
 });
+
+describe("normalised requirements in the resolution key", () => {
+  it("spells names, extras and specifiers one way, and keeps what does not parse", async () => {
+    const { normalizedRequirement } = await import("../../src/python/resolution.js");
+    assert.equal(normalizedRequirement("Requests[Socks , security]>= 2.0,<3"), normalizedRequirement("requests[security,socks]<3,>=2.0"));
+    assert.equal(normalizedRequirement("Zope.Interface ; python_version >= '3.8'"), "zope-interface ; python_version >= '3.8'");
+    assert.notEqual(normalizedRequirement("requests>=2"), normalizedRequirement("requests>=3"));
+    assert.equal(normalizedRequirement(" -e ./local "), "-e ./local");
+  });
+});

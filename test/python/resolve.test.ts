@@ -132,8 +132,8 @@ describe("resolution cache", () => {
     assert.equal(first.fromCache, false);
 
     index.resetRequests();
-    const second = await resolveRequirements({ ...requirements, packages: ["fastmath", "greet"] }, amd64, options({ cacheDir, python: "/nonexistent/python3" }));
-    assert.equal(second.fromCache, true, "package order does not change the key");
+    const second = await resolveRequirements({ ...requirements, packages: ["FastMath", " greet "] }, amd64, options({ cacheDir, python: "/nonexistent/python3" }));
+    assert.equal(second.fromCache, true, "package order and name spelling do not change the key");
     assert.equal(second.key, first.key);
     assert.deepEqual(second.wheels, first.wheels);
     assert.deepEqual(index.requests(), [], "a cache hit asks the index nothing");
