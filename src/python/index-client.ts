@@ -32,11 +32,28 @@ export interface IndexClientOptions {
 
 const SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
+/** Requests in flight at once: enough to hide latency, few enough not to hammer an index. */
+const CONCURRENT_REQUESTS = 16;
+
 export class IndexClient {
   /** Requests made, by kind, for measurements and tests. */
   readonly counts = { pages: 0, metadataFiles: 0, rangeRequests: 0 };
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly options: IndexClientOptions) {}
+
+  /** A GET whose body the callback reads; at most CONCURRENT_REQUESTS run at once. */
+  private async request<T>(url: string, headers: Record<string, string>, read: (response: Response) => Promise<T>): Promise<T> {
+    if (this.active >= CONCURRENT_REQUESTS) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await read(await this.get(url, headers));
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
 
   private async get(url: string, headers: Record<string, string>): Promise<Response> {
     const target = new URL(url);
@@ -57,18 +74,17 @@ export class IndexClient {
   async projectFiles(indexUrl: string, project: string): Promise<IndexFile[]> {
     const pageUrl = new URL(`${encodeURIComponent(project)}/`, indexUrl.endsWith("/") ? indexUrl : `${indexUrl}/`).toString();
     this.counts.pages++;
-    const response = await this.get(pageUrl, { accept: SIMPLE_ACCEPT });
-    if (response.status === 404) {
-      await response.body?.cancel();
-      return [];
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new IndexUnsupported(`${redactUrl(pageUrl)} answered HTTP ${response.status}`);
-    }
-    const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-    const body = await response.text();
-    const base = response.url || pageUrl;
+    const page = await this.request(pageUrl, { accept: SIMPLE_ACCEPT }, async (response) => {
+      if (response.status === 404 || !response.ok) {
+        await response.body?.cancel();
+        return { status: response.status, type: "", body: "", base: pageUrl };
+      }
+      const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+      return { status: response.status, type, body: await response.text(), base: response.url || pageUrl };
+    });
+    if (page.status === 404) return [];
+    if (page.status !== 200) throw new IndexUnsupported(`${redactUrl(pageUrl)} answered HTTP ${page.status}`);
+    const { type, body, base } = page;
     if (type === "application/vnd.pypi.simple.v1+json") return parseJsonPage(body, base);
     if (type === "text/html" || type === "application/vnd.pypi.simple.v1+html" || type === "") return parseHtmlPage(body, base);
     throw new IndexUnsupported(`${redactUrl(pageUrl)} answered with ${type}, not a simple index page`);
@@ -78,9 +94,12 @@ export class IndexClient {
   async wheelMetadata(file: IndexFile): Promise<string> {
     if (file.metadata !== false) {
       this.counts.metadataFiles++;
-      const response = await this.get(`${file.url.replace(/#.*$/, "")}.metadata`, {});
-      if (response.ok) {
-        const bytes = Buffer.from(await response.arrayBuffer());
+      const bytes = await this.request(`${file.url.replace(/#.*$/, "")}.metadata`, {}, async (response) => {
+        if (response.ok) return Buffer.from(await response.arrayBuffer());
+        await response.body?.cancel();
+        return undefined;
+      });
+      if (bytes !== undefined) {
         const expected = file.metadata.sha256;
         if (expected !== undefined) {
           const actual = createHash("sha256").update(bytes).digest("hex");
@@ -88,7 +107,6 @@ export class IndexClient {
         }
         return bytes.toString("utf8");
       }
-      await response.body?.cancel();
     }
     return this.metadataByRange(file);
   }
@@ -116,7 +134,10 @@ export class IndexClient {
 
   private async range(url: string, range: string): Promise<{ bytes: Buffer; total: number; whole: boolean }> {
     this.counts.rangeRequests++;
-    const response = await this.get(url, { range, "accept-encoding": "identity" });
+    return this.request(url, { range, "accept-encoding": "identity" }, (response) => this.rangeBody(url, response));
+  }
+
+  private async rangeBody(url: string, response: Response): Promise<{ bytes: Buffer; total: number; whole: boolean }> {
     if (response.status === 200) {
       // No range support: the whole wheel came (what pip would fetch too).
       const bytes = Buffer.from(await response.arrayBuffer());

@@ -5,6 +5,7 @@
 // pip options, sdist-only projects, an index it cannot read, a conflict it gives up on) raises
 // NativeUnsupported, and the caller runs pip or uv instead, which also word the errors.
 import { parseRequirement, type Requirement } from "../spec/index.js";
+import { PythonError } from "./errors.js";
 import { IndexClient, IndexUnsupported, type IndexFile } from "./index-client.js";
 import { evaluateMarker, markerEnvironment, type MarkerEnvironment } from "./markers.js";
 import { filterVersions, formatVersion, parseSpecifierSet, parseVersion, setContains, compareVersion, type Specifier, type Version } from "./pep440.js";
@@ -111,8 +112,10 @@ export async function resolveNatively(run: NativeRun): Promise<NativeResult> {
     const wheels = await resolver.resolve(requirements);
     return { wheels, stats: { ...client.counts, attempts: resolver.attempts } };
   } catch (error) {
+    if (run.signal?.aborted) throw error;
     if (error instanceof IndexUnsupported) throw new NativeUnsupported(error.message);
-    if (error instanceof TypeError && !run.signal?.aborted) throw new NativeUnsupported(`the index could not be read: ${error.message}`);
+    // fetch fails with a TypeError (unreachable index); a marker or version it cannot read is a PythonError: pip words both.
+    if (error instanceof TypeError || error instanceof PythonError) throw new NativeUnsupported(error.message);
     throw error;
   }
 }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parsePlatform } from "../../src/oci/index.js";
 import { IndexClient } from "../../src/python/index-client.js";
-import { resolveNatively } from "../../src/python/native-resolver.js";
+import { NativeUnsupported, resolveNatively } from "../../src/python/native-resolver.js";
 import { PythonError } from "../../src/python/errors.js";
 import { resolveRequirements, type ResolveOptions } from "../../src/python/resolve.js";
 import type { PythonRequirements, Resolution } from "../../src/python/resolution.js";
@@ -113,6 +113,56 @@ describe("native resolver, compared with pip", () => {
     assert.deepEqual(onAmd64.wheels.map((w) => `${w.name}==${w.version}`), ["app==1.0", "base==1.5"]);
     const pre = await sameAsPip({ packages: ["base>=2.0rc1", "leaf~=1.1"], indexUrl: graph.url }, arm64);
     assert.deepEqual(pre.wheels.map((w) => `${w.name}==${w.version}`), ["base==2.0rc1", "leaf==1.2.1"]);
+  });
+});
+
+describe("native resolver, index options", () => {
+  it("skips yanked files as pip does, with JSON and HTML pages alike", async () => {
+    for (const json of [true, false]) {
+      const yanking = await startPypiIndex({ dir: graphDir, json, yanked: { "base-1.5-py3-none-any.whl": "broken", "onlypre-0.9b1-py3-none-any.whl": "" } });
+      try {
+        const resolution = await sameAsPip({ packages: ["app"], indexUrl: yanking.url }, amd64);
+        assert.deepEqual(resolution.wheels.map((w) => `${w.name}==${w.version}`), ["app==1.0", "base==1.0"]);
+        // Only a yanked file fits: pip takes it for an exact pin (with a warning), so pip decides.
+        const reasons: string[] = [];
+        const pinned = await resolveRequirements({ packages: ["onlypre==0.9b1"], indexUrl: yanking.url }, amd64, options({ onFallback: (r) => reasons.push(r) }));
+        assert.equal(pinned.resolver, "pip");
+        assert.deepEqual(reasons, ["only yanked wheels of onlypre fit the target"]);
+      } finally {
+        await yanking.stop();
+      }
+    }
+  });
+
+  it("sends the credentials of the index URL, looks in extra indexes too, and stores no credentials", async () => {
+    const mainDir = join(work, "auth-main");
+    const extraDir = join(work, "auth-extra");
+    await buildWheel(mainDir, { name: "app", version: "3.0", requires: ["lib>=1"], files: { "app/__init__.py": "" } });
+    await buildWheel(extraDir, { name: "lib", version: "1.5", files: { "lib/__init__.py": "" } });
+    await buildWheel(extraDir, { name: "app", version: "2.0", files: { "app/__init__.py": "" } });
+    const main = await startPypiIndex({ dir: mainDir, auth: { username: "user", password: "s3cret/+" } });
+    const extra = await startPypiIndex({ dir: extraDir });
+    try {
+      const resolution = await sameAsPip({ packages: ["app"], indexUrl: main.urlWithCredentials, extraIndexUrls: [extra.url] }, amd64);
+      assert.deepEqual(
+        resolution.wheels.map((w) => [w.filename, w.url]),
+        [
+          ["app-3.0-py3-none-any.whl", `${main.origin}/files/app-3.0-py3-none-any.whl`],
+          ["lib-1.5-py3-none-any.whl", `${extra.origin}/files/lib-1.5-py3-none-any.whl`],
+        ],
+      );
+      assert.ok(main.requests().every((r) => r.status !== 401));
+      await assert.rejects(resolveNatively({ requirements: { packages: ["app"], indexUrl: main.url }, target: amd64 }), NativeUnsupported);
+    } finally {
+      await main.stop();
+      await extra.stop();
+    }
+  });
+
+  it("gives up on a conflict after its budget of candidates, for pip to settle", async () => {
+    await assert.rejects(resolveNatively({ requirements: { packages: ["top"], indexUrl: graph.url }, target: amd64, maxAttempts: 2 }), /gave up after trying 2 candidate versions/);
+    const settled = await resolveNatively({ requirements: { packages: ["top"], indexUrl: graph.url }, target: amd64, maxAttempts: 5 });
+    assert.deepEqual(settled.wheels.map((w) => `${w.name}==${w.version}`), ["leaf==1.1.post1", "mid==1.0", "top==1.0"]);
   });
 });
 

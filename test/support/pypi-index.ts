@@ -29,6 +29,8 @@ export interface PypiIndexOptions {
   hashes?: boolean;
   /** Answer `Accept: application/vnd.pypi.simple.v1+json` with PEP 691 JSON (default true). */
   json?: boolean;
+  /** Files marked yanked (PEP 592), with the reason (may be ""). */
+  yanked?: Record<string, string>;
   /** Honour Range requests on files with 206 (default true). */
   ranges?: boolean;
   auth?: { username: string; password: string };
@@ -174,7 +176,7 @@ export async function startPypiIndex(options: PypiIndexOptions): Promise<PypiInd
             url: `/files/${encodeURIComponent(e.file)}`,
             hashes: offerHashes ? { sha256: e.sha256 } : {},
             "requires-python": e.requiresPython ?? null,
-            yanked: false,
+            yanked: options.yanked?.[e.file] === undefined ? false : options.yanked[e.file] || true,
             size: e.size,
             "core-metadata": e.metadataSha256 !== undefined ? { sha256: e.metadataSha256 } : false,
             "dist-info-metadata": e.metadataSha256 !== undefined ? { sha256: e.metadataSha256 } : false,
@@ -186,6 +188,7 @@ export async function startPypiIndex(options: PypiIndexOptions): Promise<PypiInd
         const attributes = [
           `href="/files/${encodeURIComponent(e.file)}${offerHashes ? `#sha256=${e.sha256}` : ""}"`,
           ...(e.requiresPython ? [`data-requires-python="${escapeHtml(e.requiresPython)}"`] : []),
+          ...(options.yanked?.[e.file] !== undefined ? [`data-yanked="${escapeHtml(options.yanked[e.file]!)}"`] : []),
           ...(e.metadataSha256 !== undefined ? [`data-dist-info-metadata="sha256=${e.metadataSha256}"`, `data-core-metadata="sha256=${e.metadataSha256}"`] : []),
         ];
         return `<a ${attributes.join(" ")}>${escapeHtml(e.file)}</a><br/>`;
