@@ -15,7 +15,8 @@ import type { PythonRequirements, Resolution } from "../../src/python/resolution
 import type { PythonTarget } from "../../src/python/tags.js";
 import { startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
 import { removeDir, tempDir } from "../support/tools.js";
-import { buildFixtureWheels, buildWheel, type FixtureWheels } from "../support/wheels.js";
+import { randomBytes } from "node:crypto";
+import { buildFixtureWheels, buildWheel, writeZip, type FixtureWheels } from "../support/wheels.js";
 
 const amd64: PythonTarget = { platform: parsePlatform("linux/amd64"), pythonVersion: "3.11" };
 const arm64: PythonTarget = { platform: parsePlatform("linux/arm64"), pythonVersion: "3.11" };
@@ -198,6 +199,35 @@ describe("native resolver, reading the index", () => {
     } finally {
       await ranged.stop();
       await plain.stop();
+    }
+  });
+
+  it("finds METADATA far from the end of a big wheel, and behind a central directory larger than the first read", async () => {
+    const dir = join(work, "big-wheels");
+    await mkdir(dir, { recursive: true });
+    const metadata = "Metadata-Version: 2.1\nName: big\nVersion: 1.0\nRequires-Dist: helper\n\n";
+    // METADATA first, then 1 MiB that does not compress: its local header is far before the tail.
+    await writeZip(join(dir, "big-1.0-py3-none-any.whl"), [
+      { name: "big-1.0.dist-info/METADATA", data: Buffer.from(metadata) },
+      { name: "big/blob.bin", data: randomBytes(1 << 20), stored: true },
+    ]);
+    // 3000 members with long names: a central directory of about 300 KiB.
+    await writeZip(join(dir, "many-1.0-py3-none-any.whl"), [
+      ...Array.from({ length: 3000 }, (_, i) => ({ name: `many/${"deep/".repeat(10)}module_${i}.py`, data: Buffer.from(`# ${i}\n`) })),
+      { name: "many-1.0.dist-info/METADATA", data: Buffer.from(metadata.replace(/big/g, "many")) },
+    ]);
+    const server = await startPypiIndex({ dir, metadata: false });
+    try {
+      const client = new IndexClient({ indexUrls: [server.url] });
+      const [big] = await client.projectFiles(server.url, "big");
+      assert.equal(await client.wheelMetadata(big!), metadata);
+      assert.equal(client.counts.rangeRequests, 2, "the tail, then the member");
+      const [many] = await client.projectFiles(server.url, "many");
+      assert.equal(await client.wheelMetadata(many!), metadata.replace(/big/g, "many"));
+      assert.equal(client.counts.rangeRequests, 5, "the tail, the directory before it, then the member");
+      assert.deepEqual(server.downloads(), []);
+    } finally {
+      await server.stop();
     }
   });
 
