@@ -78,36 +78,61 @@ function preference([name, constraint]: [string, Constraint]): string {
   return [exact ? 0 : 1, String(constraint.depth).padStart(6, "0"), String(requested).padStart(6, "0"), constraint.specifiers.length > 0 ? 0 : 1, name].join(" ");
 }
 
+/** What the native resolver takes from the inputs: requirements, and per project the sha256 hashes a file must have (pip's hash-checking mode). */
+export interface NativeInputs {
+  readonly requirements: Requirement[];
+  /** Empty unless the requirements file pins hashes (`--hash=sha256:...`), which turns hash checking on for every project. */
+  readonly hashes: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+const HASH_OPTION = /\s--hash[=\s]\s*([A-Za-z0-9]+):([0-9A-Fa-f]+)/g;
+
 /** The requirements the native resolver can take, or NativeUnsupported naming what it cannot. */
-export function nativeRequirements(requirements: PythonRequirements, requirementsContent: string | undefined): Requirement[] {
+export function nativeRequirements(requirements: PythonRequirements, requirementsContent: string | undefined): NativeInputs {
   if (requirements.extraArgs !== undefined && requirements.extraArgs.trim() !== "") throw new NativeUnsupported(`pip options ${JSON.stringify(requirements.extraArgs)}`);
-  const lines = [...requirements.packages];
+  const lines: { text: string; hashes: string[] }[] = requirements.packages.map((text) => ({ text, hashes: [] }));
   if (requirementsContent !== undefined) {
-    for (const line of requirementsContent.replace(/\\\r?\n/g, "").split(/\r?\n/)) {
-      const text = line.replace(/(^|\s)#.*$/, "").trim();
+    for (const line of requirementsContent.replace(/\\\r?\n/g, " ").split(/\r?\n/)) {
+      let text = ` ${line.replace(/(^|\s)#.*$/, "")}`;
+      const hashes: string[] = [];
+      for (const [, algorithm, digest] of text.matchAll(HASH_OPTION)) {
+        if (algorithm!.toLowerCase() !== "sha256") throw new NativeUnsupported(`the ${algorithm} hash in ${JSON.stringify(line.trim())}`);
+        hashes.push(digest!.toLowerCase());
+      }
+      text = text.replace(HASH_OPTION, "").trim();
       if (text === "") continue;
       if (text.startsWith("-")) throw new NativeUnsupported(`the requirements file line ${JSON.stringify(text)}`);
       if (/\$\{/.test(text)) throw new NativeUnsupported(`an environment variable in ${JSON.stringify(text)}`);
-      lines.push(text);
+      lines.push({ text, hashes });
     }
   }
-  return lines.map((line) => {
+  const hashMode = lines.some((l) => l.hashes.length > 0);
+  const hashes = new Map<string, Set<string>>();
+  const parsed = lines.map(({ text, hashes: digests }) => {
     let requirement: Requirement;
     try {
-      requirement = parseRequirement(line);
+      requirement = parseRequirement(text);
     } catch {
-      throw new NativeUnsupported(`the requirement ${JSON.stringify(line)}`);
+      throw new NativeUnsupported(`the requirement ${JSON.stringify(text)}`);
     }
     if (requirement.url !== undefined) throw new NativeUnsupported(`the direct URL of ${requirement.name}`);
+    if (hashMode) {
+      // pip's hash-checking mode wants every requirement pinned exactly and hashed; pip words what is missing.
+      const pinned = requirement.specifiers.length === 1 && (requirement.specifiers[0]!.operator === "==" || requirement.specifiers[0]!.operator === "===") && !requirement.specifiers[0]!.version.endsWith(".*");
+      if (!pinned || digests.length === 0) throw new NativeUnsupported(`hash-checking mode, and ${JSON.stringify(text)} is not pinned with ==version and --hash`);
+      const name = normalizeProjectName(requirement.name);
+      hashes.set(name, new Set([...(hashes.get(name) ?? []), ...digests]));
+    }
     return requirement;
   });
+  return { requirements: parsed, hashes };
 }
 
 export async function resolveNatively(run: NativeRun): Promise<NativeResult> {
-  const requirements = nativeRequirements(run.requirements, run.requirementsContent);
+  const { requirements, hashes } = nativeRequirements(run.requirements, run.requirementsContent);
   const indexUrls = [run.requirements.indexUrl ?? DEFAULT_INDEX_URL, ...(run.requirements.extraIndexUrls ?? [])];
   const client = new IndexClient({ indexUrls, ...(run.signal ? { signal: run.signal } : {}) });
-  const resolver = new Resolver(client, indexUrls, run.target, run.maxAttempts ?? 2000);
+  const resolver = new Resolver(client, indexUrls, run.target, hashes, run.maxAttempts ?? 2000);
   try {
     const wheels = await resolver.resolve(requirements);
     return { wheels, stats: { ...client.counts, attempts: resolver.attempts } };
@@ -132,6 +157,7 @@ class Resolver {
     private readonly client: IndexClient,
     private readonly indexUrls: readonly string[],
     private readonly target: PythonTarget,
+    private readonly hashes: ReadonlyMap<string, ReadonlySet<string>>,
     private readonly maxAttempts: number,
   ) {
     this.env = markerEnvironment(target);
@@ -250,10 +276,13 @@ class Resolver {
   }
 
   private async findCandidates(name: string): Promise<Candidate[]> {
+    const allowed = this.hashes.size === 0 ? undefined : this.hashes.get(name);
+    if (this.hashes.size > 0 && allowed === undefined) throw new NativeUnsupported(`hash-checking mode, and ${name} has no hash in the requirements`);
     const pages = await Promise.all(this.indexUrls.map((index) => this.client.projectFiles(index, name)));
     const best = new Map<string, { candidate: Candidate; rank: number; build: number }>();
     let files = 0;
     let yanked = 0;
+    let unhashed = 0;
     for (const file of pages.flat()) {
       files++;
       if (!file.filename.endsWith(".whl")) continue;
@@ -268,6 +297,10 @@ class Resolver {
       const rank = wheelRank(file.filename, this.target);
       if (version === undefined || rank === undefined) continue;
       if (file.requiresPython !== undefined && !this.pythonFits(file.requiresPython)) continue;
+      if (allowed !== undefined && (file.sha256 === undefined || !allowed.has(file.sha256))) {
+        unhashed++;
+        continue;
+      }
       if (file.yanked) {
         yanked++;
         continue;
@@ -280,7 +313,11 @@ class Resolver {
     }
     if (best.size === 0) {
       throw new NativeUnsupported(
-        files === 0 ? `${name} is not on the index` : yanked > 0 ? `only yanked wheels of ${name} fit the target` : `${name} has no wheel for the target`,
+        files === 0
+          ? `${name} is not on the index`
+          : unhashed > 0
+            ? `no wheel of ${name} for the target has a hash the requirements allow`
+            : yanked > 0 ? `only yanked wheels of ${name} fit the target` : `${name} has no wheel for the target`,
       );
     }
     return [...best.values()].map((b) => b.candidate).sort((a, b) => compareVersion(b.version, a.version));

@@ -3,7 +3,7 @@
 // inputs, and the cases where it steps aside for pip.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parsePlatform } from "../../src/oci/index.js";
@@ -261,6 +261,26 @@ describe("native resolver, stepping aside for pip", () => {
     await fallsBack({ packages: [], requirementsFile: file, indexUrl: index.url }, /requirements file line "--only-binary :all:"/);
     const direct = await fallsBack({ packages: [`helper @ ${pathToFileURL(fixtures.helper.path).toString()}`], indexUrl: index.url }, /direct URL of helper/);
     assert.deepEqual(direct.wheels.map((w) => w.filename), [fixtures.helper.filename]);
+  });
+
+  it("checks hashes from the requirements file as pip does, and leaves what hash-checking mode refuses to pip", async () => {
+    const file = join(work, "hashed.txt");
+    const hashed = (wheel: { filename: string; sha256: string }) => `    --hash=sha256:${"0".repeat(64)} \\\n    --hash=sha256:${wheel.sha256}`;
+    await writeFile(file, `greet==1.0 \\\n${hashed(fixtures.greet)}\n    # via app\nhelper==1.2 \\\n${hashed(fixtures.helper)}\n`);
+    const both = await sameAsPip({ packages: [], requirementsFile: file, indexUrl: index.url }, amd64);
+    assert.deepEqual(both.wheels.map((w) => w.filename), [fixtures.greet.filename, fixtures.helper.filename]);
+
+    await writeFile(file, `greet==1.0 --hash=sha256:${fixtures.greet.sha256}\n`);
+    const reasons: string[] = [];
+    await assert.rejects(resolveRequirements({ packages: [], requirementsFile: file, indexUrl: index.url }, amd64, options({ onFallback: (r) => reasons.push(r) })), PythonError);
+    assert.deepEqual(reasons, ["hash-checking mode, and helper has no hash in the requirements"]);
+
+    await writeFile(file, `greet==1.0 --hash=sha256:${"0".repeat(64)}\nhelper==1.2 --hash=sha256:${fixtures.helper.sha256}\n`);
+    reasons.length = 0;
+    await assert.rejects(resolveRequirements({ packages: [], requirementsFile: file, indexUrl: index.url }, amd64, options({ onFallback: (r) => reasons.push(r) })), PythonError);
+    assert.deepEqual(reasons, ["no wheel of greet for the target has a hash the requirements allow"]);
+    await writeFile(file, `greet>=1.0 --hash=sha256:${fixtures.greet.sha256}\n`);
+    await assert.rejects(resolveNatively({ requirements: { packages: [], indexUrl: index.url }, requirementsContent: await readFile(file, "utf8"), target: amd64 }), /hash-checking mode, and "greet>=1.0" is not pinned/);
   });
 
   it("for a project without a wheel for the target, and pip words the error", async () => {
