@@ -1,10 +1,12 @@
 // Resolution without starting pip: the index's project pages and wheel metadata read directly
 // (index-client.ts), requirements resolved for the target (its tags, Python version and marker
 // environment, extras included), the newest version that satisfies every specifier among the
-// wheels that run there, with bounded backtracking. Whatever it does not model (direct URLs,
-// pip options, sdist-only projects, an index it cannot read, a conflict it gives up on) raises
-// NativeUnsupported, and the caller runs pip or uv instead, which also word the errors.
+// wheels that run there, with bounded backtracking; `--pre`, `--no-deps` and `--hash` as pip
+// reads them. Whatever it does not model (direct URLs, other pip options, sdist-only projects,
+// an index it cannot read, a conflict it gives up on) raises NativeUnsupported, and the caller
+// runs pip or uv instead, which also word the errors.
 import { parseRequirement, type Requirement } from "../spec/index.js";
+import { splitArguments } from "./arguments.js";
 import { PythonError } from "./errors.js";
 import { IndexClient, IndexUnsupported, type IndexFile } from "./index-client.js";
 import { evaluateMarker, markerEnvironment, type MarkerEnvironment } from "./markers.js";
@@ -83,13 +85,21 @@ export interface NativeInputs {
   readonly requirements: Requirement[];
   /** Empty unless the requirements file pins hashes (`--hash=sha256:...`), which turns hash checking on for every project. */
   readonly hashes: ReadonlyMap<string, ReadonlySet<string>>;
+  /** pip's `--pre`: pre-releases count like releases. */
+  readonly prereleases: boolean;
+  /** pip's `--no-deps`: the requirements alone, none of their dependencies. */
+  readonly noDeps: boolean;
 }
+
+/** The pip options the native resolver models; any other sends the resolution to pip. */
+const MODELLED_OPTIONS = new Set(["--pre", "--no-deps"]);
 
 const HASH_OPTION = /\s--hash[=\s]\s*([A-Za-z0-9]+):([0-9A-Fa-f]+)/g;
 
 /** The requirements the native resolver can take, or NativeUnsupported naming what it cannot. */
 export function nativeRequirements(requirements: PythonRequirements, requirementsContent: string | undefined): NativeInputs {
-  if (requirements.extraArgs !== undefined && requirements.extraArgs.trim() !== "") throw new NativeUnsupported(`pip options ${JSON.stringify(requirements.extraArgs)}`);
+  const options = requirements.extraArgs === undefined ? [] : splitArguments(requirements.extraArgs);
+  if (options.some((option) => !MODELLED_OPTIONS.has(option))) throw new NativeUnsupported(`pip options ${JSON.stringify(requirements.extraArgs)}`);
   const lines: { text: string; hashes: string[] }[] = requirements.packages.map((text) => ({ text, hashes: [] }));
   if (requirementsContent !== undefined) {
     for (const line of requirementsContent.replace(/\\\r?\n/g, " ").split(/\r?\n/)) {
@@ -125,16 +135,16 @@ export function nativeRequirements(requirements: PythonRequirements, requirement
     }
     return requirement;
   });
-  return { requirements: parsed, hashes };
+  return { requirements: parsed, hashes, prereleases: options.includes("--pre"), noDeps: options.includes("--no-deps") };
 }
 
 export async function resolveNatively(run: NativeRun): Promise<NativeResult> {
-  const { requirements, hashes } = nativeRequirements(run.requirements, run.requirementsContent);
+  const inputs = nativeRequirements(run.requirements, run.requirementsContent);
   const indexUrls = [run.requirements.indexUrl ?? DEFAULT_INDEX_URL, ...(run.requirements.extraIndexUrls ?? [])];
   const client = new IndexClient({ indexUrls, ...(run.signal ? { signal: run.signal } : {}) });
-  const resolver = new Resolver(client, indexUrls, run.target, hashes, run.maxAttempts ?? 2000);
+  const resolver = new Resolver(client, indexUrls, run.target, inputs, run.maxAttempts ?? 2000);
   try {
-    const wheels = await resolver.resolve(requirements);
+    const wheels = await resolver.resolve(inputs.requirements);
     return { wheels, stats: { ...client.counts, attempts: resolver.attempts } };
   } catch (error) {
     if (run.signal?.aborted) throw error;
@@ -157,7 +167,7 @@ class Resolver {
     private readonly client: IndexClient,
     private readonly indexUrls: readonly string[],
     private readonly target: PythonTarget,
-    private readonly hashes: ReadonlyMap<string, ReadonlySet<string>>,
+    private readonly inputs: Omit<NativeInputs, "requirements">,
     private readonly maxAttempts: number,
   ) {
     this.env = markerEnvironment(target);
@@ -195,7 +205,7 @@ class Resolver {
     }
     if (next === undefined) return state;
     const [name, constraint] = next;
-    const candidates = filterVersions(await this.candidates(name), constraint.specifiers, (c) => c.version);
+    const candidates = filterVersions(await this.candidates(name), constraint.specifiers, (c) => c.version, this.inputs.prereleases);
     for (const candidate of candidates) {
       if (++this.attempts > this.maxAttempts) throw new NativeUnsupported(`gave up after trying ${this.maxAttempts} candidate versions`);
       const metadata = await this.metadataOf(candidate);
@@ -245,6 +255,7 @@ class Resolver {
    */
   private async addDependencies(state: State, name: string, extras: ReadonlySet<string>): Promise<void> {
     const pin = state.pins.get(name)!;
+    if (this.inputs.noDeps) return;
     const fresh = ["", ...extras].filter((extra) => !pin.extras.has(extra) && (extra === "" || pin.metadata.providesExtras.has(extra)));
     if (fresh.length === 0) return;
     state.pins.set(name, { ...pin, extras: new Set([...pin.extras, ...fresh]) });
@@ -276,8 +287,9 @@ class Resolver {
   }
 
   private async findCandidates(name: string): Promise<Candidate[]> {
-    const allowed = this.hashes.size === 0 ? undefined : this.hashes.get(name);
-    if (this.hashes.size > 0 && allowed === undefined) throw new NativeUnsupported(`hash-checking mode, and ${name} has no hash in the requirements`);
+    const { hashes } = this.inputs;
+    const allowed = hashes.size === 0 ? undefined : hashes.get(name);
+    if (hashes.size > 0 && allowed === undefined) throw new NativeUnsupported(`hash-checking mode, and ${name} has no hash in the requirements`);
     const pages = await Promise.all(this.indexUrls.map((index) => this.client.projectFiles(index, name)));
     const best = new Map<string, { candidate: Candidate; rank: number; build: number }>();
     let files = 0;

@@ -114,6 +114,11 @@ describe("native resolver, compared with pip", () => {
     assert.deepEqual(onAmd64.wheels.map((w) => `${w.name}==${w.version}`), ["app==1.0", "base==1.5"]);
     const pre = await sameAsPip({ packages: ["base>=2.0rc1", "leaf~=1.1"], indexUrl: graph.url }, arm64);
     assert.deepEqual(pre.wheels.map((w) => `${w.name}==${w.version}`), ["base==2.0rc1", "leaf==1.2.1"]);
+    // The pip options it models: --pre admits every pre-release, --no-deps follows no dependency.
+    const anyPre = await sameAsPip({ packages: ["app", "leaf"], indexUrl: graph.url, extraArgs: "--pre" }, amd64);
+    assert.deepEqual(anyPre.wheels.map((w) => `${w.name}==${w.version}`), ["app==1.0", "base==2.0rc1", "leaf==1.3.dev1"]);
+    const alone = await sameAsPip({ packages: ["app[fast]", "top"], indexUrl: graph.url, extraArgs: "--no-deps" }, amd64);
+    assert.deepEqual(alone.wheels.map((w) => `${w.name}==${w.version}`), ["app==1.0", "top==2.0"]);
   });
 });
 
@@ -254,7 +259,7 @@ describe("native resolver, stepping aside for pip", () => {
   }
 
   it("for pip options, option lines in a requirements file, and direct URLs", async () => {
-    const noDeps = await fallsBack({ packages: ["greet"], indexUrl: index.url, extraArgs: "--no-deps" }, /pip options "--no-deps"/);
+    const noDeps = await fallsBack({ packages: ["greet"], indexUrl: index.url, extraArgs: "--no-deps --no-cache-dir" }, /pip options "--no-deps --no-cache-dir"/);
     assert.deepEqual(noDeps.wheels.map((w) => w.name), ["greet"]);
     const file = join(work, "with-options.txt");
     await writeFile(file, `--only-binary :all:\ngreet\n`);
