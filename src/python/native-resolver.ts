@@ -162,7 +162,6 @@ class Resolver {
   private readonly projects = new Map<string, Promise<Candidate[]>>();
   private readonly metadata = new Map<string, Promise<Metadata>>();
 
-
   constructor(
     private readonly client: IndexClient,
     private readonly indexUrls: readonly string[],
