@@ -45,13 +45,15 @@ export class IndexClient {
 
   /** A GET whose body the callback reads; at most CONCURRENT_REQUESTS run at once. */
   private async request<T>(url: string, headers: Record<string, string>, read: (response: Response) => Promise<T>): Promise<T> {
+    // A finished request hands its slot straight to the next waiting one.
     if (this.active >= CONCURRENT_REQUESTS) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
+    else this.active++;
     try {
       return await read(await this.get(url, headers));
     } finally {
-      this.active--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.active--;
     }
   }
 
