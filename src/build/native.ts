@@ -29,7 +29,7 @@ import { buildConfig, type AddedLayer } from "./config.js";
 import { filesLayer } from "./files-layer.js";
 import { planBuild, SPEC_ID_ENV, type BaseSource, type Plan, type Step } from "./plan.js";
 import { pythonLayerHistory, runPythonStep, type PythonStepOptions, type PythonStepProgress, type PythonStepResult, type PythonStepSource } from "./python-step.js";
-import { storeStepCache } from "./registry-step-cache.js";
+import { storeStepCache } from "./python-record.js";
 import type { LayerIdentity } from "./step-keys.js";
 import { blockedError, noWheelError } from "./unsupported.js";
 
