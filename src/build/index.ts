@@ -1,6 +1,7 @@
 export * from "./config.js";
 export * from "./plan.js";
 export * from "./native.js";
+export { withScriptsOnPath } from "./steps/run.js";
 export { DEFAULT_LAYOUT_DIR, destinationFor, describeDestination, existingDigest, type Destination } from "./destination.js";
 export { ImageBuilder, buildImage, type ImageBuilderOptions } from "./image-builder.js";
 export { selectBuilder, nativeSelection, AUTO_ORDER, type Selection, type SelectOptions } from "./select.js";
