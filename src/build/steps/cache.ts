@@ -17,7 +17,7 @@ import type { Blob, Descriptor } from "../../oci/index.js";
 import type { Reference } from "../../reference/index.js";
 import type { Registry } from "../../registry/index.js";
 import { digestHex, readJsonRecord, writeJsonRecord } from "../cache-dir.js";
-import { openCachedLayer, type CacheWarning, type CachedLayer } from "./cached-layer.js";
+import { layerFilePath, openCachedLayer, stampOf, type CacheWarning, type CachedLayer, type LayerStamp } from "./cached-layer.js";
 import { cacheEntryArtifact, fetchCacheEntry, parseCacheEntry, putCacheEntry, StepCacheAnnotation, type CacheStep, type ParsedCacheEntry } from "./artifact.js";
 
 /** How one step's record is written down; a step kept only on disk or only in the registry leaves the other out. */
@@ -125,21 +125,42 @@ export class StepCache<R> {
     if (json?.format !== RECORD_FORMAT) return undefined;
     const record = local.read(json, key);
     if (record === undefined) return undefined;
+    const stamps = isStamps(json.checked) ? json.checked : {};
     const layers: FileLayer[] = [];
+    let restamped = false;
     for (const layer of this.codec.layers(record)) {
-      const file = await openCachedLayer(this.options.cacheDir, layer, warn);
-      if (file === undefined) return undefined;
-      layers.push(file);
+      const opened = await openCachedLayer(this.options.cacheDir, layer, warn, stamps[layer.digest]);
+      if (opened === undefined) return undefined;
+      layers.push(opened.file);
+      if (opened.checked !== stamps[layer.digest]) {
+        stamps[layer.digest] = opened.checked;
+        restamped = true;
+      }
     }
+    // Files hashed just now (copied caches, layers another record healed) need no hashing next time.
+    if (restamped) await this.write(key, record, stamps).catch(() => undefined);
     return { record, layers };
   }
 
-  /** Remembers a step's output on this disk (its layer files are already in the layer cache). */
+  /** Remembers a step's output on this disk; its layer files, just written or checked, are stamped as they are now. */
   async storeLocal(key: string, record: R): Promise<void> {
+    const stamps: Record<string, LayerStamp> = {};
+    for (const layer of this.codec.layers(record)) {
+      const stamp = await stampOf(layerFilePath(this.options.cacheDir, layer.digest));
+      if (stamp !== undefined) stamps[layer.digest] = stamp;
+    }
+    await this.write(key, record, stamps);
+  }
+
+  private async write(key: string, record: R, checked: Record<string, LayerStamp>): Promise<void> {
     const { local } = this.codec;
     if (!local) return;
-    await writeJsonRecord(recordPath(this.options.cacheDir, key), { format: RECORD_FORMAT, ...local.write(record, key) });
+    await writeJsonRecord(recordPath(this.options.cacheDir, key), { format: RECORD_FORMAT, ...local.write(record, key), checked });
   }
+}
+
+function isStamps(value: unknown): value is Record<string, LayerStamp> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Looks a step up in the repository; a hit's layers are the repository's own blobs. Never throws but for an abort. */
