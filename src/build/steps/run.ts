@@ -58,8 +58,9 @@ function runnerOf(step: Step): StepRunner<Step> {
   return runners[step.kind] as StepRunner<Step>;
 }
 
-const baseStep: StepRunner<Extract<Step, { kind: "base" }>> = async (step, context) => async (image) => {
-  image.base = await context.base(step.base, image.platform);
+/** The driver resolved the plan's base (pulled, or a nested spec built first); this reads it for the platform. */
+const baseStep: StepRunner<Extract<Step, { kind: "base" }>> = async (_step, context) => async (image) => {
+  image.base = await context.base(image.platform);
 };
 
 /** System packages first: the apt layer sits right above the base. */

@@ -3,8 +3,8 @@
 import type { CompressionOptions } from "../../layer/index.js";
 import type { Blob, Image, ImageConfig, Platform } from "../../oci/index.js";
 import type { AddedLayer } from "../config.js";
-import type { BuildEvent } from "../native.js";
-import type { BaseSource, Plan, Step } from "../plan.js";
+import type { BuildEvent } from "../events.js";
+import type { Plan, Step } from "../plan.js";
 import type { LayerIdentity } from "../step-keys.js";
 import type { CacheStep } from "./artifact.js";
 import type { RegistryCache } from "./cache.js";
@@ -31,8 +31,8 @@ export interface StepContext {
   readonly largeWheelBytes?: number;
   readonly signal?: AbortSignal;
   readonly emit: (event: BuildEvent) => void;
-  /** The base of one platform: pulled, or a nested spec built first (the builder's business). */
-  readonly base: (source: BaseSource, platform: Platform) => Promise<Base>;
+  /** The base of one platform, from where the driver found (or built) it. */
+  readonly base: (platform: Platform) => Promise<Base>;
 }
 
 /** A layer a step adds, with its history line. */
