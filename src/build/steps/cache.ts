@@ -11,6 +11,11 @@
 // annotations, and back. Reading is checked: a record that does not parse, or was written for
 // another key, is a miss; a registry entry that cannot be read is a miss with a warning; a local
 // layer file whose bytes no longer match is removed with a warning and the step builds it again.
+//
+// To add a cached step: a codec for its record next to the step (as aptCodec in apt-step.ts), a key
+// in step-keys.ts, `new StepCache(codec, options).run(key, build, warn)` in the step, its name in
+// CacheStep (artifact.ts) if the registry keeps it, and a runner in run.ts that pushes its
+// CacheWrite for after the push.
 import { join } from "node:path";
 import type { FileLayer } from "../../layer/index.js";
 import type { Blob, Descriptor } from "../../oci/index.js";
