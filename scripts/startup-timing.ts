@@ -46,21 +46,31 @@ process.on("exit", () => {
 
 interface Outcome {
   seconds: number;
+  /** User + system CPU seconds of the process (from /usr/bin/time): less swayed by the machine's load than wall time. */
+  cpu: number;
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
+const TIME = "/usr/bin/time";
+const CPU_LINE = /\nCPU ([\d.]+) ([\d.]+)\n?$/;
+
 function timeRun(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Outcome> {
   return new Promise((done, fail) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(TIME, ["-f", "\nCPU %U %S", process.execPath, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", fail);
-    child.on("close", (code) => done({ seconds: Number(process.hrtime.bigint() - started) / 1e9, code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on("close", (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const stderr = Buffer.concat(err).toString();
+      const cpu = CPU_LINE.exec(stderr);
+      done({ seconds, cpu: cpu ? Number(cpu[1]) + Number(cpu[2]) : NaN, code, stdout: Buffer.concat(out).toString(), stderr: stderr.replace(CPU_LINE, "") });
+    });
   });
 }
 
@@ -113,6 +123,7 @@ try {
     const args = scenario === "version" ? ["--version"] : scenario === "help" ? ["--help"] : project!.args;
     const cwd = scenario === "noop" ? project!.dir : work;
     const times = entries.map(() => [] as number[]);
+    const cpus = entries.map(() => [] as number[]);
     const loadBefore = load();
     // One untimed run each first (the page cache and the compile cache, where enabled, are warm after it).
     for (const entry of entries) await timeRun([entry, ...args], cwd, env);
@@ -122,12 +133,13 @@ try {
         const r = await timeRun([entry, ...args], cwd, env);
         if (r.code !== 0) throw new Error(`${entry} ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
         times[k]!.push(r.seconds);
+        cpus[k]!.push(r.cpu);
       }
     }
     process.stdout.write(`\n## ${scenario}: \`imagespec ${args.join(" ")}\`, ${runs} runs each, interleaved; load before ${loadBefore}, after ${load()}\n`);
     for (const [k, entry] of entries.entries()) {
       const t = times[k]!;
-      process.stdout.write(`- ${entry}: median ${ms(median(t))} (min ${ms(Math.min(...t))}, max ${ms(Math.max(...t))})\n`);
+      process.stdout.write(`- ${entry}: median ${ms(median(t))} (min ${ms(Math.min(...t))}, max ${ms(Math.max(...t))}); CPU median ${ms(median(cpus[k]!))}\n`);
     }
     if (registry) {
       const manifests = (await registry.requests()).filter((r) => r.path !== "/v2/" && r.path !== "/v2");
