@@ -1,14 +1,15 @@
 // How long the CLI takes to start, measured as a user meets it: whole processes, interleaved so that
 // the machine's load falls on every variant alike.
 //
-//   node --import tsx scripts/startup-timing.ts [--runs N] [--scenario version|help|noop]... ENTRY...
+//   node --import tsx scripts/startup-timing.ts [--runs N] [--scenario version|help|noop]... [--profile] ENTRY...
 //
 // ENTRY is a CLI entry file (dist/cli/bin.js, or a copy of an older build's, to compare against).
 // Scenarios: `--version`; `--help`; `build` of a spec whose image already exists in a local registry
 // (docker-registry on 127.0.0.1), where the registry's access log is checked for exactly one
-// manifest request per run. One more run of each prints how many modules it loaded, by package.
+// manifest request per run. One more run of each prints how many modules it loaded, by package;
+// with --profile, one more under --cpu-prof prints where its CPU time went (self time by source file).
 import { spawn } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -20,7 +21,7 @@ type Scenario = (typeof SCENARIOS)[number];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { runs: { type: "string", default: "9" }, scenario: { type: "string", multiple: true } },
+  options: { runs: { type: "string", default: "9" }, scenario: { type: "string", multiple: true }, profile: { type: "boolean", default: false } },
 });
 const runs = Number(values.runs);
 const scenarios = (values.scenario ?? ["version", "noop"]) as Scenario[];
@@ -78,6 +79,35 @@ function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { url: string; functionName: string } }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time of one --cpu-prof profile by where the code came from: a bundle file, a package, node itself, idle, GC. */
+async function profileSummary(dir: string): Promise<string> {
+  const file = (await readdir(dir)).find((f) => f.endsWith(".cpuprofile"));
+  if (file === undefined) return "no profile written";
+  const profile = JSON.parse(await readFile(join(dir, file), "utf8")) as CpuProfile;
+  const where = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const by = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const frame = where.get(id)!;
+    const url = frame.url;
+    const key =
+      url === ""
+        ? `(${frame.functionName || "native"})`
+        : url.startsWith("node:")
+          ? "node internals"
+          : (/\/node_modules\/((@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? url.replace(/^.*\/dist\//, "dist/").replace(/^.*\/(cli\/)/, "$1"));
+    by.set(key, (by.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const total = [...by.values()].reduce((a, b) => a + b, 0);
+  const top = [...by].sort((a, b) => b[1] - a[1]).slice(0, 12);
+  return `${ms(total / 1e6)} sampled: ${top.map(([k, v]) => `${k} ${ms(v / 1e6)}`).join(", ")}`;
 }
 
 const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
@@ -150,6 +180,14 @@ try {
     for (const entry of entries) {
       const r = await timeRun(["--import", COUNTER, entry, ...args], cwd, env);
       process.stdout.write(`- ${entry}: ${/MODULES (.*)/.exec(r.stderr)?.[1] ?? "no module count"}\n`);
+      if (values.profile) {
+        const dir = join(work, "profile");
+        await rm(dir, { recursive: true, force: true });
+        if (process.env.KEEP_PROFILE) await mkdir(process.env.KEEP_PROFILE, { recursive: true });
+        await timeRun(["--cpu-prof", `--cpu-prof-dir=${dir}`, entry, ...args], cwd, env);
+        process.stdout.write(`  CPU profile: ${await profileSummary(dir)}\n`);
+        if (process.env.KEEP_PROFILE) for (const f of await readdir(dir)) await writeFile(join(process.env.KEEP_PROFILE, `${scenario}-${f}`), await readFile(join(dir, f)));
+      }
     }
   }
 } finally {
