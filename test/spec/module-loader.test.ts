@@ -47,7 +47,9 @@ before(async () => {
   await mkdir(pkg);
   await copyFile(join(ROOT, "package.json"), join(pkg, "package.json"));
   await symlink(join(ROOT, "node_modules"), join(pkg, "node_modules"));
+  // As `npm run build` makes it: tsc for the library, scripts/build-cli.ts for the command.
   await runOk(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "tsconfig.build.json"), "--outDir", join(pkg, "dist")], { timeoutMs: 300_000 });
+  await runOk(process.execPath, [join(ROOT, "scripts", "build-cli.ts"), join(pkg, "dist", "cli")], { timeoutMs: 300_000 });
   bin = join(pkg, "dist", "cli", "bin.js");
   expected = await imageName(new ImageSpec(FIELDS));
 });

@@ -76,9 +76,6 @@ export const ENDPOINT_ENV = "FLYTE_PLATFORM_URL";
 export const INSECURE_ENV = "FLYTE_PLATFORM_INSECURE";
 
 export const registerRegisterCommand: RegisterCommand = (program: Command) => {
-  // `register --version V` (flytectl's spelling) must reach the subcommand, not print the tool's
-  // version: program options are read before the subcommand name only (`imagespec --version` still works).
-  program.enablePositionalOptions();
   const command = program
     .command("register")
     .description("build the images a workflow file's tasks run in (skipping existing tags), then register its tasks, workflows and launch plans with FlyteAdmin")
