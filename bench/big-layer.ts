@@ -57,8 +57,11 @@ function content(total: number, compressible: boolean): Readable {
   });
 }
 
-/** Writes LAYOUT (tag "bench") holding one image with one pigz-compressed layer of a `size`-byte file. */
-export async function writeBigLayout(dir: string, size: number, compressible: boolean): Promise<{ layout: string; layerBytes: number }> {
+/**
+ * Writes LAYOUT (tag "bench") holding one image with one pigz-compressed layer of a `size`-byte file:
+ * the bytes of `from` when given (a file writeBigSource made: generating text is slow), else new ones.
+ */
+export async function writeBigLayout(dir: string, size: number, compressible: boolean, from?: string): Promise<{ layout: string; layerBytes: number }> {
   const layout = join(dir, "layout");
   const blobs = join(layout, "blobs", "sha256");
   await mkdir(blobs, { recursive: true });
@@ -72,7 +75,8 @@ export async function writeBigLayout(dir: string, size: number, compressible: bo
     pigz.on("error", reject);
     pigz.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`pigz exited ${code}`))));
   });
-  const fill = pipeline(content(size, compressible), entry).then(() => pack.finalize());
+  const bytes = from !== undefined ? createReadStream(from, { highWaterMark: MIB }) : content(size, compressible);
+  const fill = pipeline(bytes, entry).then(() => pack.finalize());
   await Promise.all([fill, pipeline(pack, tarHash, pigz.stdin), pipeline(pigz.stdout, gzHash, createWriteStream(temp)), exited]);
   await finishLayout(layout, temp, { mediaType: MediaType.OciLayerGzip, digest: gzHash.digest, size: gzHash.size }, tarHash.digest);
   return { layout, layerBytes: gzHash.size };

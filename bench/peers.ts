@@ -1,4 +1,4 @@
-// imagespec against its peers, side by side on the same inputs, on this machine (issue 10).
+// imagespec against its peers, side by side on the same inputs, on this machine (issues 10 and 17).
 //
 //   npm run bench                               every scenario, results appended to bench/RESULTS.md
 //   npm run bench:cold  (or :noop :warm :fresh :shared :push :compress :memory :cross)
@@ -10,14 +10,16 @@
 //   noop      the same spec again, the image exists: whole `imagespec build` process, requests
 //   warm      one source file changed, local caches kept (buildah --layers)
 //   fresh     one source file changed, local caches emptied (a CI runner), registry has the image
-//   shared    a second spec sharing the big packages: bytes pushed
-//   push      a 1 GiB layer (compressible, incompressible): imagespec's registry client vs skopeo copy
+//   shared    a second spec sharing the big packages, to another and to the same repository:
+//             layers shared by digest, bytes uploaded against bytes new to the registry
+//   push      a 1 GiB file (compressible, incompressible) packed, gzipped and pushed: imagespec
+//             build vs skopeo copy, cores used; and the transfer alone (imagespec copy vs skopeo)
 //   compress  imagespec's gzip against pigz and gzip on the same data (bench/compress.ts)
 //   memory    peak RSS pushing a 2 GiB layer (bench/push-memory.ts)
 //   cross     linux/arm64 on this amd64 machine: imagespec native vs buildah + qemu-user-static
 //
-// imagespec runs as the compiled CLI (`node dist/cli/main.js build`, built by this script with
-// tsconfig.build.json), a whole process per build as users run it. buildah runs as the CLI too:
+// imagespec runs as the built CLI as installed (`node <package.json's bin> build`, built by this
+// script with `npm run build`), a whole process per build as users run it. buildah runs as the CLI too:
 // `buildah --root R --runroot R --storage-driver overlay build --isolation chroot --layers` then
 // `buildah push`, storage and its cache mounts (TMPDIR) in temp dirs of the run. Each side pushes
 // to its own repository of the same local docker-registry; the registry's access log says what was
@@ -860,7 +862,7 @@ async function shared(): Promise<Section> {
 // --- push throughput -----------------------------------------------------------------------------
 
 /** An OCI layout with one `size`-byte file in one gzip layer (compressed by pigz -6), cached in the bench cache. */
-async function bigLayerLayout(size: number, compressible: boolean): Promise<{ layout: string; layerBytes: number; note: string }> {
+async function bigLayerLayout(size: number, compressible: boolean, from?: string): Promise<{ layout: string; layerBytes: number; note: string }> {
   const dir = join(benchCacheRoot(), `big-layer-v1-${compressible ? "text" : "random"}-${size}`);
   const layout = join(dir, "layout");
   const { writeBigLayout } = await import("./big-layer.js");
@@ -870,7 +872,7 @@ async function bigLayerLayout(size: number, compressible: boolean): Promise<{ la
   }
   await rm(dir, { recursive: true, force: true });
   const started = Date.now();
-  const r = await writeBigLayout(dir, size, compressible);
+  const r = await writeBigLayout(dir, size, compressible, from);
   const seconds = (Date.now() - started) / 1000;
   await writeFile(join(dir, "done.json"), JSON.stringify({ layerBytes: r.layerBytes, seconds }));
   return { layout, layerBytes: r.layerBytes, note: `made by this run in ${seconds.toFixed(0)} s, cached in ${dir}` };
@@ -991,7 +993,8 @@ async function push(): Promise<Section> {
   const transferReps = reps(2);
   for (const compressible of [true, false]) {
     const kind = compressible ? "compressible" : "incompressible";
-    const { layout, layerBytes, note } = await bigLayerLayout(size, compressible);
+    const source = await bigSource(size, compressible);
+    const { layout, layerBytes, note } = await bigLayerLayout(size, compressible, join(source.dir, "data", "big.bin"));
     const { a: ours, b: theirs } = await alternate(
       transferReps,
       (i) =>
@@ -1029,7 +1032,8 @@ async function push(): Promise<Section> {
 async function compress(): Promise<Section> {
   const n = reps(2);
   const before = load();
-  const m = await measureOk(process.execPath, ["--import", "tsx", "bench/compress.ts", "256", String(n)], { timeoutMs: 900_000 });
+  const mib = scaled(256 * MIB) / MIB;
+  const m = await measureOk(process.execPath, ["--import", "tsx", "bench/compress.ts", String(mib), String(n)], { timeoutMs: 900_000 });
   const after = load();
   const out = m.stdout.trim();
   // Rows: `name  MB/s  seconds  cores  ratio`, aligned with spaces.
@@ -1049,7 +1053,7 @@ async function compress(): Promise<Section> {
   ];
   return {
     title: "compression throughput",
-    measures: `bench/compress.ts: 256 MiB of generated data (1 MiB chunks, half text-like, half noise) through each compressor, best of ${n}; MB/s of input, the cores a run actually got (CPU time / wall time), and the size ratio.`,
+    measures: `bench/compress.ts: ${mib} MiB of generated data (1 MiB chunks, half text-like, half noise) through each compressor, best of ${n}; MB/s of input, the cores a run actually got (CPU time / wall time), and the size ratio.`,
     lines: ["```", out, "```", "", `- load average ${before} before, ${after} after`],
     verdicts,
   };
@@ -1057,7 +1061,8 @@ async function compress(): Promise<Section> {
 
 async function memory(): Promise<Section> {
   const before = load();
-  const m = await measure(process.execPath, ["--import", "tsx", "bench/push-memory.ts", "--size-gib", "2", "--no-results"], { timeoutMs: 1_800_000 });
+  const gib = scaled(2048 * MIB) / (1024 * MIB);
+  const m = await measure(process.execPath, ["--import", "tsx", "bench/push-memory.ts", "--size-gib", String(gib), "--no-results"], { timeoutMs: 1_800_000 });
   const after = load();
   if (m.code !== 0) {
     return { title: "memory", measures: "bench/push-memory.ts", lines: [`- push-memory.ts failed: ${m.stderr.slice(-1500)}`], verdicts: [verdict("peak resident memory while pushing 2 GiB: under 200 MB", undefined, "the run failed")] };
