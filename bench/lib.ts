@@ -301,9 +301,15 @@ interface AnyManifest {
 /** Every blob (digest -> size) that some manifest of some repository of the registry refers to. */
 export async function registryBlobs(host: string): Promise<Map<string, number>> {
   const blobs = new Map<string, number>();
-  const catalog = (await (await fetch(`http://${host}/v2/_catalog?n=10000`)).json()) as { repositories?: string[] };
+  const json = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`http://${host}${path}`);
+    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  // 1000 is distribution's largest page (a larger n is refused); the bench's registries hold fewer repositories.
+  const catalog = await json<{ repositories?: string[] }>("/v2/_catalog?n=1000");
   for (const repo of catalog.repositories ?? []) {
-    const tags = (await (await fetch(`http://${host}/v2/${repo}/tags/list`)).json()) as { tags?: string[] | null };
+    const tags = await json<{ tags?: string[] | null }>(`/v2/${repo}/tags/list`);
     const queue = [...(tags.tags ?? [])];
     const seen = new Set<string>();
     for (let ref = queue.shift(); ref !== undefined; ref = queue.shift()) {
