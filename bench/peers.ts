@@ -920,11 +920,6 @@ async function skopeoCopy(f: Fixture, reg: TestRegistry, source: string, extra: 
   }
 }
 
-/** What the registry received, checked: exactly one layer blob of about the expected size. */
-async function pushedLayer(reg: TestRegistry): Promise<Uploads> {
-  return uploadsOf(reg.host, await reg.requests());
-}
-
 async function push(): Promise<Section> {
   const f = await getFixture();
   const n = reps(2);
@@ -961,7 +956,7 @@ async function push(): Promise<Section> {
               sampleCpu: true,
               timeoutMs: 900_000,
             });
-            const u = await pushedLayer(reg);
+            const u = await uploadsOf(reg.host, await reg.requests());
             uploaded.push(`imagespec #${i + 1} uploaded ${u.blobs.length} blobs ${fmtBytes(u.blobBytes)}`);
             return m;
           } finally {
@@ -972,7 +967,7 @@ async function push(): Promise<Section> {
         withFreshRegistry(async (reg) => {
           log(`push ${kind} #${i + 1}: skopeo copy (gzip -6 + push)`);
           const m = await skopeoCopy(f, reg, `oci:${source.tarLayout}:bench`, ["--dest-compress-format", "gzip", "--dest-compress-level", "6"], `${kind}-${i}`);
-          const u = await pushedLayer(reg);
+          const u = await uploadsOf(reg.host, await reg.requests());
           uploaded.push(`skopeo #${i + 1} uploaded ${u.blobs.length} blobs ${fmtBytes(u.blobBytes)}`);
           return m;
         }),
