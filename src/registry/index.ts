@@ -1,11 +1,13 @@
 // The registry package's public API: the Registry facade, the keychain (with its provider slot for
-// ECR), the typed errors, and the lower layers for code that needs them (the ECR module, tests).
+// vendors' credential sources), the vendor hook interface, the typed errors, and the lower layers
+// for code that needs them (a vendor's module, tests).
 export { Registry, type RegistryOptions, type CopyOptions, type CopyResult } from "./registry.js";
 export { parseImageLocation, formatImageLocation, type ImageLocation } from "./location.js";
 export type { ExistsResult } from "./exists.js";
 export type { PushEvent, PushOptions, PushResult, BlobOutcome, FailureDiagnosis } from "./push.js";
 export { readConfig, selectPlatform, ImageFormatError } from "./pull.js";
 export { Credential, type CredentialKind } from "./credential.js";
+export { vendorFor, withHint, type RegistryVendor } from "./vendor.js";
 export {
   Keychain,
   defaultKeychain,
