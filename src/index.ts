@@ -9,3 +9,4 @@ export * from "./registry/index.js";
 export * from "./build/index.js";
 export * from "./python/index.js";
 export * from "./workflow/index.js";
+export * from "./session/index.js";
