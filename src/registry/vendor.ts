@@ -10,7 +10,7 @@ import type { CredentialSource } from "./keychain.js";
 import type { FailureDiagnosis } from "./push.js";
 
 export interface RegistryVendor {
-  /** Short name for messages and logs (`ecr`). */
+  /** Short name for messages and logs. */
   readonly name: string;
   /** Whether the registry host (`host[:port]`) is this vendor's. Only then are the hooks below asked. */
   matches(host: string): boolean;
