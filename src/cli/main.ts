@@ -2,6 +2,8 @@
 // The `imagespec` command. Thin: parses flags, calls the library, prints.
 // Exit codes: 0 ok, 1 the operation failed, 2 usage error (bad flags or input).
 import { Command, CommanderError } from "commander";
+// Specs loaded by any command carry the ECR settings block and get ECR's host checks.
+import "../ecr/spec-vendor.js";
 import { commands } from "./commands/index.js";
 import { applyConfig, loadConfig } from "./config.js";
 import { reportError } from "./output.js";

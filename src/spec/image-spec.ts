@@ -11,11 +11,11 @@ import {
   type Builder,
   type CopyEntry,
   type CopyInput,
-  type EcrOptions,
   type ImageSpecFields,
   type ImageSpecSchemaInput,
 } from "./schema.js";
 import { validateSpecInput } from "./validate.js";
+import type { VendorSettings } from "./vendor.js";
 
 /** A spec as code writes it. `baseImage` may be a reference, another ImageSpec, or a nested spec object. */
 export type ImageSpecInput = Omit<ImageSpecSchemaInput, "baseImage"> & { baseImage?: string | ImageSpec | ImageSpecInput };
@@ -25,6 +25,11 @@ export interface ImageSpecOptions {
   baseDir?: string;
 }
 
+// The registry vendors' settings blocks (`ecr`), as fields of the spec (see ./vendor.ts).
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface ImageSpec extends Readonly<VendorSettings> {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class ImageSpec {
   readonly [IMAGE_SPEC_BRAND] = true as const;
 
@@ -62,7 +67,6 @@ export class ImageSpec {
   declare readonly tagFormat: string | undefined;
   declare readonly builder: Builder;
   declare readonly builderOptions: Readonly<Record<string, unknown>>;
-  declare readonly ecr: Readonly<EcrOptions>;
 
   /** Push even when the tag already exists in the registry (set with `forcePush()`). */
   readonly isForcePush: boolean;

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import "../../src/ecr/spec-vendor.js"; // the ECR spec vendor, registered as the package's entry points register it
 import { ValidationError } from "../../src/errors.js";
 import { ImageSpec, specTag } from "../../src/spec/index.js";
 
