@@ -7,7 +7,7 @@ import { ImagespecError } from "../errors.js";
 import { formatReference, withDigest, type Reference } from "../reference/index.js";
 import { isImageIndex, type Blob, type Image, type ImageIndex } from "../oci/index.js";
 import type { DistributionClient } from "./client.js";
-import { forEachLimited } from "./concurrency.js";
+import { forEachLimited } from "../concurrency.js";
 import { RegistryError } from "./errors.js";
 import { manifestExists } from "./exists.js";
 import { backoffDelay, isRetryableStatus, mayRetry, sleep } from "./retry.js";

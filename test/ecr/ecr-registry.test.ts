@@ -6,7 +6,7 @@ import { stat, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ECRClient, SetRepositoryPolicyCommand } from "@aws-sdk/client-ecr";
-import { EcrError, EcrSupport, EcrTokenCache, PULL_STATEMENT_SID, ecrSchema, type EcrOptions } from "../../src/index.js";
+import { EcrError, EcrSupport, EcrTokenCache, PULL_STATEMENT_SID, ecrSchema, type EcrOptions } from "../../src/ecr/index.js";
 import { Keychain, Registry, RegistryError, type RegistryOptions } from "../../src/registry/index.js";
 import { ImagespecError } from "../../src/errors.js";
 import { ecrFailureDiagnosis } from "../../src/ecr/diagnose.js";
