@@ -1,13 +1,14 @@
-// imagespec/registry: the Registry client, image locations, the keychain and credential sources
-// (where a vendor such as ECR plugs in), endpoint settings and the typed errors. The HTTP
-// transport, the distribution client, token caches, challenge parsing and scopes are internals:
-// code inside the library imports them from their files.
+// imagespec/registry: the Registry client, image locations, the keychain and credential sources,
+// the vendor hook interface (registry/vendor.ts: where a hosted registry plugs in), endpoint
+// settings and the typed errors. The HTTP transport, the distribution client, token caches,
+// challenge parsing and scopes are internals: code inside the library imports them from their files.
 export { Registry, type RegistryOptions, type CopyOptions, type CopyResult } from "./registry.js";
 export { parseImageLocation, formatImageLocation, type ImageLocation } from "./location.js";
 export type { ExistsResult } from "./exists.js";
 export type { PushEvent, PushOptions, PushResult, BlobOutcome, FailureDiagnosis } from "./push.js";
 export { readConfig, selectPlatform, ImageFormatError } from "./pull.js";
 export { Credential, type CredentialKind } from "./credential.js";
+export { vendorFor, withHint, type RegistryVendor } from "./vendor.js";
 export {
   Keychain,
   defaultKeychain,

@@ -35,7 +35,7 @@ export interface PushOptions {
 
 /**
  * What a vendor makes of a push request that failed without an HTTP answer: an error that says
- * what really happened (src/ecr: "the repository does not exist", confirmed through the ECR API),
+ * what really happened ("the repository does not exist", confirmed through the vendor's API),
  * or undefined when it has nothing to add.
  */
 export type FailureDiagnosis = (failure: { readonly error: RegistryError; readonly reference: Reference }) => Promise<Error | undefined>;
@@ -146,7 +146,7 @@ export async function pushImage(
 }
 
 /**
- * PUTs the top manifest under its tag. True when written; false when an immutable tag (ECR's
+ * PUTs the top manifest under its tag. True when written; false when an immutable tag (the
  * TAG_INVALID) already points at exactly this manifest, which is the outcome the push wanted.
  * The same tag on other content is an error that says so.
  */
@@ -169,7 +169,7 @@ async function putTopManifest(client: DistributionClient, ref: Reference, digest
       "TAG_IMMUTABLE",
       `cannot push ${formatReference(ref)}: the tag is immutable in ${ref.registry}/${ref.repository} and already points at other content (${current}, not ${digest})`,
       {
-        hint: "the image under this tag differs from the one built now (a non-reproducible input, or a tag written by another tool); push under another tag, delete the old image, or make the repository's tags mutable (ECR: tagMutability MUTABLE, or an *_WITH_EXCLUSION filter for this tag); --force cannot overwrite an immutable tag",
+        hint: "the image under this tag differs from the one built now (a non-reproducible input, or a tag written by another tool); push under another tag, delete the old image, or make the repository's tags mutable; --force cannot overwrite an immutable tag",
         cause: error,
       },
     );
@@ -248,8 +248,8 @@ async function ensureBlob(
       if (signal.aborted) throw caught;
       const error = caught instanceof RegistryError && caught.side === undefined ? caught.onSide("target") : caught;
       if (error instanceof RegistryError && error.side === "target" && error.status === undefined) {
-        // A vendor may know what a dropped connection means (ECR drops uploads to a repository
-        // that does not exist, and its API can confirm it); everywhere else it is a network fault.
+        // A vendor may know what a dropped connection means (some drop uploads to a repository
+        // that does not exist, and their API can confirm it); everywhere else it is a network fault.
         const diagnosed = await options.diagnose?.({ error, reference: ref }).catch(() => undefined);
         if (diagnosed) throw diagnosed;
       }

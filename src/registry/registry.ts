@@ -13,27 +13,33 @@ import { fetchManifest, pullAny, pullImage, pullIndex } from "./pull.js";
 import { InflightBlobs, pushImage, type FailureDiagnosis, type PushEvent, type PushOptions, type PushResult } from "./push.js";
 import { Transport, type TransportOptions } from "./transport.js";
 import type { UploadSettings } from "./upload.js";
+import { explainFailure, vendorFor, type RegistryVendor } from "./vendor.js";
 
 export interface RegistryOptions extends TransportOptions {
-  /** Where credentials come from (default: defaultKeychain()). */
+  /**
+   * Where credentials come from (default: defaultKeychain() with the vendors' credential sources
+   * after explicit credentials; a keychain given here is used as it is).
+   */
   readonly keychain?: Keychain;
+  /**
+   * Hosted registries' hooks (src/registry/vendor.ts): for a host a vendor claims, its repository
+   * hook runs before each push, its diagnosis reads a dropped request, its hint explains a failure.
+   */
+  readonly vendors?: readonly RegistryVendor[];
   /** Blobs pushed at once (default 4). */
   readonly concurrency?: number;
   /** How blobs are uploaded (monolithic/streamed/chunked thresholds). */
   readonly upload?: UploadSettings;
   /** Share tokens between Registry objects that use the same keychain. */
   readonly tokenCache?: TokenCache;
-  /**
-   * Runs before each push to a registry, before any request: the repository hook (src/ecr uses
-   * it to create an ECR repository on demand). A rejection fails the push.
-   */
+  /** Runs before each push to any registry, before any request and before the vendor's hook. A rejection fails the push. */
   readonly beforePush?: (ref: Reference) => Promise<void>;
   /**
-   * A vendor's reading of a push request that failed without an HTTP answer (src/ecr confirms a
-   * missing ECR repository through its API). Generic registry code draws no vendor conclusions.
+   * A reading of a push request that failed without an HTTP answer, for every host (a vendor's
+   * own is asked for its hosts only). Generic registry code draws no vendor conclusions.
    */
   readonly diagnose?: FailureDiagnosis;
-  /** Runs on close(): releases what the options brought along (the ECR module's SDK clients). */
+  /** Runs on close(): releases what the options brought along (a vendor's API clients). */
   readonly onClose?: () => void | Promise<void>;
 }
 
@@ -57,6 +63,19 @@ export interface CopyResult {
 
 type RefInput = Reference | string;
 
+/** The first diagnosis any of the hooks makes, asked in order. */
+function firstDiagnosis(hooks: readonly (FailureDiagnosis | undefined)[]): FailureDiagnosis | undefined {
+  const present = hooks.filter((hook): hook is FailureDiagnosis => hook !== undefined);
+  if (present.length <= 1) return present[0];
+  return async (failure) => {
+    for (const hook of present) {
+      const diagnosed = await hook(failure);
+      if (diagnosed) return diagnosed;
+    }
+    return undefined;
+  };
+}
+
 function toReference(ref: RefInput): Reference {
   return typeof ref === "string" ? parseReference(ref) : ref;
 }
@@ -68,9 +87,12 @@ export class Registry {
   private readonly clients = new Map<string, DistributionClient>();
   private readonly inflight = new InflightBlobs();
 
+  private readonly vendors: readonly RegistryVendor[];
+
   constructor(private readonly options: RegistryOptions = {}) {
     this.transport = new Transport(options);
-    this.keychain = options.keychain ?? defaultKeychain();
+    this.vendors = options.vendors ?? [];
+    this.keychain = options.keychain ?? defaultKeychain({ providers: this.vendors.flatMap((v) => (v.credentials ? [v.credentials] : [])) });
     this.tokens = options.tokenCache ?? new TokenCache();
   }
 
@@ -112,21 +134,38 @@ export class Registry {
     return pullIndex(this.client(reference.registry), reference, signal);
   }
 
-  async push(ref: RefInput, image: Image | ImageIndex, options: PushOptions = {}): Promise<PushResult> {
+  /**
+   * What must happen before anything is pushed to the reference's repository: the beforePush
+   * option, then the repository hook of the vendor serving the host. push() runs it itself; a
+   * builder that pushes with another tool (buildx, buildah) runs it first.
+   */
+  async beforePush(ref: RefInput): Promise<void> {
     const reference = toReference(ref);
     await this.options.beforePush?.(reference);
-    return pushImage(
-      this.client(reference.registry),
-      reference,
-      image,
-      {
-        ...(this.options.concurrency !== undefined ? { concurrency: this.options.concurrency } : {}),
-        ...(this.options.upload ? { upload: this.options.upload } : {}),
-        ...(this.options.diagnose ? { diagnose: this.options.diagnose } : {}),
-        ...options,
-      },
-      this.inflight,
-    );
+    await vendorFor(this.vendors, reference.registry)?.beforePush?.(reference);
+  }
+
+  async push(ref: RefInput, image: Image | ImageIndex, options: PushOptions = {}): Promise<PushResult> {
+    const reference = toReference(ref);
+    await this.beforePush(reference);
+    const vendor = vendorFor(this.vendors, reference.registry);
+    const diagnose = firstDiagnosis([this.options.diagnose, vendor?.diagnose]);
+    try {
+      return await pushImage(
+        this.client(reference.registry),
+        reference,
+        image,
+        {
+          ...(this.options.concurrency !== undefined ? { concurrency: this.options.concurrency } : {}),
+          ...(this.options.upload ? { upload: this.options.upload } : {}),
+          ...(diagnose ? { diagnose } : {}),
+          ...options,
+        },
+        this.inflight,
+      );
+    } catch (error) {
+      throw explainFailure(vendor, error, reference);
+    }
   }
 
   /** Every tag of the reference's repository (`pageSize` asks for pages of that many, following Link headers). */

@@ -21,7 +21,7 @@ export interface UploadSettings {
   readonly mode?: UploadMode;
   /** Default 1 MiB. */
   readonly monolithicMaxBytes?: number;
-  /** PATCH size in chunked mode (default 5 MiB, ECR's minimum); raised to the registry's OCI-Chunk-Min-Length. */
+  /** PATCH size in chunked mode (default 5 MiB, the smallest some registries accept); raised to the registry's OCI-Chunk-Min-Length. */
   readonly chunkSize?: number;
 }
 
@@ -141,7 +141,7 @@ async function sendStream(client: DistributionClient, repository: string, locati
     await res.discard();
     throw failure;
   }
-  // Some registries (ECR) answer 201 where the spec says 202.
+  // Some registries answer 201 where the spec says 202.
   if (res.status !== 202 && res.status !== 201 && res.status !== 204) return res.fail({ expected: "202 Accepted" });
   await res.discard();
   return nextLocation(res.header("location"), location);
