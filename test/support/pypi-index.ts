@@ -166,7 +166,10 @@ export async function startPypiIndex(options: PypiIndexOptions): Promise<PypiInd
         });
       }
       if (format === "json") {
-        // PEP 691 as warehouse writes it (api-version 1.1: sizes and versions, PEP 714's core-metadata key beside the old one).
+        // PEP 691 as warehouse writes it (api-version 1.1: sizes and versions, PEP 714's core-metadata
+        // key, and warehouse's historical "data-dist-info-metadata"). Never "dist-info-metadata" with a
+        // dict: pip up to 23.2 crashes on it (TypeError: unhashable type: 'dict'), which is why PEP 714
+        // renamed the key and PyPI does not serve it; Debian 12's pip (23.0.1) is one of those.
         const body = {
           meta: { "api-version": "1.1" },
           name,
@@ -179,7 +182,7 @@ export async function startPypiIndex(options: PypiIndexOptions): Promise<PypiInd
             yanked: options.yanked?.[e.file] === undefined ? false : options.yanked[e.file] || true,
             size: e.size,
             "core-metadata": e.metadataSha256 !== undefined ? { sha256: e.metadataSha256 } : false,
-            "dist-info-metadata": e.metadataSha256 !== undefined ? { sha256: e.metadataSha256 } : false,
+            "data-dist-info-metadata": e.metadataSha256 !== undefined ? { sha256: e.metadataSha256 } : false,
           })),
         };
         return send(res, 200, JSON.stringify(body), JSON_TYPE, { vary: "Accept" });
