@@ -1,6 +1,7 @@
 // The native builder: executes a plan without running anything inside the image. The base's
 // layers are reused as they are (streamed or mounted, never unpacked), imagespec's own layers
 // are written reproducibly on top, and the result goes to a registry or an OCI image layout.
+import { join } from "node:path";
 import { ImagespecError } from "../errors.js";
 import { closeGzipWorkers, resolveCompressor, type Compression, type CompressionOptions } from "../layer/index.js";
 import {
@@ -18,7 +19,7 @@ import {
 } from "../oci/index.js";
 import { DEFAULT_IMAGE_PATH, PythonError } from "../python/index.js";
 import { parseReference, type Reference } from "../reference/index.js";
-import { Registry, readConfig, type PushEvent } from "../registry/index.js";
+import { BlobLocations, Registry, readConfig, type PushEvent } from "../registry/index.js";
 import type { ImageSpec } from "../spec/index.js";
 import { aptLayerHistory, runAptStep, storeAptStep, type AptStepOptions, type AptStepResult, type AptStepSource } from "./apt-step.js";
 import type { BackendName } from "./backends/types.js";
@@ -149,6 +150,8 @@ export class NativeBuilder {
   constructor(private readonly options: BuildOptions = {}) {
     this.ownsRegistry = options.registry === undefined;
     this.registry = options.registry ?? new Registry();
+    // Where pushed and pulled blobs are, kept with the other caches: later pushes mount them.
+    this.registry.rememberBlobLocations(new BlobLocations(join(options.cacheDir ?? defaultCacheDir(), "blob-locations.json")));
   }
 
   async close(): Promise<void> {

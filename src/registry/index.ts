@@ -22,6 +22,7 @@ export { TokenCache, Authenticator } from "./auth.js";
 export { parseChallenges, type Challenge } from "./challenge.js";
 export { RegistryError, type RegistryErrorDetail } from "./errors.js";
 export { BlobReadError, type UploadMode, type UploadSettings } from "./upload.js";
+export { BlobLocations } from "./blob-locations.js";
 export { DistributionClient, type FetchedManifest, type ManifestDescriptor, type UploadStart } from "./client.js";
 export { parseRegistryEndpoints, checkEndpoint, REGISTRY_ENDPOINTS_ENV, type RegistryEndpoints } from "./endpoints.js";
 export { Transport, HttpResponse, type TransportOptions, type TransportTimeouts, type HttpRequest } from "./transport.js";
