@@ -104,6 +104,7 @@ function fileLayer(
     diffId,
     ...(uncompressedSize !== undefined ? { uncompressedSize } : {}),
     ...extra,
+    verifiesItself: true,
     async open() {
       const check = new DigestingStream({ digest: descriptor.digest, size: descriptor.size, what: `layer ${path}` });
       // pipeline closes the file when the reader stops early or the check fails. 256 KiB reads: a
