@@ -1,23 +1,30 @@
-// The one entry point for building specs: the native builder when it can, a Dockerfile builder
-// (docker buildx, podman, buildah, BuildKit) when the spec needs one or asks for one. Both run the
-// same existence check first (src/build/destination.ts), so an image whose tag exists is never
-// rebuilt, and an error from that check stops the build. Both report through BuildEvent and
-// return a BuildResult.
-import { randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
+// The build driver, the one entry point for building specs. For each plan it decides, in this order
+// and nowhere else: where the image goes (destination.ts), whether it is already there (the
+// publisher's existence check: yes, no, or an error that stops the build, never read as "exists"),
+// which builder builds it (select.ts: native when it can, a Dockerfile builder when the spec needs
+// or asks for one), and the plan's nested base, built (or found) through this same driver so the
+// base gets the same choice. Then the builder builds (builders/types.ts: PlanBuilder) and the
+// publisher writes (publishers/). Each image and destination is worked on once (once.ts), so a base
+// shared by several specs is built once. Every path reports through BuildEvent and returns a BuildResult.
 import { join } from "node:path";
 import { ImagespecError } from "../errors.js";
-import { formatPlatform } from "../oci/index.js";
-import { isLoopbackHost, parseReference, type Reference } from "../reference/index.js";
-import { readConfig, Registry, type Credential } from "../registry/index.js";
+import { closeGzipWorkers } from "../layer/index.js";
+import { formatPlatform, type LayoutReference } from "../oci/index.js";
+import { parseReference, type Reference } from "../reference/index.js";
+import { BlobLocations, Registry, type Credential } from "../registry/index.js";
 import type { Builder, ImageSpec } from "../spec/index.js";
-import { writeAuthDir, type BackendName, type BackendsConfig, type Backend } from "./backends/index.js";
+import type { BackendName, BackendsConfig, Backend } from "./backends/index.js";
+import { DockerfilePlanBuilder } from "./builders/dockerfile.js";
+import type { BaseImage, PlanBuilder } from "./builders/types.js";
 import { defaultCacheDir } from "./cache-dir.js";
-import { specDockerfile, writeContext } from "./context.js";
-import { describeDestination, destinationFor, existingDigest, type Destination } from "./destination.js";
-import { NativeBuilder, type BuildEvent, type BuildOptions, type BuildResult } from "./native.js";
-import { baseSource, planBuild, type Plan } from "./plan.js";
+import { describeDestination, destinationFor, parseOutput, type Destination } from "./destination.js";
+import type { BuildEvent, BuildOptions, BuildResult } from "./events.js";
+import { NativePlanBuilder } from "./native.js";
+import { oncePerKey } from "./once.js";
+import { planBuild, type Plan } from "./plan.js";
+import { publisherFor } from "./publishers/index.js";
 import { nativeSelection, selectBuilder, type Selection } from "./select.js";
+import { blockedError } from "./unsupported.js";
 
 export interface ImageBuilderOptions extends BuildOptions {
   /** Overrides every spec's `builder` (the CLI's --builder). */
@@ -53,26 +60,35 @@ function specBackends(spec: ImageSpec, config: BackendsConfig, cacheDir: string)
   };
 }
 
-function hostOf(image: string): string | undefined {
-  if (image === "scratch") return undefined;
-  return parseReference(image).registry;
+/** A build's result, with where the image is as a value (a nested base is read from there). */
+interface Outcome {
+  result: BuildResult;
+  destination: Destination;
 }
 
 export class ImageBuilder {
-  private readonly registry: Registry;
+  protected readonly registry: Registry;
   private readonly ownsRegistry: boolean;
-  private readonly native: NativeBuilder;
-  private readonly inFlight = new Map<string, Promise<BuildResult>>();
+  private readonly native: NativePlanBuilder;
+  /** The output option as a layout value, parsed on first use (a bad one fails the build that uses it). */
+  private output: { value: LayoutReference | undefined } | undefined;
+  /** One run per image name and destination, however often it is asked for (as a spec, or as a base). */
+  private readonly run = oncePerKey(
+    (plan: Plan, destination: Destination) => `${plan.image}\0${describeDestination(destination)}`,
+    (plan: Plan, destination: Destination) => this.execute(plan, destination),
+  );
 
   constructor(private readonly options: ImageBuilderOptions = {}) {
     this.ownsRegistry = options.registry === undefined;
     this.registry = options.registry ?? new Registry();
-    this.native = new NativeBuilder({ ...options, registry: this.registry });
+    // Where pushed and pulled blobs are, kept with the other caches: later pushes mount them.
+    this.registry.rememberBlobLocations(new BlobLocations(join(options.cacheDir ?? defaultCacheDir(), "blob-locations.json")));
+    this.native = new NativePlanBuilder({ ...options, registry: this.registry });
   }
 
   async close(): Promise<void> {
-    await this.native.close();
     if (this.ownsRegistry) await this.registry.close();
+    await closeGzipWorkers();
   }
 
   private emit(event: BuildEvent): void {
@@ -80,30 +96,49 @@ export class ImageBuilder {
   }
 
   async build(spec: ImageSpec): Promise<BuildResult> {
-    const plan = await planBuild(spec, { preview: false });
-    const native = nativeSelection(plan, this.options.builder);
-    if (native) {
-      this.emit({ kind: "builder", image: plan.image, builder: "native", reason: native.reason });
-      return this.native.buildPlan(plan);
-    }
-    const key = `${plan.image}\0${this.options.output ?? ""}`;
-    let running = this.inFlight.get(key);
-    if (!running) {
-      running = this.buildWithDockerfile(plan);
-      this.inFlight.set(key, running);
-    }
-    return running;
+    return this.buildPlan(await planBuild(spec, { preview: false }));
+  }
+
+  /** Builds a plan made with planBuild (once per image name and destination, however often it is asked). */
+  async buildPlan(plan: Plan): Promise<BuildResult> {
+    return (await this.outcome(plan)).result;
+  }
+
+  private outcome(plan: Plan, asBase = false): Promise<Outcome> {
+    return this.run(plan, this.destination(plan, asBase));
+  }
+
+  /**
+   * Where the plan's image goes. A nested base goes to the output layout under its own name: the
+   * output's tag names the image asked for, and the base written there would be overwritten by it.
+   */
+  private destination(plan: Plan, asBase = false): Destination {
+    this.output ??= { value: this.options.output === undefined ? undefined : parseOutput(this.options.output) };
+    const output = this.output.value;
+    return destinationFor(plan, asBase && output !== undefined ? { dir: output.dir } : output);
+  }
+
+  /**
+   * The native builder, when it builds the plan, with the reason; undefined when a Dockerfile
+   * builder does. Decided without looking for any tool; what cannot be built as asked is refused.
+   */
+  protected nativeChoice(plan: Plan): Extract<Selection, { kind: "native" }> | undefined {
+    return nativeSelection(plan, this.options.builder);
   }
 
   /**
    * The builder `build` uses for the plan, and why, found as `build` finds it (the dry run shows
    * it): native without looking for tools, else the Dockerfile builder that is installed and works.
    */
-  async selection(plan: Plan): Promise<Selection> {
-    const native = nativeSelection(plan, this.options.builder);
+  selection(plan: Plan): Promise<Selection> {
+    return this.choose(plan, this.destination(plan));
+  }
+
+  private async choose(plan: Plan, destination: Destination): Promise<Selection> {
+    const native = this.nativeChoice(plan);
     if (native) return native;
     // What the build refuses before anything else, the selection refuses too.
-    this.dockerfileDestination(plan);
+    this.dockerfileDestination(plan, destination);
     const cacheDir = this.options.cacheDir ?? defaultCacheDir();
     return selectBuilder(plan, {
       ...(this.options.builder !== undefined ? { builder: this.options.builder } : {}),
@@ -113,9 +148,8 @@ export class ImageBuilder {
   }
 
   /** A Dockerfile builder pushes, so its destination must be a registry. */
-  private dockerfileDestination(plan: Plan): Extract<Destination, { kind: "registry" }> {
+  private dockerfileDestination(plan: Plan, destination: Destination): Extract<Destination, { kind: "registry" }> {
     const { spec } = plan;
-    const destination = destinationFor(plan, this.options.output);
     if (destination.kind !== "registry") {
       throw new ImagespecError("DOCKERFILE_NEEDS_REGISTRY", `spec "${spec.name}" is built with a Dockerfile builder, which pushes to a registry; ${spec.registry === undefined ? "the spec names no registry" : "an OCI layout output was asked for"}`, {
         hint: "set the spec's registry (a local one works: docker run -p 5000:5000 registry:2, then registry: localhost:5000), or build natively",
@@ -124,107 +158,109 @@ export class ImageBuilder {
     return destination;
   }
 
-  private async buildWithDockerfile(plan: Plan): Promise<BuildResult> {
+  private builderFor(selection: Selection): PlanBuilder {
+    if (selection.kind === "native") return this.native;
+    const { options } = this;
+    return new DockerfilePlanBuilder(selection.backend, {
+      registry: this.registry,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.beforePush ? { beforePush: options.beforePush } : {}),
+      ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...(options.backends ? { backends: options.backends } : {}),
+      ...(options.tempDir !== undefined ? { tempDir: options.tempDir } : {}),
+    });
+  }
+
+  /** The plan's base: scratch, an image reference, or a nested base spec built (or found) through this driver. */
+  private async base(plan: Plan): Promise<BaseImage> {
+    const source = plan.steps.find((s) => s.kind === "base")?.base;
+    if (source === undefined) throw new Error("a plan always has a base step");
+    switch (source.kind) {
+      case "scratch":
+        return { kind: "scratch" };
+      case "image":
+        return { kind: "image", name: source.reference, at: { kind: "registry", reference: parseReference(source.reference) } };
+      case "spec": {
+        const { result, destination } = await this.outcome(await planBuild(source.spec, { preview: false }), true);
+        return { kind: "image", name: result.image, at: destination };
+      }
+    }
+  }
+
+  private async execute(plan: Plan, destination: Destination): Promise<Outcome> {
     const { spec, image } = plan;
+    const { signal } = this.options;
     this.emit({ kind: "plan", image, plan });
-    const destination = this.dockerfileDestination(plan);
+    // What is decided without looking for a tool comes first: native is announced (or refused as
+    // asked), and a build that needs a Dockerfile builder must go to a registry.
+    const native = this.nativeChoice(plan);
+    if (native) this.emit({ kind: "builder", image, builder: "native", reason: native.reason });
+    else this.dockerfileDestination(plan, destination);
     const location = describeDestination(destination);
     const platforms = plan.platforms.map(formatPlatform);
-    const signal = this.options.signal;
+    const publisher = publisherFor(destination, this.registry);
 
     // The existence check decides before any builder is looked for; an error from it stops the build.
     if (!this.options.force && !spec.isForcePush) {
-      const digest = await existingDigest(this.registry, destination, signal);
+      const digest = await publisher.existing(signal);
       if (digest !== undefined) {
         this.emit({ kind: "exists", image, digest });
-        return { image, status: "exists", digest, location, platforms, bytesWritten: 0, blobsSkipped: 0 };
+        return { destination, result: { image, status: "exists", digest, location, platforms, bytesWritten: 0, blobsSkipped: 0 } };
       }
     }
 
-    const selection = await this.selection(plan);
-    if (selection.kind !== "dockerfile") throw new Error("selectBuilder chose native for a plan that needs a Dockerfile builder");
-    const backend = selection.backend;
-    this.emit({ kind: "builder", image, builder: backend.name, reason: selection.reason });
-
-    // A nested base spec is built (or found) first, through this same builder.
-    const source = await baseSource(spec);
-    let base: string;
-    if (source.kind === "spec") {
-      base = (await this.build(source.spec)).location;
-      if (base.startsWith("oci:")) {
-        throw new ImagespecError("DOCKERFILE_NEEDS_REGISTRY", `spec "${spec.name}" is built with a Dockerfile builder, whose FROM must be in a registry, but its base spec "${source.spec.name}" went to ${base}`, {
-          hint: "set the base spec's registry, so the base is pushed where the builder can pull it",
-        });
-      }
-    } else {
-      base = source.kind === "scratch" ? "scratch" : source.reference;
+    const selection = native ?? (await this.choose(plan, destination));
+    if (!native) {
+      if (selection.kind !== "dockerfile") throw new Error("selectBuilder chose native for a plan that needs a Dockerfile builder");
+      this.emit({ kind: "builder", image, builder: selection.backend.name, reason: selection.reason });
     }
+    const builder = this.builderFor(selection);
+    const built = await builder.build(plan, { destination, base: await this.base(plan) });
+    // A Dockerfile tool has pushed by itself (its builder read back the digest); anything else is published here.
+    const published =
+      built.kind === "pushed"
+        ? { digest: built.digest, bytesWritten: 0, blobsSkipped: 0 }
+        : await publisher.publish(built.image, {
+            ...(built.afterPush ? { afterPush: built.afterPush } : {}),
+            onPush: (event) => this.emit({ kind: "push", image, event }),
+            ...(signal ? { signal } : {}),
+          });
+    this.emit({ kind: "done", image, digest: published.digest });
+    return { destination, result: { image, status: "built", digest: published.digest, location, platforms, bytesWritten: published.bytesWritten, blobsSkipped: published.blobsSkipped } };
+  }
+}
 
-    const runsCommands = spec.aptPackages.length > 0 || spec.condaPackages.length > 0 || spec.cuda !== undefined || spec.commands.length > 0 || spec.packages.length > 0 || spec.requirements !== undefined;
-    const baseUser = runsCommands && base !== "scratch" ? await this.baseUser(image, base, plan) : undefined;
-    const generated = await specDockerfile(spec, { base, ...(baseUser !== undefined ? { baseUser } : {}) });
-
-    const target = parseReference(image);
-    const pullHosts = [...new Set(generated.images.map(hostOf).filter((h): h is string => h !== undefined))];
-    const insecureHosts = new Set(
-      [target.registry, ...pullHosts].filter((h) => isLoopbackHost(h) || (this.options.insecureRegistries ?? []).some((i) => i.toLowerCase() === h.toLowerCase() || i.toLowerCase() === h.toLowerCase().replace(/:\d+$/, ""))).map((h) => h.toLowerCase()),
-    );
-    const parent = this.options.tempDir ?? tmpdir();
-    const context = await writeContext(generated, parent);
-    let auth: Awaited<ReturnType<typeof writeAuthDir>> | undefined;
-    try {
-      const resolve = this.options.credentials ?? ((host: string) => this.registry.keychain.resolve(host));
-      auth = await writeAuthDir([target.registry, ...pullHosts], resolve, { parent, ...(this.options.backends?.env ? { env: this.options.backends.env } : {}) });
-      await this.options.beforePush?.(target);
-      await backend.build(
-        {
-          context,
-          buildId: randomBytes(8).toString("hex"),
-          image,
-          platforms,
-          insecureHosts,
-          targetHost: target.registry,
-          pullHosts,
-          authDir: auth.dir,
-        },
-        {
-          onLine: ({ stream, line }, step) => this.emit({ kind: "output", image, builder: backend.name, step, stream, line }),
-          ...(signal ? { signal } : {}),
-        },
-      );
-    } finally {
-      await context.remove();
-      await auth?.remove();
-    }
-
-    // What the tool pushed, as the registry has it: the digest, and proof the push landed.
-    const pushed = await this.registry.exists(image, signal);
-    if (!pushed.present) {
-      throw new ImagespecError("BUILDER_PUSH_MISSING", `${backend.name} finished, but ${image} is not in the registry`, {
-        hint: "check the builder's output above for where it pushed to; the image name must match exactly",
-      });
-    }
-    this.emit({ kind: "done", image, digest: pushed.digest });
-    return { image, status: "built", digest: pushed.digest, location, platforms, bytesWritten: 0, blobsSkipped: 0 };
+/**
+ * The native builder alone: the driver with the choice fixed to native (embedders and tests that
+ * must not run a Dockerfile tool). A spec it cannot build, nested base specs included, is refused
+ * (NATIVE_UNSUPPORTED), naming the fields.
+ */
+export class NativeBuilder extends ImageBuilder {
+  constructor(options: BuildOptions = {}) {
+    super(options);
   }
 
-  /** The base's USER, so it is restored after the RUN steps switch to root; undefined (with a warning) when it cannot be read. */
-  private async baseUser(image: string, base: string, plan: Plan): Promise<string | undefined> {
-    try {
-      const baseImage = await this.registry.getImage(base, plan.platforms[0], this.options.signal);
-      const user = (await readConfig(baseImage.config)).config?.User;
-      return user === undefined || user === "" ? undefined : user;
-    } catch (error) {
-      if (this.options.signal?.aborted) throw error;
-      this.emit({ kind: "warning", image, message: `could not read the base image's user (${(error as Error).message}); the image runs as root unless the spec sets user` });
-      return undefined;
-    }
+  protected override nativeChoice(plan: Plan): Extract<Selection, { kind: "native" }> {
+    if (plan.blockers.length > 0) throw blockedError(plan);
+    return { kind: "native", reason: "the native builder was asked for (NativeBuilder)" };
   }
 }
 
 /** Builds one spec with an ImageBuilder made for the call. */
 export async function buildImage(spec: ImageSpec, options: ImageBuilderOptions = {}): Promise<BuildResult> {
   const builder = new ImageBuilder(options);
+  try {
+    return await builder.build(spec);
+  } finally {
+    await builder.close();
+  }
+}
+
+/** Builds one spec with a NativeBuilder made for the call. */
+export async function buildSpec(spec: ImageSpec, options: BuildOptions = {}): Promise<BuildResult> {
+  const builder = new NativeBuilder(options);
   try {
     return await builder.build(spec);
   } finally {

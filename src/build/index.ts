@@ -1,8 +1,12 @@
 export * from "./config.js";
 export * from "./plan.js";
+export * from "./events.js";
 export * from "./native.js";
-export { DEFAULT_LAYOUT_DIR, destinationFor, describeDestination, existingDigest, type Destination } from "./destination.js";
-export { ImageBuilder, buildImage, type ImageBuilderOptions } from "./image-builder.js";
+export { DEFAULT_LAYOUT_DIR, destinationFor, describeDestination, parseOutput, type Destination } from "./destination.js";
+export { ImageBuilder, NativeBuilder, buildImage, buildSpec, type ImageBuilderOptions } from "./image-builder.js";
+export type { PlanBuilder, BuildRequest, Built, BaseImage } from "./builders/types.js";
+export { DockerfilePlanBuilder, type DockerfileBuilderOptions } from "./builders/dockerfile.js";
+export { publisherFor, existingDigest, RegistryPublisher, LayoutPublisher, type Publisher, type Published, type PublishOptions } from "./publishers/index.js";
 export { selectBuilder, nativeSelection, AUTO_ORDER, type Selection, type SelectOptions } from "./select.js";
 export {
   generateDockerfile,

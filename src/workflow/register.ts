@@ -2,8 +2,7 @@
 // registry, then create tasks, workflows and launch plans in FlyteAdmin, in that order, so every
 // reference points at something registered. Nothing is registered unless every image is verified
 // present: a task is never registered against an image whose existence is unknown.
-import type { ImageBuilder } from "../build/index.js";
-import type { BuildResult } from "../build/native.js";
+import type { BuildResult, ImageBuilder } from "../build/index.js";
 import type { Registry } from "../registry/index.js";
 import type { ImageSpec } from "../spec/index.js";
 import type { AdminClient, CreateOutcome } from "./admin.js";

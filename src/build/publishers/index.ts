@@ -1,0 +1,19 @@
+// The publisher for a destination: a registry, or an OCI image layout.
+import type { Registry } from "../../registry/index.js";
+import type { Destination } from "../destination.js";
+import { LayoutPublisher } from "./layout.js";
+import { RegistryPublisher } from "./registry.js";
+import type { Publisher } from "./types.js";
+
+export type { Published, PublishOptions, Publisher } from "./types.js";
+export { LayoutPublisher } from "./layout.js";
+export { RegistryPublisher } from "./registry.js";
+
+export function publisherFor(destination: Destination, registry: Registry): Publisher {
+  return destination.kind === "registry" ? new RegistryPublisher(registry, destination.reference) : new LayoutPublisher(destination.dir, destination.tag);
+}
+
+/** The digest of the image already at the destination; undefined when it is not there; throws when that cannot be told. */
+export function existingDigest(registry: Registry, destination: Destination, signal?: AbortSignal): Promise<string | undefined> {
+  return publisherFor(destination, registry).existing(signal);
+}
