@@ -1,8 +1,9 @@
-// Native apt: Debian (and Ubuntu) packages laid into a layer without running anything, as apko and
+// imagespec/apt: native apt: Debian (and Ubuntu) packages laid into a layer without running anything, as apko and
 // rules_distroless do. From the base image's files: its release (os-release), apt sources and
 // keyrings, and dpkg database; then the signed InRelease, the Packages indexes by hash,
 // resolution for the target architecture, the .debs (checked against the index), and the layer's
-// entries with dpkg's database updated.
+// entries with dpkg's database updated. The .deb (ar) reader and the InRelease signature check are
+// internals, imported from their files.
 //
 //   const base = await readBaseFiles(layers, { cacheDir });
 //   const plan = await resolveApt(base, ["curl", "jq"], { platform, cacheDir });
@@ -29,8 +30,6 @@ export { compareVersions, parseRelations, satisfies } from "./version.js";
 export { parseSourcesList, parseDeb822Sources, type SourceEntry } from "./sources.js";
 export { parseDpkgStatus } from "./dpkg-status.js";
 export { parseOsRelease, type OsRelease } from "./os-release.js";
-export { readArMembers, readDebControl } from "./deb.js";
-export { verifyInRelease, readKeyring } from "./release.js";
 export { buildUniverse, resolvePackages, type Resolution } from "./resolve.js";
 export type { IndexPackage } from "./packages-index.js";
 

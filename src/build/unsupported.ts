@@ -5,11 +5,11 @@
 // by itself; the native builder alone refuses. They never pretend a builder ran.
 import { ImagespecError } from "../errors.js";
 import { PythonError } from "../python/index.js";
+import { DOCKERFILE_BUILDERS } from "../spec/schema.js";
 import type { Builder } from "../spec/index.js";
 import type { Plan } from "./plan.js";
 
-/** The builders that run a generated Dockerfile (src/build/backends). */
-export const DOCKERFILE_BUILDERS = ["docker", "podman", "buildah", "buildkit"] as const;
+export { DOCKERFILE_BUILDERS };
 
 const DOCKERFILE = `a Dockerfile builder (${DOCKERFILE_BUILDERS.join(", ")})`;
 const PICKS_ONE = `build with builder: auto through ImageBuilder / buildImage (what \`imagespec build\` runs), which picks ${DOCKERFILE} that is installed`;

@@ -1,6 +1,7 @@
 // Shell completion scripts made from the program's own commands and options, so they cannot
 // drift from the CLI: bash (complete -F) and zsh (#compdef, with descriptions).
 import type { Command, Option } from "commander";
+import { BUILDERS } from "../spec/index.js";
 
 interface Node {
   /** "" for the program, else "ecr login" style. */
@@ -11,7 +12,7 @@ interface Node {
 
 /** Values offered after an option, where there is a fixed set. */
 const OPTION_VALUES: Record<string, string[]> = {
-  "--builder": ["auto", "native", "docker", "podman", "buildah", "buildkit"],
+  "--builder": [...BUILDERS],
   "--compression": ["gzip", "zstd"],
 };
 

@@ -15,6 +15,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { fileURLToPath } from "node:url";
 import { EnvHttpProxyAgent, fetch, type Dispatcher } from "undici";
+import { mapLimited } from "../concurrency.js";
 import { DigestingStream } from "../oci/index.js";
 import { fileDigest } from "../spec/tree-digest.js";
 import { PythonError, redactUrl } from "./errors.js";
@@ -56,11 +57,8 @@ export function wheelCachePath(cacheDir: string, sha256: string): string {
 }
 
 export async function downloadWheels(wheels: readonly ResolvedWheel[], options: DownloadOptions): Promise<DownloadedWheel[]> {
-  const results = new Array<DownloadedWheel>(wheels.length);
-  await forEachBounded(wheels.length, options.concurrency ?? 4, async (index) => {
-    results[index] = await downloadWheel(wheels[index]!, options);
-  });
-  return results;
+  // The first failure cancels the downloads still running (through the signal each one gets).
+  return mapLimited(wheels, options.concurrency ?? 4, (wheel, signal) => downloadWheel(wheel, { ...options, signal }), { signal: options.signal });
 }
 
 export async function downloadWheel(wheel: ResolvedWheel, options: DownloadOptions): Promise<DownloadedWheel> {
@@ -237,22 +235,4 @@ async function sizeOf(path: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/** Runs task(0..count-1) with at most `limit` at a time; the first failure is thrown after the running ones settle. */
-async function forEachBounded(count: number, limit: number, task: (index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < count) {
-      const index = next++;
-      try {
-        await task(index);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, worker));
-  if (failure) throw failure.error;
 }

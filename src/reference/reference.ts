@@ -12,7 +12,8 @@ const HOSTNAME = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-
 const IPV6 = /^\[[0-9a-fA-F:.]+(?:%[A-Za-z0-9]+)?\]$/;
 const MAX_NAME = 255;
 
-export class ReferenceError extends ImagespecError {
+/** An image reference (or registry location) that cannot be parsed; named so as not to shadow the global ReferenceError. */
+export class InvalidReferenceError extends ImagespecError {
   constructor(input: string, problem: string, hint: string) {
     // (A reference typed with `user:password@` is shown without the credential: ImagespecError redacts.)
     super("INVALID_REFERENCE", `invalid image reference ${JSON.stringify(input)}: ${problem}`, { hint });
@@ -99,8 +100,8 @@ export function checkTag(tag: string): string | undefined {
 
 export function parseReference(input: string): Reference {
   const text = input.trim();
-  if (text === "") throw new ReferenceError(input, "it is empty", "write it as host/repository:tag, e.g. localhost:5000/app:v1");
-  if (/\s/.test(text)) throw new ReferenceError(input, "it contains white space", "remove the spaces");
+  if (text === "") throw new InvalidReferenceError(input, "it is empty", "write it as host/repository:tag, e.g. localhost:5000/app:v1");
+  if (/\s/.test(text)) throw new InvalidReferenceError(input, "it contains white space", "remove the spaces");
   refuseScheme(input, text, "an image reference");
 
   let rest = text;
@@ -108,16 +109,16 @@ export function parseReference(input: string): Reference {
   const at = rest.indexOf("@");
   // `user:password@host/...`: an '@' before any '/' is user info, never a digest separator.
   if (at >= 0 && !rest.slice(0, at).includes("/") && rest.slice(at + 1).includes("/")) {
-    throw new ReferenceError(input, "an image reference holds no user name or password", "drop the user info before '@'; give credentials with --username and --password-stdin, or a docker/podman auth file");
+    throw new InvalidReferenceError(input, "an image reference holds no user name or password", "drop the user info before '@'; give credentials with --username and --password-stdin, or a docker/podman auth file");
   }
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!DIGEST.test(digest)) {
-      throw new ReferenceError(input, `${JSON.stringify(digest)} is not a digest`, "a digest looks like sha256:<64 hex characters>");
+      throw new InvalidReferenceError(input, `${JSON.stringify(digest)} is not a digest`, "a digest looks like sha256:<64 hex characters>");
     }
     if (digest.startsWith("sha256:") && !/^sha256:[a-f0-9]{64}$/.test(digest)) {
-      throw new ReferenceError(input, "a sha256 digest has 64 lower-case hex characters", "copy the digest exactly");
+      throw new InvalidReferenceError(input, "a sha256 digest has 64 lower-case hex characters", "copy the digest exactly");
     }
   }
 
@@ -129,7 +130,7 @@ export function parseReference(input: string): Reference {
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
     const problem = checkTag(tag);
-    if (problem) throw new ReferenceError(input, `tag ${JSON.stringify(tag)} is invalid: ${problem}`, "fix the tag after the ':'");
+    if (problem) throw new InvalidReferenceError(input, `tag ${JSON.stringify(tag)} is invalid: ${problem}`, "fix the tag after the ':'");
   }
 
   const slash = rest.indexOf("/");
@@ -139,18 +140,18 @@ export function parseReference(input: string): Reference {
     registry = rest.slice(0, slash);
     repository = rest.slice(slash + 1);
     const problem = checkHost(registry);
-    if (problem) throw new ReferenceError(input, `registry host ${JSON.stringify(registry)} is invalid: ${problem}`, "write the registry as host[:port]");
+    if (problem) throw new InvalidReferenceError(input, `registry host ${JSON.stringify(registry)} is invalid: ${problem}`, "write the registry as host[:port]");
     registry = normaliseHost(registry);
   } else {
     registry = DOCKER_HUB;
     repository = rest;
   }
   // Checked before Docker Hub's `library/` is added, which would hide an empty name.
-  if (repository === "") throw new ReferenceError(input, "the repository name is empty", "write it as host/repository:tag, e.g. localhost:5000/app:v1");
+  if (repository === "") throw new InvalidReferenceError(input, "the repository name is empty", "write it as host/repository:tag, e.g. localhost:5000/app:v1");
   if (registry === DOCKER_HUB && !repository.includes("/")) repository = `library/${repository}`;
 
   const problem = checkRepository(repository);
-  if (problem) throw new ReferenceError(input, problem, "repository names are lower case, e.g. team/my-image");
+  if (problem) throw new InvalidReferenceError(input, problem, "repository names are lower case, e.g. team/my-image");
   if (tag === undefined && digest === undefined) tag = "latest";
   return { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
@@ -170,11 +171,11 @@ export function parseRegistryLocation(input: string): RegistryLocation {
   const prefix = isHost ? (slash >= 0 ? text.slice(slash + 1) : "") : text;
   const hostProblem = first === "" ? "the host is empty" : checkHost(host);
   if (hostProblem) {
-    throw new ReferenceError(input, `registry host ${JSON.stringify(first)} is invalid: ${hostProblem}`, "write the registry as host[:port][/path], e.g. localhost:5000 or 123456789012.dkr.ecr.us-east-1.amazonaws.com/team");
+    throw new InvalidReferenceError(input, `registry host ${JSON.stringify(first)} is invalid: ${hostProblem}`, "write the registry as host[:port][/path], e.g. localhost:5000 or 123456789012.dkr.ecr.us-east-1.amazonaws.com/team");
   }
   if (prefix !== "") {
     const problem = checkRepository(prefix);
-    if (problem) throw new ReferenceError(input, `registry path ${JSON.stringify(prefix)}: ${problem}`, "the path after the host is lower case, e.g. /team");
+    if (problem) throw new InvalidReferenceError(input, `registry path ${JSON.stringify(prefix)}: ${problem}`, "the path after the host is lower case, e.g. /team");
   }
   return { host: normaliseHost(host), prefix };
 }
@@ -183,7 +184,7 @@ export function parseRegistryLocation(input: string): RegistryLocation {
 function refuseScheme(input: string, text: string, what: string): void {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text)?.[1];
   if (scheme === undefined) return;
-  throw new ReferenceError(input, `${what} has no scheme, but this starts with ${JSON.stringify(`${scheme}://`)}`, `drop the scheme: write ${JSON.stringify(text.slice(scheme.length + 3))}; plain HTTP is chosen with --insecure-registry (loopback hosts use it by default)`);
+  throw new InvalidReferenceError(input, `${what} has no scheme, but this starts with ${JSON.stringify(`${scheme}://`)}`, `drop the scheme: write ${JSON.stringify(text.slice(scheme.length + 3))}; plain HTTP is chosen with --insecure-registry (loopback hosts use it by default)`);
 }
 
 /** `registry/repository` with no tag or digest. */
@@ -203,7 +204,7 @@ export function referenceIdentifier(ref: Reference): string {
 
 export function withTag(ref: Reference, tag: string): Reference {
   const problem = checkTag(tag);
-  if (problem) throw new ReferenceError(tag, problem, "choose another tag");
+  if (problem) throw new InvalidReferenceError(tag, problem, "choose another tag");
   return { registry: ref.registry, repository: ref.repository, tag };
 }
 

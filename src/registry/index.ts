@@ -1,5 +1,7 @@
-// The registry package's public API: the Registry facade, the keychain (with its provider slot for
-// ECR), the typed errors, and the lower layers for code that needs them (the ECR module, tests).
+// imagespec/registry: the Registry client, image locations, the keychain and credential sources
+// (where a vendor such as ECR plugs in), endpoint settings and the typed errors. The HTTP
+// transport, the distribution client, token caches, challenge parsing and scopes are internals:
+// code inside the library imports them from their files.
 export { Registry, type RegistryOptions, type CopyOptions, type CopyResult } from "./registry.js";
 export { parseImageLocation, formatImageLocation, type ImageLocation } from "./location.js";
 export type { ExistsResult } from "./exists.js";
@@ -15,17 +17,11 @@ export {
   type DefaultKeychainOptions,
   type ExplicitCredential,
 } from "./keychain.js";
-export { runCredentialHelper, CredentialHelperError } from "./credential-helper.js";
 export { authKeyHost, DOCKER_HUB_AUTH_KEY } from "./auth-file.js";
-export { writeAuthFileEntry } from "./auth-file-write.js";
-export { TokenCache, Authenticator } from "./auth.js";
-export { parseChallenges, type Challenge } from "./challenge.js";
 export { RegistryError, type RegistryErrorDetail } from "./errors.js";
+export { CredentialHelperError } from "./credential-helper.js";
+export type { RegistryLogEvent, RegistryLogger } from "./log.js";
 export { BlobReadError, type UploadMode, type UploadSettings } from "./upload.js";
 export { BlobLocations } from "./blob-locations.js";
-export { DistributionClient, type FetchedManifest, type ManifestDescriptor, type UploadStart } from "./client.js";
 export { parseRegistryEndpoints, checkEndpoint, REGISTRY_ENDPOINTS_ENV, type RegistryEndpoints } from "./endpoints.js";
-export { Transport, HttpResponse, type TransportOptions, type TransportTimeouts, type HttpRequest } from "./transport.js";
-export { redactUrl, redactHeaders, type RegistryLogEvent, type RegistryLogger } from "./log.js";
-export { repositoryScope, type RepositoryAction } from "./scope.js";
 export { DEFAULT_RETRY, DEFAULT_TIMEOUT_MS, type RetryPolicy } from "./retry.js";

@@ -8,10 +8,7 @@ import { parseReference, parseRegistryLocation, type RegistryLocation } from "..
 import {
   IMAGE_SPEC_BRAND,
   isImageSpecValue,
-  type Builder,
-  type CopyEntry,
   type CopyInput,
-  type EcrOptions,
   type ImageSpecFields,
   type ImageSpecSchemaInput,
 } from "./schema.js";
@@ -25,44 +22,27 @@ export interface ImageSpecOptions {
   baseDir?: string;
 }
 
+/** The schema's fields an ImageSpec exposes as they are (`forcePush` is read as `isForcePush`). */
+type PlainField = Exclude<keyof ImageSpecFields, "forcePush" | "baseImage">;
+
+/**
+ * The spec's fields as an ImageSpec holds them: declared once, by the schema (src/spec/schema.ts,
+ * where each field is documented), read-only, each present (an optional one may be undefined), and
+ * with a nested base as an ImageSpec.
+ */
+export type ImageSpecFieldValues = { readonly [K in PlainField]: Readonly<ImageSpecFields[K]> } & {
+  /** A reference, or a nested ImageSpec that is built first. */
+  readonly baseImage: string | ImageSpec | undefined;
+};
+
+// The class declares no field the schema already declares: this interface gives it their types,
+// and the constructor assigns them from the parsed fields (Object.assign below), so each is set.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface ImageSpec extends ImageSpecFieldValues {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class ImageSpec {
   readonly [IMAGE_SPEC_BRAND] = true as const;
-
-  /** Repository name inside the registry, lower-cased (flytekit lower-cases it too). */
-  declare readonly name: string;
-  /** `host[:port][/prefix]`; without it the image is named `name:tag`. */
-  declare readonly registry: string | undefined;
-  /** A reference, or a nested ImageSpec that is built first. */
-  declare readonly baseImage: string | ImageSpec | undefined;
-  declare readonly pythonVersion: string | undefined;
-  /** CUDA runtime version (`"12.4"`): NVIDIA's wheels natively, conda's `cuda` on the Dockerfile path. */
-  declare readonly cuda: string | undefined;
-  /** cuDNN version (`"9"`); needs `cuda`. */
-  declare readonly cudnn: string | undefined;
-  declare readonly packages: readonly string[];
-  /** Path of a requirements.txt, relative to baseDir. */
-  declare readonly requirements: string | undefined;
-  declare readonly aptPackages: readonly string[];
-  declare readonly condaPackages: readonly string[];
-  declare readonly condaChannels: readonly string[];
-  declare readonly env: Readonly<Record<string, string>>;
-  declare readonly commands: readonly string[];
-  declare readonly copy: readonly CopyEntry[];
-  declare readonly sourceRoot: string | undefined;
-  /** Normalised platform strings, e.g. ["linux/amd64", "linux/arm64"]. */
-  declare readonly platform: readonly string[];
-  declare readonly pipIndex: string | undefined;
-  declare readonly pipExtraIndexUrl: readonly string[];
-  declare readonly pipExtraArgs: string | undefined;
-  declare readonly entrypoint: readonly string[] | undefined;
-  declare readonly cmd: readonly string[] | undefined;
-  declare readonly workdir: string;
-  declare readonly user: string | undefined;
-  declare readonly labels: Readonly<Record<string, string>>;
-  declare readonly tagFormat: string | undefined;
-  declare readonly builder: Builder;
-  declare readonly builderOptions: Readonly<Record<string, unknown>>;
-  declare readonly ecr: Readonly<EcrOptions>;
 
   /** Push even when the tag already exists in the registry (set with `forcePush()`). */
   readonly isForcePush: boolean;

@@ -3,6 +3,7 @@ export { ImageSpec, type ImageSpecInput, type ImageSpecOptions } from "./image-s
 export {
   BUILDERS,
   BUILDER_OPTIONS,
+  DOCKERFILE_BUILDERS,
   FLYTEKIT_BUILDERS,
   DEFAULT_PLATFORM,
   DEFAULT_WORKDIR,

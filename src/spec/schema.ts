@@ -15,12 +15,17 @@ import { parseAptPackage } from "./debian.js";
 import { checkContainedPath, checkImagePath, normaliseContainedPath, normaliseImagePath } from "./paths.js";
 import type { ImageSpec } from "./image-spec.js";
 
-export const BUILDERS = ["auto", "native", "docker", "podman", "buildah", "buildkit"] as const;
+/**
+ * The builders that run a generated Dockerfile (src/build/backends), in the order `auto` tries them.
+ * The one list of builder names: BUILDERS, the backends, `auto`'s order and the CLI's completion derive from it.
+ */
+export const DOCKERFILE_BUILDERS = ["docker", "podman", "buildah", "buildkit"] as const;
+export const BUILDERS = ["auto", "native", ...DOCKERFILE_BUILDERS] as const;
 /** flytekit's builder names that imagespec does not have, and what to write instead. */
 export const FLYTEKIT_BUILDERS: Readonly<Record<string, string>> = {
   default:
-    "flytekit's default builder writes a Dockerfile and runs docker buildx; here that is builder: docker (or auto: the native builder when it can build the spec, else the first of docker, podman, buildah, buildkit that works)",
-  envd: "imagespec has no envd builder; use builder: auto (the native builder, or a Dockerfile builder for commands and conda), or name one of docker, podman, buildah, buildkit",
+    `flytekit's default builder writes a Dockerfile and runs docker buildx; here that is builder: docker (or auto: the native builder when it can build the spec, else the first of ${DOCKERFILE_BUILDERS.join(", ")} that works)`,
+  envd: `imagespec has no envd builder; use builder: auto (the native builder, or a Dockerfile builder for commands and conda), or name one of ${DOCKERFILE_BUILDERS.join(", ")}`,
   noop: "flytekit's noop builder builds nothing and uses base_image as it is; imagespec builds what a spec describes, so give the image reference itself where the image is used (a task's image may be a reference such as ghcr.io/org/app:1.0)",
 };
 const DOCKERFILE_BUILDER_OPTIONS = ["pythonInstaller", "uvImage", "micromambaImage", "pythonEnv", "venvPath", "python", "commandsAfterCopy"] as const;
@@ -360,13 +365,18 @@ export const ecrSchema = z
   }));
 
 export const imageSpecSchema = z.strictObject({
+  /** Repository name inside the registry, lower-cased (flytekit lower-cases it too). */
   name: nameSchema,
+  /** `host[:port][/prefix]`; without it the image is named `name:tag`. */
   registry: registrySchema.optional(),
   baseImage: baseImageSchema.optional(),
   pythonVersion: pythonVersionSchema.optional(),
+  /** CUDA runtime version (`"12.4"`): NVIDIA's wheels natively, conda's `cuda` on the Dockerfile path. */
   cuda: cudaSchema.optional(),
+  /** cuDNN version (`"9"`); needs `cuda`. */
   cudnn: cudnnSchema.optional(),
   packages: requirementList.default([]),
+  /** Path of a requirements.txt, relative to baseDir. */
   requirements: requirementsPath.optional(),
   aptPackages: aptList.default([]),
   condaPackages: condaPackageList.default([]),
@@ -375,6 +385,7 @@ export const imageSpecSchema = z.strictObject({
   commands: z.array(text).default([]),
   copy: z.array(copyEntrySchema).default([]),
   sourceRoot: containedPath.optional(),
+  /** Normalised platform strings, e.g. ["linux/amd64", "linux/arm64"]. */
   platform: platformSchema.prefault(DEFAULT_PLATFORM),
   pipIndex: urlSchema.optional(),
   pipExtraIndexUrl: z

@@ -3,6 +3,7 @@
 // checkout anywhere gives the same digest.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { mapLimited } from "../concurrency.js";
 import { canonicalJson, type JsonValue } from "./canonical-json.js";
 import type { FileEntry } from "./files.js";
 
@@ -11,7 +12,7 @@ const PARALLEL_READS = 8;
 
 /** `sha256:<hex>` of the canonical JSON list of entry records (see docs/tag-algorithm.md). */
 export async function treeDigest(entries: readonly FileEntry[]): Promise<string> {
-  const records = await mapLimited(entries, PARALLEL_READS, entryRecord);
+  const records = await mapLimited(entries, PARALLEL_READS, (entry) => entryRecord(entry));
   return `sha256:${createHash("sha256").update(canonicalJson(records)).digest("hex")}`;
 }
 
@@ -27,17 +28,4 @@ export async function fileDigest(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return `sha256:${hash.digest("hex")}`;
-}
-
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

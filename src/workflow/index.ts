@@ -1,11 +1,11 @@
-// Tasks and workflows in TypeScript, serialised to Flyte's IDL, packaged for flytectl or
-// registered with FlyteAdmin after their images are built.
+// imagespec/workflow: tasks and workflows in TypeScript, serialised to Flyte's IDL, packaged for flytectl or
+// registered with FlyteAdmin after their images are built. The protobuf encoders, the
+// package's entry layout, the pyflyte command line and the IDL's service tables are internals.
 export { t, describeType, assignable, isFlyteType, type FlyteType, type Port, type PortDeclaration, type SimpleName } from "./types.js";
 export { WorkflowError } from "./errors.js";
 export {
   containerTask,
   pythonTask,
-  pyflyteExecuteArgs,
   DEFAULT_TASK_RESOLVER,
   isTask,
   taskData,
@@ -60,9 +60,6 @@ export {
   launchPlanMessage,
   literal,
   literalType,
-  encodeTaskSpec,
-  encodeWorkflowSpec,
-  encodeLaunchPlan,
   PACKAGE_TARGET,
   type Entities,
   type TaskImage,
@@ -72,8 +69,8 @@ export {
   type SerializedWorkflow,
   type SerializedLaunchPlan,
 } from "./serialize.js";
-export { packageEntries, writePackage, indexWidth, type PackageEntry } from "./package.js";
+export { writePackage } from "./package.js";
 export { loadWorkflowFile, type LoadedWorkflows } from "./load.js";
-export { AdminClient, adminTarget, type AdminOptions, type AdminAuth, type CreateOutcome } from "./admin.js";
+export { AdminClient, type AdminOptions, type AdminAuth, type CreateOutcome } from "./admin.js";
 export { registerEntities, type RegisterOptions, type RegisterResult, type RegisterEvent, type ImageOutcome, type EntityOutcome, type ImageStatus } from "./register.js";
-export { flyteidl, serviceMethods, protoDir, ADMIN_PROTO, ADMIN_SERVICE, AUTH_PROTO, AUTH_METADATA_SERVICE, type ServiceMethod } from "./idl.js";
+export { flyteidl } from "./idl.js";

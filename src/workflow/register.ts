@@ -5,6 +5,7 @@
 import type { BuildResult, ImageBuilder } from "../build/index.js";
 import type { Registry } from "../registry/index.js";
 import type { ImageSpec } from "../spec/index.js";
+import { mapLimited } from "../concurrency.js";
 import type { AdminClient, CreateOutcome } from "./admin.js";
 import { WorkflowError } from "./errors.js";
 import { contentVersion, entityOrder, resolveImages, serializeEntities, type Entities, type Serialized, type Target } from "./serialize.js";
@@ -64,23 +65,6 @@ export type RegisterEvent = { readonly kind: "image"; readonly outcome: ImageOut
 const VERSION_PATTERN = /^[A-Za-z0-9_.:+-]{1,128}$/;
 const NAME_PATTERN = /^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$/i;
 
-async function mapLimit<T, U>(items: readonly T[], limit: number, fn: (item: T) => Promise<U>): Promise<PromiseSettledResult<U>[]> {
-  const results: PromiseSettledResult<U>[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        results[i] = { status: "fulfilled", value: await fn(items[i]!) };
-      } catch (reason) {
-        results[i] = { status: "rejected", reason };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 /** Throws when any failed: the error itself when all failed the same way, else one error listing them. */
 function firstFailure(results: readonly PromiseSettledResult<unknown>[], what: string): void {
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -113,11 +97,11 @@ export async function registerEntities(entities: Entities, options: RegisterOpti
     byImage.set(image.image, entry);
   }
   const list = [...byImage.entries()];
-  const outcomes = await mapLimit(list, options.concurrency ?? 4, async ([image, { spec, tasks }]): Promise<ImageOutcome> => {
+  const outcomes = await mapLimited(list, options.concurrency ?? 4, async ([image, { spec, tasks }]): Promise<ImageOutcome> => {
     const outcome = spec ? await specImage(image, spec, tasks, options) : await referencedImage(image, tasks, options);
     options.onEvent?.({ kind: "image", outcome });
     return outcome;
-  });
+  }, { settle: true });
   firstFailure(outcomes, "images");
   const imageOutcomes = outcomes.map((o) => (o as PromiseFulfilledResult<ImageOutcome>).value);
 
@@ -134,16 +118,16 @@ export async function registerEntities(entities: Entities, options: RegisterOpti
   const admin = options.admin;
   if (!admin) throw new Error("registerEntities needs an AdminClient unless dryRun is set");
   // Tasks at once, then workflows and launch plans one by one, each after what it refers to.
-  firstFailure(await mapLimit(serialized.tasks, 8, async (t) => record({ kind: "task", name: t.name, status: await admin.createTask({ id: t.id, spec: t.spec }) })), "tasks");
+  firstFailure(await mapLimited(serialized.tasks, 8, async (t) => record({ kind: "task", name: t.name, status: await admin.createTask({ id: t.id, spec: t.spec }) }), { settle: true }), "tasks");
   for (const item of entityOrder(serialized)) {
     if (item.kind === "workflow") record({ kind: "workflow", name: item.entity.name, status: await admin.createWorkflow({ id: item.entity.id, spec: item.entity.spec }) });
     else if (item.kind === "launchplan") record({ kind: "launchplan", name: item.entity.name, status: await admin.createLaunchPlan({ id: item.entity.id, spec: item.entity.plan.spec }) });
   }
   if (options.activateSchedules) {
-    firstFailure(await mapLimit(scheduled(serialized), 8, async (l) => {
+    firstFailure(await mapLimited(scheduled(serialized), 8, async (l) => {
       await admin.activateLaunchPlan(l.id);
       record({ kind: "launchplan", name: l.name, status: "activated" });
-    }), "launch plan activations");
+    }, { settle: true }), "launch plan activations");
   }
   return { version, target, images: imageOutcomes, entities: entityOutcomes, serialized };
 }

@@ -2,7 +2,9 @@
 // CreateRepository request the spec's ecr settings make.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkEcrRepositoryName, createRepositoryInput, ecrRepositoryOf, ecrSchema, EcrRepositories } from "../../src/index.js";
+import { checkEcrRepositoryName, ecrRepositoryOf, EcrRepositories } from "../../src/ecr/index.js";
+import { createRepositoryInput } from "../../src/ecr/repositories.js";
+import { ecrSchema } from "../../src/spec/index.js";
 import { EcrError } from "../../src/ecr/errors.js";
 import { checkRepositorySettings, validateRepositorySettings } from "../../src/ecr/settings.js";
 

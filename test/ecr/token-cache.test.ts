@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import { chmod, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { decodeToken, defaultTokenCacheDir, EcrTokenCache, parseEcrHost, tokenCacheKey } from "../../src/ecr/index.js";
+import { defaultTokenCacheDir, EcrTokenCache, parseEcrHost } from "../../src/ecr/index.js";
+import { decodeToken } from "../../src/ecr/login.js";
+import { tokenCacheKey } from "../../src/ecr/token-cache.js";
 import { removeDir, tempDir } from "../support/tools.js";
 
 const HOUR = 3_600_000;

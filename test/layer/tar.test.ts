@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { chown, mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { LayerError, normaliseEntryPath, planEntries, tarStream, type LayerEntry } from "../../src/layer/index.js";
+import { LayerError, tarStream, type LayerEntry } from "../../src/layer/index.js";
+import { normaliseEntryPath, planEntries } from "../../src/layer/entries.js";
 import { removeDir, runOk, tempDir } from "../support/tools.js";
 import { collect, memoryFile, readTar } from "./helpers.js";
 

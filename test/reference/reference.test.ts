@@ -7,7 +7,7 @@ import {
   isLoopbackHost,
   parseReference,
   parseRegistryLocation,
-  ReferenceError,
+  InvalidReferenceError,
   repositoryName,
   withDigest,
   withTag,
@@ -79,7 +79,7 @@ void describe("parseReference", () => {
       assert.throws(
         () => parseReference(input),
         (error: unknown) => {
-          assert.ok(error instanceof ReferenceError);
+          assert.ok(error instanceof InvalidReferenceError);
           assert.equal(error.code, "INVALID_REFERENCE");
           assert.match(error.message, problem);
           assert.ok(error.message.includes(JSON.stringify(input)), "the message quotes the input");
@@ -143,7 +143,7 @@ void describe("helpers", () => {
   void it("withTag replaces the tag and drops the digest; withDigest keeps the tag", () => {
     const ref = parseReference(`ghcr.io/a/b:old@${DIGEST}`);
     assert.equal(formatReference(withTag(ref, "new")), "ghcr.io/a/b:new");
-    assert.throws(() => withTag(ref, "bad tag"), ReferenceError);
+    assert.throws(() => withTag(ref, "bad tag"), InvalidReferenceError);
     assert.equal(formatReference(withDigest(parseReference("ghcr.io/a/b:t"), DIGEST)), `ghcr.io/a/b:t@${DIGEST}`);
   });
 

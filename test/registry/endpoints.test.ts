@@ -2,7 +2,8 @@
 // endpoint while the reference keeps the logical host.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseRegistryEndpoints, Transport } from "../../src/registry/index.js";
+import { parseRegistryEndpoints } from "../../src/registry/index.js";
+import { Transport } from "../../src/registry/transport.js";
 
 describe("registry endpoints", () => {
   it("parses host=url lists (env form and flag form), keeping only the origin", () => {

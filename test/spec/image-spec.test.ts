@@ -1,9 +1,23 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ValidationError } from "../../src/errors.js";
-import { ImageSpec, specTag } from "../../src/spec/index.js";
+import { ImageSpec, imageSpecSchema, specTag, type ImageSpecFields } from "../../src/spec/index.js";
 
 void describe("ImageSpec", () => {
+  void it("has every schema field as a property (the class declares none itself), forcePush as isForcePush", () => {
+    const input = { name: "app", registry: "registry.example.com/team", packages: ["numpy"], forcePush: true };
+    const spec = new ImageSpec(input);
+    const parsed = imageSpecSchema.parse(input);
+    const fields = Object.keys(imageSpecSchema.shape) as (keyof ImageSpecFields)[];
+    assert.ok(fields.length >= 29, `${fields.length} fields`);
+    for (const field of fields.filter((f) => f !== "forcePush")) assert.deepEqual(spec[field], parsed[field], `spec.${field}`);
+    assert.equal(Object.hasOwn(spec, "forcePush"), false);
+    assert.equal(spec.isForcePush, true);
+    assert.equal(spec.registry, "registry.example.com/team");
+    assert.deepEqual(spec.packages, ["numpy"]);
+    assert.ok(Object.isFrozen(spec.packages));
+  });
+
   void it("applies flytekit's defaults", () => {
     const spec = new ImageSpec({ name: "app" });
     assert.equal(spec.workdir, "/root");

@@ -9,14 +9,9 @@ import {
   collectEntities,
   containerTask,
   contentVersion,
-  encodeLaunchPlan,
-  encodeTaskSpec,
-  encodeWorkflowSpec,
   flyteidl,
-  indexWidth,
   launchPlan,
   PACKAGE_TARGET,
-  pyflyteExecuteArgs,
   pythonTask,
   resolveImages,
   serializeEntities,
@@ -27,6 +22,9 @@ import {
   type Entities,
   type Target,
 } from "../../src/workflow/index.js";
+import { encodeLaunchPlan, encodeTaskSpec, encodeWorkflowSpec } from "../../src/workflow/serialize.js";
+import { indexWidth } from "../../src/workflow/package.js";
+import { pyflyteExecuteArgs } from "../../src/workflow/task.js";
 import type { FlyteIdl } from "../../src/workflow/idl.js";
 import { VERSION } from "../../src/version.js";
 import { readTgz, removeDir, tempDir } from "../support/tools.js";

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ImageSpec } from "../../src/spec/index.js";
-import { collectEntities, containerTask, encodeTaskSpec, encodeWorkflowSpec, flyteidl, pythonTask, resolveImages, serializeEntities, t, workflow, type Target } from "../../src/workflow/index.js";
+import { collectEntities, containerTask, flyteidl, pythonTask, resolveImages, serializeEntities, t, workflow, type Target } from "../../src/workflow/index.js";
+import { encodeTaskSpec, encodeWorkflowSpec } from "../../src/workflow/serialize.js";
 import { VERSION } from "../../src/version.js";
 import { removeDir, tempDir } from "../support/tools.js";
 

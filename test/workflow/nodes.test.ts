@@ -7,13 +7,9 @@ import { createHash } from "node:crypto";
 import {
   collectEntities,
   containerTask,
-  encodeLaunchPlan,
-  encodeTaskSpec,
-  encodeWorkflowSpec,
   entityOrder,
   launchPlan,
   mapTask,
-  packageEntries,
   pythonTask,
   resolveImages,
   serializeEntities,
@@ -22,6 +18,8 @@ import {
   workflowClosure,
   type Target,
 } from "../../src/workflow/index.js";
+import { encodeLaunchPlan, encodeTaskSpec, encodeWorkflowSpec } from "../../src/workflow/serialize.js";
+import { packageEntries } from "../../src/workflow/package.js";
 import { decodeBoth } from "../support/flyteidl-reflection.js";
 
 const TARGET: Target = { project: "p", domain: "d", version: "v1" };

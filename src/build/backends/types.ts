@@ -1,8 +1,10 @@
 // The interface every Dockerfile builder implements: detect whether the tool is there and works,
 // say which commands a build runs (pure, so tests check the argv), and run them.
+import { DOCKERFILE_BUILDERS } from "../../spec/schema.js";
 import type { BuildContext } from "../context.js";
 
-export const BACKEND_NAMES = ["docker", "podman", "buildah", "buildkit"] as const;
+/** One backend per Dockerfile builder the spec admits, in `auto`'s order. */
+export const BACKEND_NAMES = DOCKERFILE_BUILDERS;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export type Detection =

@@ -4,7 +4,7 @@
 import type { Command } from "commander";
 import { specDockerfile, writeContextInto } from "../../build/index.js";
 import { ImagespecError } from "../../errors.js";
-import { loadSpecs, type LoadedSpec } from "../../spec/index.js";
+import { DOCKERFILE_BUILDERS, loadSpecs, type LoadedSpec } from "../../spec/index.js";
 import { reportError } from "../output.js";
 import type { RegisterCommand } from "./index.js";
 
@@ -16,7 +16,7 @@ interface DockerfileFlags {
 export const registerDockerfileCommand: RegisterCommand = (program: Command) => {
   program
     .command("dockerfile")
-    .description("print the Dockerfile a Dockerfile builder (docker, podman, buildah, buildkit) would run for the spec")
+    .description(`print the Dockerfile a Dockerfile builder (${DOCKERFILE_BUILDERS.join(", ")}) would run for the spec`)
     .argument("<spec-file>", "a spec file: .yaml, .yml, .json, or a .ts/.js module exporting ImageSpec values")
     .option("-k, --key <key>", "the spec to print when the file holds several (its specs: key or export name)")
     .option("--context <dir>", "also write the build context (Dockerfile, requirements, the spec's files) into this folder")

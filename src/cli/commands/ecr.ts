@@ -2,7 +2,7 @@
 // Thin: the work is in src/ecr (EcrSupport); this parses flags and prints.
 import type { Command } from "commander";
 import { EcrError, EcrSupport, parseEcrHost, type EcrCall, type EnsureResult } from "../../ecr/index.js";
-import { writeAuthFileEntry } from "../../registry/index.js";
+import { writeAuthFileEntry } from "../../registry/auth-file-write.js";
 import { ecrSchema, loadSpecs, type ImageSpec } from "../../spec/index.js";
 import { reportError } from "../output.js";
 import type { RegisterCommand } from "./index.js";

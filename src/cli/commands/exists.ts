@@ -5,6 +5,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_LAYOUT_DIR } from "../../build/index.js";
+import { mapLimited } from "../../concurrency.js";
 import { ImagespecError } from "../../errors.js";
 import { redactSecrets } from "../../reference/index.js";
 import { LayoutError, readLayout } from "../../oci/index.js";
@@ -121,19 +122,6 @@ function pinned(entry: ExistsEntry, location: ImageLocation | undefined): string
   return `${entry.name}@${entry.digest!}`;
 }
 
-async function limited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 export async function runExists(args: readonly string[], flags: ExistsFlags): Promise<number> {
   const targets = await resolveTargets(args);
   let registry: Registry;
@@ -146,7 +134,7 @@ export async function runExists(args: readonly string[], flags: ExistsFlags): Pr
   }
   let entries: ExistsEntry[];
   try {
-    entries = await limited(targets, flags.concurrency ?? 4, (t) => check(registry, t));
+    entries = await mapLimited(targets, flags.concurrency ?? 4, (t) => check(registry, t));
   } finally {
     await registry.close();
   }
