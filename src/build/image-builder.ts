@@ -11,7 +11,7 @@ import { ImagespecError } from "../errors.js";
 import { closeGzipWorkers } from "../layer/index.js";
 import { formatPlatform, type LayoutReference } from "../oci/index.js";
 import { parseReference, type Reference } from "../reference/index.js";
-import { Registry, type Credential } from "../registry/index.js";
+import { BlobLocations, Registry, type Credential } from "../registry/index.js";
 import type { Builder, ImageSpec } from "../spec/index.js";
 import type { BackendName, BackendsConfig, Backend } from "./backends/index.js";
 import { DockerfilePlanBuilder } from "./builders/dockerfile.js";
@@ -81,6 +81,8 @@ export class ImageBuilder {
   constructor(private readonly options: ImageBuilderOptions = {}) {
     this.ownsRegistry = options.registry === undefined;
     this.registry = options.registry ?? new Registry();
+    // Where pushed and pulled blobs are, kept with the other caches: later pushes mount them.
+    this.registry.rememberBlobLocations(new BlobLocations(join(options.cacheDir ?? defaultCacheDir(), "blob-locations.json")));
     this.native = new NativePlanBuilder({ ...options, registry: this.registry });
   }
 

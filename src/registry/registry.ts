@@ -2,9 +2,10 @@
 // and the token cache, with the operations the builder and the CLI need.
 import { ImagespecError } from "../errors.js";
 import { formatReference, parseReference, type Reference } from "../reference/index.js";
-import type { Image, ImageIndex, Platform } from "../oci/index.js";
+import { isImageIndex, type Image, type ImageIndex, type Platform } from "../oci/index.js";
 import { readLayout, writeLayout, type LayoutWriteResult } from "../oci/layout.js";
 import { Authenticator, TokenCache } from "./auth.js";
+import type { BlobLocations } from "./blob-locations.js";
 import { DistributionClient, type FetchedManifest } from "./client.js";
 import { manifestExists, type ExistsResult } from "./exists.js";
 import { defaultKeychain, type Keychain } from "./keychain.js";
@@ -39,6 +40,12 @@ export interface RegistryOptions extends TransportOptions {
    * own is asked for its hosts only). Generic registry code draws no vendor conclusions.
    */
   readonly diagnose?: FailureDiagnosis;
+  /**
+   * Where blobs were seen (pushed, found, pulled), kept across runs: a push mounts a blob from a
+   * repository of the same registry that holds it instead of uploading it again. Without it,
+   * only the sources the blobs carry are tried (see rememberBlobLocations).
+   */
+  readonly blobLocations?: BlobLocations;
   /** Runs on close(): releases what the options brought along (a vendor's API clients). */
   readonly onClose?: () => void | Promise<void>;
 }
@@ -86,6 +93,7 @@ export class Registry {
   private readonly tokens: TokenCache;
   private readonly clients = new Map<string, DistributionClient>();
   private readonly inflight = new InflightBlobs();
+  private locations: BlobLocations | undefined;
 
   private readonly vendors: readonly RegistryVendor[];
 
@@ -94,6 +102,16 @@ export class Registry {
     this.vendors = options.vendors ?? [];
     this.keychain = options.keychain ?? defaultKeychain({ providers: this.vendors.flatMap((v) => (v.credentials ? [v.credentials] : [])) });
     this.tokens = options.tokenCache ?? new TokenCache();
+    this.locations = options.blobLocations;
+  }
+
+  /**
+   * Remember blob locations in `store` unless the options named one or one was lent before (the
+   * first builder's cache dir wins): how a builder that knows its cache dir lends it to a
+   * registry it was given.
+   */
+  rememberBlobLocations(store: BlobLocations): void {
+    this.locations ??= store;
   }
 
   /** The low-level API client for one registry host. */
@@ -118,20 +136,31 @@ export class Registry {
   }
 
   /** The image or index as stored. */
-  get(ref: RefInput, signal?: AbortSignal): Promise<Image | ImageIndex> {
+  async get(ref: RefInput, signal?: AbortSignal): Promise<Image | ImageIndex> {
     const reference = toReference(ref);
-    return pullAny(this.client(reference.registry), reference, signal);
+    return this.noteBlobs(reference, await pullAny(this.client(reference.registry), reference, signal));
   }
 
   /** One image; an index is resolved for `platform` (default linux/amd64). */
-  getImage(ref: RefInput, platform?: Platform | string, signal?: AbortSignal): Promise<Image> {
+  async getImage(ref: RefInput, platform?: Platform | string, signal?: AbortSignal): Promise<Image> {
     const reference = toReference(ref);
-    return pullImage(this.client(reference.registry), reference, platform, signal);
+    return this.noteBlobs(reference, await pullImage(this.client(reference.registry), reference, platform, signal));
   }
 
-  getIndex(ref: RefInput, signal?: AbortSignal): Promise<ImageIndex> {
+  async getIndex(ref: RefInput, signal?: AbortSignal): Promise<ImageIndex> {
     const reference = toReference(ref);
-    return pullIndex(this.client(reference.registry), reference, signal);
+    return this.noteBlobs(reference, await pullIndex(this.client(reference.registry), reference, signal));
+  }
+
+  /** A pulled image's blobs are in its repository: a later push elsewhere in that registry may mount them. */
+  private async noteBlobs<T extends Image | ImageIndex>(reference: Reference, image: T): Promise<T> {
+    const locations = this.locations;
+    if (!locations) return image;
+    const images: readonly Image[] = isImageIndex(image) ? image.images : [image as Image];
+    for (const one of images) {
+      for (const blob of [one.config, ...one.layers]) await locations.add(reference.registry, blob.descriptor.digest, reference.repository);
+    }
+    return image;
   }
 
   /**
@@ -159,6 +188,7 @@ export class Registry {
           ...(this.options.concurrency !== undefined ? { concurrency: this.options.concurrency } : {}),
           ...(this.options.upload ? { upload: this.options.upload } : {}),
           ...(diagnose ? { diagnose } : {}),
+          ...(this.locations ? { locations: this.locations } : {}),
           ...options,
         },
         this.inflight,
@@ -216,6 +246,7 @@ export class Registry {
 
   /** Closes pooled connections. */
   async close(): Promise<void> {
+    await this.locations?.save();
     await this.transport.close();
     await this.options.onClose?.();
   }
