@@ -8,7 +8,6 @@
 // shared by several specs is built once. Every path reports through BuildEvent and returns a BuildResult.
 import { join } from "node:path";
 import { ImagespecError } from "../errors.js";
-import { closeGzipWorkers } from "../layer/index.js";
 import { formatPlatform, type LayoutReference } from "../oci/index.js";
 import { parseReference, type Reference } from "../reference/index.js";
 import { BlobLocations, Registry, type Credential } from "../registry/index.js";
@@ -88,7 +87,8 @@ export class ImageBuilder {
 
   async close(): Promise<void> {
     if (this.ownsRegistry) await this.registry.close();
-    await closeGzipWorkers();
+    // The gzip workers are process-wide and unref'd when idle: closing them here failed another
+    // builder's compression in the same process ("gzip worker pool is closed").
   }
 
   private emit(event: BuildEvent): void {

@@ -36,6 +36,8 @@ export interface PypiIndexOptions {
   auth?: { username: string; password: string };
   /** Hold each wheel response this long before sending it (to observe parallel downloads). */
   fileDelayMs?: number;
+  /** Hold each project page this long before sending it (a slow index: resolution that a live view can show). */
+  pageDelayMs?: number;
 }
 
 export interface IndexRequest {
@@ -152,6 +154,7 @@ export async function startPypiIndex(options: PypiIndexOptions): Promise<PypiInd
       if (!files) return send(res, 404, "not found\n", "text/plain");
       const format = negotiate(req.headers.accept, offerJson);
       if (format === undefined) return send(res, 406, "not acceptable\n", "text/plain");
+      if (options.pageDelayMs) await new Promise((resolve) => setTimeout(resolve, options.pageDelayMs));
       const entries: { file: string; sha256: string; requiresPython?: string; metadataSha256?: string; size: number }[] = [];
       for (const file of files) {
         const wheel = await readFile(join(options.dir, file));
