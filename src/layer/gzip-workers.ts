@@ -10,18 +10,41 @@ import { Worker } from "node:worker_threads";
 
 export interface GzipBlockOptions {
   level: number;
+  /** Store blocks whose samples do not compress (see below); part of what decides the bytes. */
+  storeIncompressible?: boolean;
 }
 
+/** The incompressible-block test; changing any number changes the output bytes. */
+export const INCOMPRESSIBLE_TEST = { samples: 8, sampleBytes: 8192, minBlock: 128 * 1024, storedRatio: 0.98 } as const;
+
+// Incompressible blocks (random bytes, already-compressed files) cost as much CPU to deflate at
+// level 6 as text and come out a little larger than they went in. So before a block is
+// deflated, samples spread over it are deflated at level 1; when they do not shrink, the block
+// is stored (level 0), about 20x cheaper. The test reads only the block, so the bytes still
+// depend only on the input, the level and the block size.
 const WORKER_SOURCE = `
 const { isMarkedAsUntransferable, parentPort } = require("node:worker_threads");
-const { gzipSync } = require("node:zlib");
-parentPort.on("message", ({ id, input, length, level }) => {
+const { deflateRawSync, gzipSync } = require("node:zlib");
+const SAMPLES = ${INCOMPRESSIBLE_TEST.samples};
+const SAMPLE_BYTES = ${INCOMPRESSIBLE_TEST.sampleBytes};
+const sample = Buffer.allocUnsafeSlow(SAMPLES * SAMPLE_BYTES);
+function incompressible(data) {
+  if (data.length < ${INCOMPRESSIBLE_TEST.minBlock}) return false;
+  const step = Math.floor((data.length - SAMPLE_BYTES) / (SAMPLES - 1));
+  for (let i = 0; i < SAMPLES; i++) sample.set(data.subarray(i * step, i * step + SAMPLE_BYTES), i * SAMPLE_BYTES);
+  return deflateRawSync(sample, { level: 1 }).length >= sample.length * ${INCOMPRESSIBLE_TEST.storedRatio};
+}
+parentPort.on("message", ({ id, input, length, level, storeIncompressible }) => {
   try {
+    const data = new Uint8Array(input, 0, length);
     // One output chunk large enough for any block (deflate grows incompressible data by well
-    // under 1/1000), so the member is usually that chunk itself and moves without a copy.
+    // under 1/1000), so the member is usually that chunk itself and moves without a copy. zlib
+    // cuts stored blocks by the output space it has, so this size is part of the stored bytes:
+    // it depends on the block's length only.
     const chunkSize = Math.max(length + (length >> 10) + 1024, 16384);
-    const member = gzipSync(new Uint8Array(input, 0, length), {
-      level, windowBits: 15, memLevel: 8, strategy: 0, chunkSize,
+    const member = gzipSync(data, {
+      level: level > 0 && storeIncompressible && incompressible(data) ? 0 : level,
+      windowBits: 15, memLevel: 8, strategy: 0, chunkSize,
     });
     // A small member may come from node's shared buffer pool (64 KiB on node 24), which must not
     // be transferred: node marks it, so ask instead of guessing from sizes.
@@ -46,6 +69,7 @@ interface Job {
   input: ArrayBuffer;
   length: number;
   level: number;
+  storeIncompressible: boolean;
   resolve(result: GzipBlockResult): void;
   reject(error: Error): void;
 }
@@ -73,7 +97,7 @@ export class GzipWorkerPool {
   gzip(input: ArrayBuffer, length: number, options: GzipBlockOptions): Promise<GzipBlockResult> {
     if (this.closed) return Promise.reject(new Error("gzip worker pool is closed"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, input, length, level: options.level, resolve, reject });
+      this.queue.push({ id: this.nextId++, input, length, level: options.level, storeIncompressible: options.storeIncompressible ?? false, resolve, reject });
       this.dispatch();
     });
   }
@@ -94,7 +118,8 @@ export class GzipWorkerPool {
       const job = this.queue.shift()!;
       slot.job = job;
       slot.worker.ref();
-      slot.worker.postMessage({ id: job.id, input: job.input, length: job.length, level: job.level }, [job.input]);
+      const { id, input, length, level, storeIncompressible } = job;
+      slot.worker.postMessage({ id, input, length, level, storeIncompressible }, [input]);
     }
   }
 
