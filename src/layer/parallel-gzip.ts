@@ -22,7 +22,7 @@ export interface ParallelGzipOptions {
    * true); part of what determines the output bytes.
    */
   storeIncompressible?: boolean;
-  /** Blocks compressing at once, bounding memory; default twice the workers. */
+  /** Blocks compressing or queued at once, bounding memory; default four per worker (two in each worker's queue, two more being filled and written). */
   inFlight?: number;
   /** A pool to use instead of the shared one. */
   pool?: GzipWorkerPool;
@@ -53,7 +53,7 @@ export class ParallelGzip extends Transform {
     this.storeIncompressible = options.storeIncompressible ?? true;
     this.blockSize = options.blockSize ?? DEFAULT_GZIP_BLOCK_SIZE;
     this.pool = options.pool ?? gzipWorkerPool(options.workers);
-    this.inFlight = Math.max(1, options.inFlight ?? this.pool.size * 2);
+    this.inFlight = Math.max(1, options.inFlight ?? this.pool.size * 4);
     if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9) throw new RangeError(`gzip level ${this.level} is not 0-9`);
     if (!Number.isInteger(this.blockSize) || this.blockSize < 1) throw new RangeError(`gzip block size ${this.blockSize} is not positive`);
     this.block = Buffer.allocUnsafeSlow(this.blockSize);
