@@ -202,7 +202,7 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
   };
   await writePythonStepRecord(cacheDir, record);
   // A lock is taken as it is: no resolver ran.
-  const ranResolver = !resolution.fromCache && (resolution.resolver === "pip" || resolution.resolver === "uv");
+  const ranResolver = !resolution.fromCache && (resolution.resolver === "native" || resolution.resolver === "pip" || resolution.resolver === "uv");
   return done("built", record, layers, { resolved: ranResolver, ...(registryLookup ? { registryLookup } : {}) });
 }
 

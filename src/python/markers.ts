@@ -1,7 +1,8 @@
 // PEP 508 environment markers evaluated for the target image (never the host): which entries of a
-// lock file apply to linux/arm64 CPython 3.11. Versions compare as PEP 440 release numbers (with
-// pre-releases before their release), which is what markers in lock files use.
+// lock file apply to linux/arm64 CPython 3.11, or which dependencies of a wheel the target needs.
+// Versions compare by PEP 440 (pep440.ts), other values as strings.
 import { PythonError } from "./errors.js";
+import { parseSpecifierSet, parseVersion, requireVersion, setContains, specifierContains } from "./pep440.js";
 import { wheelArchitecture, type PythonTarget } from "./tags.js";
 import { normalizeProjectName } from "./wheel-filename.js";
 
@@ -114,76 +115,26 @@ function compare(left: string, op: string, right: string, versions: boolean): bo
       return right.includes(left);
     case "not in":
       return !right.includes(left);
-    case "===":
-      return left === right;
   }
-  if (!versions) {
-    if (op === "==") return left === right;
-    if (op === "!=") return left !== right;
-  }
-  return versionSatisfies(left, op, right);
-}
-
-/** PEP 440 comparison of a version with one specifier (`>=3.11`, `==3.*`, `~=3.10`). */
-export function versionSatisfies(version: string, op: string, spec: string): boolean {
-  if ((op === "==" || op === "!=") && spec.endsWith(".*")) {
-    const prefix = releaseOf(spec.slice(0, -2));
-    const have = releaseOf(version);
-    const matches = prefix.every((part, index) => (have[index] ?? 0) === part);
-    return op === "==" ? matches : !matches;
-  }
-  const order = compareVersions(version, spec);
-  switch (op) {
-    case "==":
-      return order === 0;
-    case "!=":
-      return order !== 0;
-    case "<":
-      return order < 0;
-    case "<=":
-      return order <= 0;
-    case ">":
-      return order > 0;
-    case ">=":
-      return order >= 0;
-    case "~=": {
-      const release = releaseOf(spec);
-      const prefix = release.slice(0, Math.max(1, release.length - 1));
-      const have = releaseOf(version);
-      return order >= 0 && prefix.every((part, index) => (have[index] ?? 0) === part);
+  // PEP 508: PEP 440 rules when both sides are versions (pre-releases count), else strings.
+  const version = parseVersion(left);
+  if (version !== undefined) {
+    try {
+      const [specifier] = parseSpecifierSet(`${op}${right}`);
+      if (specifier !== undefined) return specifierContains(specifier, version, left);
+    } catch {
+      // Not a version specifier: compared as strings below.
     }
   }
-  throw new PythonError("PYTHON_RESOLUTION_FAILED", `unknown version operator ${JSON.stringify(op)}`);
+  if (op === "==" || op === "===") return left === right;
+  if (op === "!=") return left !== right;
+  if (versions) throw markerError(`${left} ${op} ${right}`, `${JSON.stringify(left)} or ${JSON.stringify(right)} is not a version`);
+  return false;
 }
 
 /** Whether a version meets a comma-separated specifier set (`>=3.9,<4`); an empty set allows all. */
 export function satisfiesSpecifiers(version: string, specifiers: string): boolean {
-  return specifiers
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "")
-    .every((s) => {
-      const match = /^(===|==|!=|<=|>=|~=|<|>)\s*(\S+)$/.exec(s);
-      if (!match) throw new PythonError("PYTHON_RESOLUTION_FAILED", `cannot read the version specifier ${JSON.stringify(s)}`);
-      return versionSatisfies(version, match[1]!, match[2]!);
-    });
-}
-
-function releaseOf(version: string): number[] {
-  const match = /^v?(?:\d+!)?(\d+(?:\.\d+)*)/i.exec(version.trim());
-  return match ? match[1]!.split(".").map(Number) : [];
-}
-
-/** Release numbers first; a pre-release (a, b, rc, dev) sorts before its release. */
-export function compareVersions(a: string, b: string): number {
-  const ra = releaseOf(a);
-  const rb = releaseOf(b);
-  for (let index = 0; index < Math.max(ra.length, rb.length); index++) {
-    const diff = (ra[index] ?? 0) - (rb[index] ?? 0);
-    if (diff !== 0) return Math.sign(diff);
-  }
-  const pre = (v: string) => (/(a|b|c|rc|alpha|beta|pre|preview|dev)\d*/i.test(v.replace(/^v?(?:\d+!)?\d+(?:\.\d+)*/, "")) ? -1 : 0);
-  return Math.sign(pre(a) - pre(b));
+  return setContains(parseSpecifierSet(specifiers), requireVersion(version), version);
 }
 
 function markerError(marker: string, problem: string): PythonError {

@@ -4,6 +4,8 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { sha256 } from "../oci/index.js";
+import { parseRequirement } from "../spec/index.js";
+import { normalizeProjectName } from "./wheel-filename.js";
 import { cpythonAbi, platformTags, type PythonTarget } from "./tags.js";
 
 export interface ResolvedWheel {
@@ -28,8 +30,8 @@ export interface PythonRequirements {
   readonly extraArgs?: string;
 }
 
-/** A resolver, or the lock file whose locked set was taken as it is. */
-export type ResolverName = "pip" | "uv" | "uv.lock" | "poetry.lock";
+/** A resolver (imagespec's own, "native", or pip/uv), or the lock file whose locked set was taken as it is. */
+export type ResolverName = "native" | "pip" | "uv" | "uv.lock" | "poetry.lock";
 
 export interface Resolution {
   /** `sha256:<hex>` over the inputs; names the cache entry. */
@@ -40,10 +42,25 @@ export interface Resolution {
 }
 
 /** Bump when the meaning of a cached resolution changes, so old entries are not read. */
-export const RESOLUTION_FORMAT = 1;
+export const RESOLUTION_FORMAT = 2;
 
 /**
- * Everything that can change the outcome: the requirements (the file by content), the indexes,
+ * A requirement as the key sees it: `Requests[Socks , security]>= 2.0` and `requests[security,socks]>=2.0`
+ * resolve alike, so they share a cache entry. What does not parse is kept as written.
+ */
+export function normalizedRequirement(text: string): string {
+  try {
+    const r = parseRequirement(text);
+    const extras = [...new Set(r.extras.map(normalizeProjectName))].sort();
+    const specifiers = r.specifiers.map((s) => `${s.operator}${s.version}`).sort();
+    return `${normalizeProjectName(r.name)}${extras.length > 0 ? `[${extras.join(",")}]` : ""}${r.url !== undefined ? ` @ ${r.url}` : specifiers.join(",")}${r.marker !== undefined ? ` ; ${r.marker}` : ""}`;
+  } catch {
+    return text.trim();
+  }
+}
+
+/**
+ * Everything that can change the outcome: the requirements (normalised; the file by content), the indexes,
  * the extra arguments, the target's tags, Python version and ABI, and any resolver settings
  * taken from the environment. Packages are sorted: their order does not change what resolves.
  */
@@ -55,7 +72,7 @@ export function resolutionKey(
 ): string {
   const inputs = {
     format: RESOLUTION_FORMAT,
-    packages: [...requirements.packages].sort(),
+    packages: requirements.packages.map(normalizedRequirement).sort(),
     requirements: requirementsContent ?? null,
     indexUrl: requirements.indexUrl ?? null,
     extraIndexUrls: [...(requirements.extraIndexUrls ?? [])],
@@ -90,7 +107,7 @@ export async function readCachedResolution(cacheDir: string, key: string): Promi
   }
   const cached = parsed as Partial<CachedResolution>;
   if (cached.format !== RESOLUTION_FORMAT || cached.key !== key || !Array.isArray(cached.wheels)) return undefined;
-  if (cached.resolver !== "pip" && cached.resolver !== "uv") return undefined;
+  if (cached.resolver !== "native" && cached.resolver !== "pip" && cached.resolver !== "uv") return undefined;
   const valid = cached.wheels.every(
     (w) => typeof w.name === "string" && typeof w.version === "string" && typeof w.url === "string" && typeof w.filename === "string" && (w.sha256 === undefined || typeof w.sha256 === "string"),
   );

@@ -1,11 +1,14 @@
 // Resolving a spec's Python requirements to pinned wheels for the target platform: from the
-// cache when the same inputs were resolved before, else with uv (when installed) or pip. What
-// the resolver picked is checked again against the target's tags before it is trusted.
+// cache when the same inputs were resolved before, else natively from the index's pages and
+// metadata (native-resolver.ts), else with uv (when installed) or pip when the native resolver
+// steps aside. What the resolver picked is checked again against the target's tags before it
+// is trusted.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { PythonError } from "./errors.js";
 import { lockedWheels, lockKindOf, readLock } from "./lock.js";
+import { NativeUnsupported, resolveNatively } from "./native-resolver.js";
 import { findOnPath } from "./process.js";
 import { resolveWithPip } from "./resolve-pip.js";
 import type { ResolverRun } from "./resolver.js";
@@ -31,6 +34,10 @@ export interface ResolveOptions {
   readonly python?: string;
   /** uv executable; default: `uv` when on PATH; false: always pip. */
   readonly uv?: string | false;
+  /** Resolve from the index directly when it can (default true); false: always pip or uv. */
+  readonly native?: boolean;
+  /** Told why the native resolver stepped aside for pip or uv. */
+  readonly onFallback?: (reason: string) => void;
   /** Environment for the resolver (default: this process's). */
   readonly env?: NodeJS.ProcessEnv;
   /** Let the host's pip/uv configuration (config files, PIP_* / UV_* variables) take part; they then join the cache key. */
@@ -65,6 +72,25 @@ export async function resolveRequirements(requirements: PythonRequirements, targ
   if (!options.refresh) {
     const cached = await readCachedResolution(options.cacheDir, key);
     if (cached) return { ...cached, fromCache: true };
+  }
+
+  // The host's pip/uv configuration is theirs to read: inheriting it means running them.
+  if ((options.native ?? true) && !inheritConfig) {
+    try {
+      const { wheels } = await resolveNatively({
+        requirements,
+        ...(requirementsContent !== undefined ? { requirementsContent } : {}),
+        target,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      checkResolvedWheels(wheels, target, "native");
+      const resolution = { key, resolver: "native" as const, wheels };
+      await writeCachedResolution(options.cacheDir, resolution);
+      return { ...resolution, fromCache: false };
+    } catch (error) {
+      if (!(error instanceof NativeUnsupported)) throw error;
+      options.onFallback?.(error.message);
+    }
   }
 
   const uv = options.uv === false ? undefined : (options.uv ?? (await findOnPath("uv", env)));

@@ -36,9 +36,9 @@ after(async () => {
 });
 
 let cacheCount = 0;
-/** A fresh cache per test unless one is given, and never uv (not installed here anyway). */
+/** A fresh cache per test unless one is given; pip itself (the native resolver has native-resolver.test.ts), never uv (not installed here anyway). */
 function options(extra: Partial<ResolveOptions> = {}): ResolveOptions {
-  return { cacheDir: join(work, `cache-${++cacheCount}`), uv: false, ...extra };
+  return { cacheDir: join(work, `cache-${++cacheCount}`), uv: false, native: false, ...extra };
 }
 
 function byName(resolution: Resolution): Record<string, { version: string; filename: string; sha256: string | undefined; url: string }> {
@@ -132,8 +132,8 @@ describe("resolution cache", () => {
     assert.equal(first.fromCache, false);
 
     index.resetRequests();
-    const second = await resolveRequirements({ ...requirements, packages: ["fastmath", "greet"] }, amd64, options({ cacheDir, python: "/nonexistent/python3" }));
-    assert.equal(second.fromCache, true, "package order does not change the key");
+    const second = await resolveRequirements({ ...requirements, packages: ["FastMath", " greet "] }, amd64, options({ cacheDir, python: "/nonexistent/python3" }));
+    assert.equal(second.fromCache, true, "package order and name spelling do not change the key");
     assert.equal(second.key, first.key);
     assert.deepEqual(second.wheels, first.wheels);
     assert.deepEqual(index.requests(), [], "a cache hit asks the index nothing");

@@ -1,5 +1,7 @@
-// A PEP 503 "simple" package index on 127.0.0.1 (node:http), serving the wheels in a directory,
-// so resolution and download tests never touch the public index.
+// A "simple" package index on 127.0.0.1 (node:http), serving the wheels in a directory the way
+// PyPI (warehouse) does, so resolution and download tests never touch the public index: PEP 503
+// HTML pages, or PEP 691 JSON pages to a client whose Accept header prefers them (q-values
+// weighed, HTML when nothing is said); files answer Range requests with 206 and Content-Range.
 //
 //   const index = await startPypiIndex({ dir });   // index.url = "http://127.0.0.1:PORT/simple/"
 //   index.requests();                              // [{ method, path, status }]
@@ -10,8 +12,9 @@
 // Project pages list each wheel as `<a href="/files/<name>#sha256=<hex>" data-requires-python=...>`
 // (the hash and Requires-Python read from the files at request time, so a test may change a
 // file between requests). With `metadata` (default on) a wheel's `<wheel>.metadata` sidecar is
-// offered as PEP 658 / PEP 714 metadata, and pip resolves without fetching wheels. `auth` turns on
-// HTTP Basic authentication for every path.
+// offered as PEP 658 / PEP 714 metadata, and pip resolves without fetching wheels. `json: false`
+// serves HTML only and `ranges: false` ignores Range headers (a plain file server), to exercise
+// the fallbacks. `auth` turns on HTTP Basic authentication for every path.
 import { createHash } from "node:crypto";
 import { readFile, readdir } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -24,6 +27,12 @@ export interface PypiIndexOptions {
   metadata?: boolean;
   /** Put `#sha256=` fragments on file links (default true). */
   hashes?: boolean;
+  /** Answer `Accept: application/vnd.pypi.simple.v1+json` with PEP 691 JSON (default true). */
+  json?: boolean;
+  /** Files marked yanked (PEP 592), with the reason (may be ""). */
+  yanked?: Record<string, string>;
+  /** Honour Range requests on files with 206 (default true). */
+  ranges?: boolean;
   auth?: { username: string; password: string };
   /** Hold each wheel response this long before sending it (to observe parallel downloads). */
   fileDelayMs?: number;
@@ -77,6 +86,35 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
   }
 }
 
+const JSON_TYPE = "application/vnd.pypi.simple.v1+json";
+const HTML_TYPES = ["application/vnd.pypi.simple.v1+html", "text/html"];
+
+/** The page format the Accept header prefers (highest q, earlier on ties); HTML without one. */
+function negotiate(accept: string | undefined, json: boolean): "json" | "html" | undefined {
+  if (accept === undefined || accept.trim() === "") return "html";
+  let best: { format: "json" | "html"; q: number } | undefined;
+  for (const part of accept.split(",")) {
+    const [type, ...params] = part.split(";").map((p) => p.trim().toLowerCase());
+    const q = Number(/^q=([\d.]+)$/.exec(params.find((p) => p.startsWith("q=")) ?? "q=1")?.[1] ?? 1);
+    const format = type === JSON_TYPE && json ? "json" : HTML_TYPES.includes(type ?? "") || type === "*/*" || type === "text/*" ? "html" : undefined;
+    if (format !== undefined && q > 0 && (best === undefined || q > best.q)) best = { format, q };
+  }
+  return best?.format;
+}
+
+/** A single byte range of a file of `size` bytes; undefined for no (or a multi-part) range, "unsatisfiable" past the end. */
+function byteRange(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header?.trim() ?? "");
+  if (!m || (m[1] === "" && m[2] === "")) return undefined;
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    return suffix === 0 ? "unsatisfiable" : { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  return start >= size || end < start ? "unsatisfiable" : { start, end };
+}
+
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
 export async function startPypiIndex(options: PypiIndexOptions): Promise<PypiIndex> {
@@ -85,6 +123,8 @@ export async function startPypiIndex(options: PypiIndexOptions): Promise<PypiInd
   let peak = 0;
   const offerMetadata = options.metadata ?? true;
   const offerHashes = options.hashes ?? true;
+  const offerJson = options.json ?? true;
+  const offerRanges = options.ranges ?? true;
   const expectedAuth = options.auth ? `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString("base64")}` : undefined;
 
   const send = (res: ServerResponse, status: number, body: string | Buffer, type = "text/html; charset=utf-8", headers: Record<string, string> = {}) => {
@@ -110,30 +150,69 @@ export async function startPypiIndex(options: PypiIndexOptions): Promise<PypiInd
       if (!path.endsWith("/") || name !== project[1]) return send(res, 301, "", "text/plain", { location: `/simple/${name}/` });
       const files = (await wheelsByProject(options.dir)).get(name);
       if (!files) return send(res, 404, "not found\n", "text/plain");
-      const anchors: string[] = [];
+      const format = negotiate(req.headers.accept, offerJson);
+      if (format === undefined) return send(res, 406, "not acceptable\n", "text/plain");
+      const entries: { file: string; sha256: string; requiresPython?: string; metadataSha256?: string; size: number }[] = [];
       for (const file of files) {
         const wheel = await readFile(join(options.dir, file));
         const metadata = await readOptional(join(options.dir, `${file}.metadata`));
         const requiresPython = /^Requires-Python: (.+)$/m.exec(metadata?.toString("utf8") ?? "")?.[1]?.trim();
-        const attributes = [
-          `href="/files/${encodeURIComponent(file)}${offerHashes ? `#sha256=${sha256(wheel)}` : ""}"`,
-          ...(requiresPython ? [`data-requires-python="${escapeHtml(requiresPython)}"`] : []),
-          ...(offerMetadata && metadata ? [`data-dist-info-metadata="sha256=${sha256(metadata)}"`, `data-core-metadata="sha256=${sha256(metadata)}"`] : []),
-        ];
-        anchors.push(`<a ${attributes.join(" ")}>${escapeHtml(file)}</a><br/>`);
+        entries.push({
+          file,
+          sha256: sha256(wheel),
+          size: wheel.length,
+          ...(requiresPython ? { requiresPython } : {}),
+          ...(offerMetadata && metadata ? { metadataSha256: sha256(metadata) } : {}),
+        });
       }
-      return send(res, 200, `<!DOCTYPE html>\n<html><body>\n<h1>Links for ${name}</h1>\n${anchors.join("\n")}\n</body></html>\n`);
+      if (format === "json") {
+        // PEP 691 as warehouse writes it (api-version 1.1: sizes and versions, PEP 714's core-metadata key beside the old one).
+        const body = {
+          meta: { "api-version": "1.1" },
+          name,
+          versions: [...new Set(entries.map((e) => e.file.split("-")[1]!))],
+          files: entries.map((e) => ({
+            filename: e.file,
+            url: `/files/${encodeURIComponent(e.file)}`,
+            hashes: offerHashes ? { sha256: e.sha256 } : {},
+            "requires-python": e.requiresPython ?? null,
+            yanked: options.yanked?.[e.file] === undefined ? false : options.yanked[e.file] || true,
+            size: e.size,
+            "core-metadata": e.metadataSha256 !== undefined ? { sha256: e.metadataSha256 } : false,
+            "dist-info-metadata": e.metadataSha256 !== undefined ? { sha256: e.metadataSha256 } : false,
+          })),
+        };
+        return send(res, 200, JSON.stringify(body), JSON_TYPE, { vary: "Accept" });
+      }
+      const anchors = entries.map((e) => {
+        const attributes = [
+          `href="/files/${encodeURIComponent(e.file)}${offerHashes ? `#sha256=${e.sha256}` : ""}"`,
+          ...(e.requiresPython ? [`data-requires-python="${escapeHtml(e.requiresPython)}"`] : []),
+          ...(options.yanked?.[e.file] !== undefined ? [`data-yanked="${escapeHtml(options.yanked[e.file]!)}"`] : []),
+          ...(e.metadataSha256 !== undefined ? [`data-dist-info-metadata="sha256=${e.metadataSha256}"`, `data-core-metadata="sha256=${e.metadataSha256}"`] : []),
+        ];
+        return `<a ${attributes.join(" ")}>${escapeHtml(e.file)}</a><br/>`;
+      });
+      return send(res, 200, `<!DOCTYPE html>\n<html><body>\n<h1>Links for ${name}</h1>\n${anchors.join("\n")}\n</body></html>\n`, "text/html; charset=utf-8", { vary: "Accept" });
     }
     const file = /^\/files\/([^/]+)$/.exec(path)?.[1];
     if (file !== undefined && (file.endsWith(".whl") || (offerMetadata && file.endsWith(".whl.metadata")))) {
       const data = await readOptional(join(options.dir, file));
       if (data === undefined) return send(res, 404, "not found\n", "text/plain");
       if (file.endsWith(".metadata")) return send(res, 200, data, "text/plain");
+      const range = offerRanges ? byteRange(req.headers.range, data.length) : undefined;
+      if (range === "unsatisfiable") return send(res, 416, "", "text/plain", { "content-range": `bytes */${data.length}` });
+      if (range !== undefined) {
+        return send(res, 206, data.subarray(range.start, range.end + 1), "application/octet-stream", {
+          "content-range": `bytes ${range.start}-${range.end}/${data.length}`,
+          "accept-ranges": "bytes",
+        });
+      }
       inFlight++;
       peak = Math.max(peak, inFlight);
       try {
         if (options.fileDelayMs) await new Promise((resolve) => setTimeout(resolve, options.fileDelayMs));
-        return send(res, 200, data, "application/octet-stream");
+        return send(res, 200, data, "application/octet-stream", offerRanges ? { "accept-ranges": "bytes" } : {});
       } finally {
         inFlight--;
       }

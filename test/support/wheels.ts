@@ -85,6 +85,8 @@ export interface WheelDescription {
   /** Paths inside the wheel (package files and `<name>-<ver>.data/<key>/...`). */
   files: Record<string, WheelContent>;
   requires?: string[];
+  /** `Provides-Extra:` lines (pip applies only the extras a wheel declares). */
+  providesExtras?: string[];
   requiresPython?: string;
   /** e.g. { console_scripts: { greet: "greet.cli:main" } } */
   entryPoints?: Record<string, Record<string, string>>;
@@ -130,6 +132,7 @@ export async function buildWheel(dir: string, wheel: WheelDescription): Promise<
     `Name: ${wheel.name}`,
     `Version: ${wheel.version}`,
     ...(wheel.requiresPython ? [`Requires-Python: ${wheel.requiresPython}`] : []),
+    ...(wheel.providesExtras ?? []).map((e) => `Provides-Extra: ${e}`),
     ...(wheel.requires ?? []).map((r) => `Requires-Dist: ${r}`),
     "",
     "",
