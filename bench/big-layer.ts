@@ -1,20 +1,22 @@
-// A big one-layer image in an OCI layout, for the push-throughput scenario of bench/peers.ts.
-// The layer is a tar of one file of `size` bytes, gzip-compressed once by `pigz -6` (both sides push
-// the same blob; the compression is benchmarked separately by bench/compress.ts). Compressible
-// content is text-like lines, incompressible content random bytes.
+// Big one-file fixtures for the push scenario of bench/peers.ts. Compressible content is text-like
+// lines, incompressible content random bytes.
+// - writeBigLayout: an OCI layout whose one layer is a tar of the file, gzip-compressed once by
+//   `pigz -6` (the transfer-only comparison: both sides push the same blob).
+// - writeBigSource: the file itself under data/ (what `imagespec build` packs, compresses and pushes)
+//   and an OCI layout whose one layer is the uncompressed tar of the same file (what `skopeo copy`
+//   compresses and pushes): the same bytes in, gzip -6 work on both sides.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pack as tarPack } from "tar-stream";
-import { DigestingStream, imageFromParts, MediaType, writeLayout } from "../src/oci/index.js";
+import { DigestingStream, imageFromParts, MediaType, writeLayout, type Blob } from "../src/oci/index.js";
 
 const MIB = 1024 * 1024;
 const TAG = "bench";
-
 
 const WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega".split(" ");
 
@@ -55,8 +57,11 @@ function content(total: number, compressible: boolean): Readable {
   });
 }
 
-/** Writes LAYOUT (tag "bench") holding one image with one pigz-compressed layer of a `size`-byte file. */
-export async function writeBigLayout(dir: string, size: number, compressible: boolean): Promise<{ layout: string; layerBytes: number }> {
+/**
+ * Writes LAYOUT (tag "bench") holding one image with one pigz-compressed layer of a `size`-byte file:
+ * the bytes of `from` when given (a file writeBigSource made: generating text is slow), else new ones.
+ */
+export async function writeBigLayout(dir: string, size: number, compressible: boolean, from?: string): Promise<{ layout: string; layerBytes: number }> {
   const layout = join(dir, "layout");
   const blobs = join(layout, "blobs", "sha256");
   await mkdir(blobs, { recursive: true });
@@ -70,12 +75,38 @@ export async function writeBigLayout(dir: string, size: number, compressible: bo
     pigz.on("error", reject);
     pigz.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`pigz exited ${code}`))));
   });
-  const fill = pipeline(content(size, compressible), entry).then(() => pack.finalize());
+  const bytes = from !== undefined ? createReadStream(from, { highWaterMark: MIB }) : content(size, compressible);
+  const fill = pipeline(bytes, entry).then(() => pack.finalize());
   await Promise.all([fill, pipeline(pack, tarHash, pigz.stdin), pipeline(pigz.stdout, gzHash, createWriteStream(temp)), exited]);
-  const digest = gzHash.digest;
-  await rename(temp, join(blobs, digest.slice("sha256:".length)));
-  const blob = { descriptor: { mediaType: MediaType.OciLayerGzip, digest, size: gzHash.size }, open: () => Promise.reject(new Error("the layer is already in the layout")) };
-  const config = { architecture: "amd64", os: "linux", created: "1970-01-01T00:00:00Z", config: {}, rootfs: { type: "layers" as const, diff_ids: [tarHash.digest] } };
-  await writeLayout(layout, imageFromParts(config, [blob]), { tag: TAG });
+  await finishLayout(layout, temp, { mediaType: MediaType.OciLayerGzip, digest: gzHash.digest, size: gzHash.size }, tarHash.digest);
   return { layout, layerBytes: gzHash.size };
+}
+
+/** Names the layer file in `blobs` by its digest and writes the image and the tag around it. */
+async function finishLayout(layout: string, temp: string, descriptor: Blob["descriptor"], diffId: string): Promise<void> {
+  await rename(temp, join(layout, "blobs", "sha256", descriptor.digest.slice("sha256:".length)));
+  const blob: Blob = { descriptor, open: () => Promise.reject(new Error("the layer is already in the layout")) };
+  const config = { architecture: "amd64", os: "linux", created: "1970-01-01T00:00:00Z", config: {}, rootfs: { type: "layers" as const, diff_ids: [diffId] } };
+  await writeLayout(layout, imageFromParts(config, [blob]), { tag: TAG });
+}
+
+/**
+ * Writes DIR/data/big.bin (`size` bytes) and DIR/tar-layout (tag "bench"): one image whose one
+ * layer is the uncompressed tar of data/big.bin.
+ */
+export async function writeBigSource(dir: string, size: number, compressible: boolean): Promise<{ file: string; tarLayout: string; tarBytes: number }> {
+  const file = join(dir, "data", "big.bin");
+  await mkdir(join(dir, "data"), { recursive: true });
+  await pipeline(content(size, compressible), createWriteStream(file));
+  const tarLayout = join(dir, "tar-layout");
+  const blobs = join(tarLayout, "blobs", "sha256");
+  await mkdir(blobs, { recursive: true });
+  const temp = join(blobs, ".layer.tmp");
+  const pack = tarPack();
+  const entry = pack.entry({ name: "data/big.bin", size, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, type: "file" });
+  const tarHash = new DigestingStream();
+  const fill = pipeline(createReadStream(file, { highWaterMark: MIB }), entry).then(() => pack.finalize());
+  await Promise.all([fill, pipeline(pack, tarHash, createWriteStream(temp))]);
+  await finishLayout(tarLayout, temp, { mediaType: MediaType.OciLayerTar, digest: tarHash.digest, size: tarHash.size }, tarHash.digest);
+  return { file, tarLayout, tarBytes: tarHash.size };
 }

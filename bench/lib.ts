@@ -2,7 +2,7 @@
 // load, tool versions, the registry's request log turned into "what was uploaded", and buildah
 // storage clean-up. Not a benchmark itself.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { appendFile, readFile } from "node:fs/promises";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -12,6 +12,24 @@ import { run } from "../test/support/tools.js";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const MIB = 1024 * 1024;
+
+/**
+ * BENCH_SCALE (default 1) multiplies the sizes of the big fixtures (the push layers, the memory
+ * scenario's layer, the compress scenario's input), so a scenario can be checked quickly at, say,
+ * 0.05; targets are only meaningful at 1, and a scaled run says so in its header.
+ */
+export const SCALE = ((): number => {
+  const raw = process.env.BENCH_SCALE;
+  if (raw === undefined || raw === "") return 1;
+  const n = Number(raw);
+  if (!(n > 0 && n <= 1)) throw new Error(`BENCH_SCALE=${raw}: expected a number in (0, 1], e.g. 0.05 for a quick check`);
+  return n;
+})();
+
+/** `bytes` times BENCH_SCALE, whole MiB, at least 1 MiB. */
+export function scaled(bytes: number): number {
+  return Math.max(MIB, Math.round((bytes * SCALE) / MIB) * MIB);
+}
 
 export function log(line: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -28,12 +46,66 @@ export interface Measured {
   /** From /usr/bin/time -v when installed. */
   peakKiB?: number;
   cpuSeconds?: number;
+  /** With `sampleCpu`: CPU seconds of the whole process tree, sampled every 200 ms. */
+  cpuTimeline?: CpuSample[];
+}
+
+export interface CpuSample {
+  /** Seconds since the spawn. */
+  at: number;
+  /** user + system CPU seconds of the process and all its descendants (threads included). */
+  cpu: number;
+}
+
+const CLOCK_TICKS = 100;
+
+/** user+sys CPU seconds of `root` and every live descendant, from /proc/PID/stat (threads are counted in their process). */
+export function treeCpuSeconds(root: number): number {
+  const parent = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields after the ")" that ends the command name: state ppid ... utime(14) stime(15) cutime(16) cstime(17).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    parent.set(Number(name), Number(fields[1]));
+    // cutime/cstime: children that already exited and were waited for (pigz, say).
+    ticks.set(Number(name), Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]));
+  }
+  let total = 0;
+  for (const [pid, t] of ticks) {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p)) {
+      if (p === root) {
+        total += t;
+        break;
+      }
+    }
+  }
+  return total / CLOCK_TICKS;
+}
+
+/**
+ * The cores a run used while it was busy: CPU over wall time in the middle 80% of its life (start-up
+ * and the final manifest requests left out), where a push spends its time reading, compressing and
+ * sending the layer.
+ */
+export function busyCores(timeline: readonly CpuSample[]): number {
+  if (timeline.length < 3) return NaN;
+  const end = timeline.at(-1)!.at;
+  const inside = timeline.filter((s) => s.at >= end * 0.1 && s.at <= end * 0.9);
+  if (inside.length < 2) return NaN;
+  return (inside.at(-1)!.cpu - inside[0]!.cpu) / (inside.at(-1)!.at - inside[0]!.at);
 }
 
 const TIME = "/usr/bin/time";
 
 /** Runs a process (under /usr/bin/time -v when `resources`), wall time measured here around spawn..close. */
-export function measure(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; resources?: boolean; timeoutMs?: number } = {}): Promise<Measured> {
+export function measure(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; resources?: boolean; sampleCpu?: boolean; timeoutMs?: number } = {}): Promise<Measured> {
   const useTime = opts.resources === true && existsSync(TIME);
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
@@ -47,12 +119,19 @@ export function measure(cmd: string, args: readonly string[], opts: { env?: Node
     proc.stdout.on("data", (b: Buffer) => out.push(b));
     proc.stderr.on("data", (b: Buffer) => err.push(b));
     const timer = opts.timeoutMs ? setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs) : undefined;
+    const timeline: CpuSample[] = [];
+    const sample = (): void => {
+      if (proc.pid !== undefined) timeline.push({ at: Number(process.hrtime.bigint() - started) / 1e9, cpu: treeCpuSeconds(proc.pid) });
+    };
+    const sampler = opts.sampleCpu ? setInterval(sample, 200) : undefined;
     proc.on("error", reject);
     proc.on("close", (code) => {
       if (timer) clearTimeout(timer);
+      if (sampler) clearInterval(sampler);
       const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
       const stderr = Buffer.concat(err).toString("utf8");
       const result: Measured = { code, stdout: Buffer.concat(out).toString("utf8"), stderr, wallSeconds };
+      if (opts.sampleCpu) result.cpuTimeline = timeline;
       if (useTime) {
         const peak = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1];
         const user = /User time \(seconds\): ([\d.]+)/.exec(stderr)?.[1];
@@ -167,6 +246,8 @@ export interface Uploads {
   blobBytes: number;
   /** Blobs mounted from another repository (POST ?mount= answered 201). */
   mounted: number;
+  /** Blobs found already there (HEAD .../blobs/DIGEST answered 200): skipped. */
+  existing: number;
   manifestPuts: number;
   requests: number;
   byMethod: Record<string, number>;
@@ -189,6 +270,7 @@ export async function uploadsOf(host: string, requests: readonly RequestRecord[]
     blobs,
     blobBytes: blobs.reduce((n, b) => n + b.size, 0),
     mounted: counted.filter((r) => r.method === "POST" && r.path.includes("mount=") && r.status === 201).length,
+    existing: counted.filter((r) => r.method === "HEAD" && /\/blobs\/sha256:/.test(r.path) && r.status === 200).length,
     manifestPuts: counted.filter((r) => r.method === "PUT" && r.path.includes("/manifests/") && r.status < 300).length,
     requests: counted.length,
     byMethod,
@@ -200,6 +282,47 @@ export function fmtMethods(byMethod: Record<string, number>): string {
     .sort()
     .map(([m, n]) => `${m} ${n}`)
     .join(", ");
+}
+
+const MANIFEST_TYPES = [
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+].join(", ");
+
+interface AnyManifest {
+  config?: { digest: string; size: number };
+  layers?: { digest: string; size: number }[];
+  blobs?: { digest: string; size: number }[];
+  manifests?: { digest: string }[];
+}
+
+/** Every blob (digest -> size) that some manifest of some repository of the registry refers to. */
+export async function registryBlobs(host: string): Promise<Map<string, number>> {
+  const blobs = new Map<string, number>();
+  const json = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`http://${host}${path}`);
+    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  // 1000 is distribution's largest page (a larger n is refused); the bench's registries hold fewer repositories.
+  const catalog = await json<{ repositories?: string[] }>("/v2/_catalog?n=1000");
+  for (const repo of catalog.repositories ?? []) {
+    const tags = await json<{ tags?: string[] | null }>(`/v2/${repo}/tags/list`);
+    const queue = [...(tags.tags ?? [])];
+    const seen = new Set<string>();
+    for (let ref = queue.shift(); ref !== undefined; ref = queue.shift()) {
+      if (seen.has(ref)) continue;
+      seen.add(ref);
+      const res = await fetch(`http://${host}/v2/${repo}/manifests/${ref}`, { headers: { accept: MANIFEST_TYPES } });
+      if (!res.ok) continue;
+      const m = (await res.json()) as AnyManifest;
+      for (const b of [...(m.config ? [m.config] : []), ...(m.layers ?? []), ...(m.blobs ?? [])]) blobs.set(b.digest, b.size);
+      for (const child of m.manifests ?? []) queue.push(child.digest);
+    }
+  }
+  return blobs;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,10 @@
 // from no entry point. test/package/public-api.test.ts pins this list: a name added or removed here is a
 // change of the public API and is made there too.
 
+// Amazon ECR's spec settings (`ecr:`) and registry host checks plug into the spec as a vendor
+// (src/spec/vendor.ts); importing the package registers it.
+import "./ecr/spec-vendor.js";
+
 // Errors: every failure is an ImagespecError with a code and a hint.
 export { ImagespecError, ValidationError, type ValidationIssue } from "./errors.js";
 
@@ -26,7 +30,8 @@ export {
 
 // Building: a spec to an image in a registry or an OCI layout.
 export { ImageBuilder, buildImage, type ImageBuilderOptions, type BuildEvent, type BuildResult } from "./build/index.js";
-// (The session, createSession(options) -> { registry, builder, close }, is exported here from ./session/index.js.)
+// A session: the registry client with its vendors (ECR) and a builder pushing through it, closed in one call.
+export { createSession, type Session, type SessionOptions } from "./session/index.js";
 
 // The registry client.
 export { Registry, Credential, RegistryError, type RegistryOptions, type CredentialKind } from "./registry/index.js";

@@ -20,22 +20,62 @@ import {
   type AptEvent,
 } from "../apt/index.js";
 import { layerFromEntries, type CompressionOptions } from "../layer/index.js";
-import { formatPlatform, isDigest, type Blob, type Descriptor, type Image, type Platform } from "../oci/index.js";
+import { formatPlatform, type Blob, type Platform } from "../oci/index.js";
 import type { Reference } from "../reference/index.js";
 import type { Registry } from "../registry/index.js";
 import { openLayerTar } from "./layer-stream.js";
-import {
-  cacheEntryArtifact,
-  cacheEntryError,
-  fetchCacheEntry,
-  jsonAnnotation,
-  LAYER_MEDIA_TYPES,
-  putCacheEntry,
-  readCacheEntry,
-  StepCacheAnnotation,
-} from "./registry-step-cache.js";
-import { cachedLayerOf, isAptStepRecord, openCachedLayer, readAptStepRecord, writeAptStepRecord, type AptStepRecord } from "./step-cache.js";
+import { cacheEntryError, jsonAnnotation, StepCacheAnnotation } from "./steps/artifact.js";
+import { lookupRegistry, parseStepArtifact, StepCache, stepArtifact, storeRegistry, type RegistryCache, type RegistryLookup, type StepCodec } from "./steps/cache.js";
+import { cachedLayerOf, isCachedLayer, type CachedLayer } from "./steps/cached-layer.js";
 import { aptStepKey, type LayerIdentity } from "./step-keys.js";
+
+/** What the apt step made for one platform: the packages in its layer, and what their maintainer scripts left undone. */
+export interface AptStepRecord {
+  readonly key: string;
+  readonly platform: string;
+  /** `name=version`, in name order. */
+  readonly packages: readonly string[];
+  readonly warnings: readonly string[];
+  readonly layer: CachedLayer;
+}
+
+export function isAptStepRecord(value: unknown): value is AptStepRecord {
+  const record = value as Partial<AptStepRecord> | undefined;
+  const strings = (list: unknown) => Array.isArray(list) && list.every((s) => typeof s === "string");
+  return typeof record?.key === "string" && typeof record.platform === "string" && strings(record.packages) && strings(record.warnings) && isCachedLayer(record.layer);
+}
+
+/** The apt step in the step cache: on this disk as `{ apt: record }`; in the registry its one layer, the packages and warnings as annotations. */
+export const aptCodec: StepCodec<AptStepRecord> = {
+  layers: (record) => [record.layer],
+  local: {
+    write: (record) => ({ apt: record }),
+    read: (json, key) => (isAptStepRecord(json.apt) && json.apt.key === key ? json.apt : undefined),
+  },
+  registry: {
+    step: "apt",
+    instead: "building the apt layer",
+    annotate: (record) => ({
+      manifest: {
+        [StepCacheAnnotation.Platform]: record.platform,
+        [StepCacheAnnotation.AptPackages]: JSON.stringify(record.packages),
+        [StepCacheAnnotation.AptWarnings]: JSON.stringify(record.warnings),
+      },
+    }),
+    parse(entry, key) {
+      if (entry.layers.length !== 1) throw cacheEntryError(key, `it has ${entry.layers.length} layers, not 1`);
+      const record = {
+        key,
+        platform: entry.annotations[StepCacheAnnotation.Platform],
+        packages: jsonAnnotation(entry.annotations, StepCacheAnnotation.AptPackages, key),
+        warnings: jsonAnnotation(entry.annotations, StepCacheAnnotation.AptWarnings, key),
+        layer: entry.layers[0]!.layer,
+      };
+      if (!isAptStepRecord(record)) throw cacheEntryError(key, "its annotations do not describe an apt step");
+      return record;
+    },
+  },
+};
 
 export interface AptStepOptions {
   /** The spec's aptPackages, as written (`name[:arch][=version]`). */
@@ -49,7 +89,7 @@ export interface AptStepOptions {
   readonly identity: LayerIdentity;
   readonly refresh?: boolean;
   /** The repository the image is pushed to, whose step cache is read before downloading. */
-  readonly registryCache?: { readonly registry: Registry; readonly repository: Reference };
+  readonly registryCache?: RegistryCache;
   readonly onEvent?: (event: AptEvent) => void;
   readonly signal?: AbortSignal;
 }
@@ -91,32 +131,17 @@ export async function runAptStep(options: AptStepOptions): Promise<AptStepResult
   if (records.length === 0) return { source: "installed", packages: [], alreadyInstalled, warnings: [] };
 
   const key = aptStepKey({ baseLayers: options.base.layers.map((l) => l.descriptor.digest), packages: records, layout: APT_LAYER_LAYOUT_VERSION, ...options.identity });
-  const done = (source: AptStepSource, record: AptStepRecord, layer: Blob, extra: readonly string[] = []): AptStepResult => ({
-    source,
-    layer,
-    record,
-    packages,
-    alreadyInstalled,
-    warnings: [...extra, ...record.warnings],
-  });
-
   const lookupWarnings: string[] = [];
-  if (!options.refresh) {
-    const local = await readAptStepRecord(cacheDir, key);
-    const file = local && (await openCachedLayer(cacheDir, local.layer, (message) => lookupWarnings.push(message)));
-    if (local && file) return done("local-cache", local, file);
-  }
-  if (!options.refresh && options.registryCache) {
-    const lookup = await lookupAptStep(options.registryCache.registry, options.registryCache.repository, key, options.signal);
-    if (lookup.status === "hit") return done("registry-cache", lookup.record, lookup.layer);
-    if (lookup.status === "error") lookupWarnings.push(`step cache ${lookup.tag} could not be read, building the apt layer instead: ${messageOf(lookup.error)}`);
-  }
-
-  const { entries, warnings } = await aptLayerEntriesFor(plan, { cacheDir, ...(options.onEvent ? { onEvent: options.onEvent } : {}), ...signal });
-  const layer = await layerFromEntries(entries, { cacheDir: join(cacheDir, "layers"), epoch: options.identity.epoch, ...options.compression });
-  const record: AptStepRecord = { key, platform: formatPlatform(platform), packages, warnings: [...warnings], layer: cachedLayerOf(layer) };
-  await writeAptStepRecord(cacheDir, record);
-  return done("built", record, layer, lookupWarnings);
+  const step = await new StepCache(aptCodec, options).run(
+    key,
+    async () => {
+      const { entries, warnings } = await aptLayerEntriesFor(plan, { cacheDir, ...(options.onEvent ? { onEvent: options.onEvent } : {}), ...signal });
+      const layer = await layerFromEntries(entries, { cacheDir: join(cacheDir, "layers"), epoch: options.identity.epoch, ...options.compression });
+      return { record: { key, platform: formatPlatform(platform), packages, warnings: [...warnings], layer: cachedLayerOf(layer) }, layers: [layer] };
+    },
+    (message) => lookupWarnings.push(message),
+  );
+  return { source: step.source, layer: step.layers[0]!, record: step.record, packages, alreadyInstalled, warnings: [...lookupWarnings, ...step.record.warnings] };
 }
 
 /** `imagespec: apt curl jq (12 packages)`: the history line of an apt layer. */
@@ -124,77 +149,29 @@ export function aptLayerHistory(requested: readonly string[], installed: number)
   return `imagespec: apt ${requested.join(" ")} (${installed} package${installed === 1 ? "" : "s"})`;
 }
 
-// ---- the registry's step cache
+// ---- the apt codec under the names the library has always exported
 
 /** The cache artifact of an apt step: its one layer, the packages and warnings as annotations. */
-export function aptStepArtifact(record: AptStepRecord, layer: Blob): Image {
-  const descriptor: Descriptor = {
-    mediaType: record.layer.mediaType,
-    digest: record.layer.digest,
-    size: record.layer.size,
-    annotations: { [StepCacheAnnotation.DiffId]: record.layer.diffId },
-  };
-  return cacheEntryArtifact(
-    record.key,
-    "apt",
-    {
-      [StepCacheAnnotation.Platform]: record.platform,
-      [StepCacheAnnotation.AptPackages]: JSON.stringify(record.packages),
-      [StepCacheAnnotation.AptWarnings]: JSON.stringify(record.warnings),
-    },
-    [descriptor],
-    [layer],
-  );
+export function aptStepArtifact(record: AptStepRecord, layer: Blob) {
+  return stepArtifact(aptCodec, record.key, record, [layer]);
 }
 
 /** Reads an apt entry back into its record; throws STEP_CACHE_INVALID unless it is exactly what `aptStepArtifact` writes for `key`. */
 export function parseAptStepManifest(bytes: Buffer, key: string): AptStepRecord {
-  const manifest = readCacheEntry(bytes, key, "apt");
-  if (manifest.layers.length !== 1) throw cacheEntryError(key, `it has ${manifest.layers.length} layers, not 1`);
-  const descriptor = manifest.layers[0]!;
-  if (!LAYER_MEDIA_TYPES.has(descriptor.mediaType) || !isDigest(descriptor.digest) || !Number.isSafeInteger(descriptor.size)) {
-    throw cacheEntryError(key, `layer ${JSON.stringify(descriptor.digest)} has an unexpected descriptor`);
-  }
-  const diffId = descriptor.annotations?.[StepCacheAnnotation.DiffId] ?? "";
-  if (!isDigest(diffId)) throw cacheEntryError(key, `layer ${descriptor.digest} has no diffID`);
-  const record = {
-    key,
-    platform: manifest.annotations?.[StepCacheAnnotation.Platform],
-    packages: jsonAnnotation(manifest.annotations, StepCacheAnnotation.AptPackages, key),
-    warnings: jsonAnnotation(manifest.annotations, StepCacheAnnotation.AptWarnings, key),
-    layer: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size, diffId },
-  };
-  if (!isAptStepRecord(record)) throw cacheEntryError(key, "its annotations do not describe an apt step");
-  return record;
+  return parseStepArtifact(aptCodec, bytes, key);
 }
 
 export type AptStepLookup =
   | { readonly status: "hit"; readonly tag: string; readonly record: AptStepRecord; readonly layer: Blob }
-  | { readonly status: "miss"; readonly tag: string }
-  | { readonly status: "error"; readonly tag: string; readonly error: unknown };
+  | Exclude<RegistryLookup<AptStepRecord>, { status: "hit" }>;
 
 /** Looks an apt step up in the repository; a hit's layer is the repository's own blob (nothing to send on push). */
 export async function lookupAptStep(registry: Registry, repository: Reference, key: string, signal?: AbortSignal): Promise<AptStepLookup> {
-  const fetched = await fetchCacheEntry(registry, repository, key, signal);
-  if (fetched.status !== "found") return fetched;
-  let record: AptStepRecord;
-  try {
-    record = parseAptStepManifest(fetched.bytes, key);
-  } catch (error) {
-    return { status: "error", tag: fetched.tag, error };
-  }
-  const client = registry.client(repository.registry);
-  const source: Reference = { registry: repository.registry, repository: repository.repository };
-  const descriptor: Descriptor = { mediaType: record.layer.mediaType, digest: record.layer.digest, size: record.layer.size };
-  const layer: Blob = { descriptor, sources: [source], open: () => client.openBlob(repository.repository, descriptor, signal) };
-  return { status: "hit", tag: fetched.tag, record, layer };
+  const found = await lookupRegistry(aptCodec, { registry, repository }, key, signal);
+  return found.status === "hit" ? { status: "hit", tag: found.tag, record: found.record, layer: found.layers[0]! } : found;
 }
 
 /** Writes the cache artifact of an apt step whose layer is already in the repository (call after the image push). */
 export function storeAptStep(registry: Registry, repository: Reference, record: AptStepRecord, layer: Blob, signal?: AbortSignal) {
-  return putCacheEntry(registry, repository, record.key, aptStepArtifact(record, layer), signal);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return storeRegistry(aptCodec, { registry, repository }, record.key, record, [layer], signal);
 }

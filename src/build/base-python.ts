@@ -7,12 +7,13 @@
 //   - on this machine, per (base reference, platform), for `build --dry-run`, which looks up
 //     cached resolutions without reading the base. A hint for the plan only.
 import { join } from "node:path";
-import { formatPlatform, sha256, type Image, type Platform } from "../oci/index.js";
+import { formatPlatform, sha256, type Platform } from "../oci/index.js";
 import { checkInstallTarget, type DiscoveredPython, type Libc } from "../python/index.js";
 import type { Reference } from "../reference/index.js";
 import type { Registry } from "../registry/index.js";
 import { digestHex, readJsonRecord, writeJsonRecord } from "./cache-dir.js";
-import { cacheEntryArtifact, cacheEntryError, fetchCacheEntry, jsonAnnotation, putCacheEntry, readCacheEntry, StepCacheAnnotation } from "./registry-step-cache.js";
+import { cacheEntryError, jsonAnnotation, StepCacheAnnotation } from "./steps/artifact.js";
+import { lookupRegistry, parseStepArtifact, stepArtifact, storeRegistry, type RegistryLookup, type StepCodec } from "./steps/cache.js";
 
 /** The interpreter of a base and its C library (default glibc when undefined). */
 export interface BasePythonFacts {
@@ -20,51 +21,59 @@ export interface BasePythonFacts {
   readonly libc?: Libc;
 }
 
-export function basePythonArtifact(key: string, facts: BasePythonFacts): Image {
-  return cacheEntryArtifact(key, "base-python", { [StepCacheAnnotation.BasePython]: JSON.stringify(facts) }, [], []);
+/** The base-python step in the step cache: the registry only (this disk keeps the base's listings instead), no layers. */
+export const basePythonCodec: StepCodec<BasePythonFacts> = {
+  layers: () => [],
+  registry: {
+    step: "base-python",
+    instead: "reading the base layers",
+    annotate: (facts) => ({ manifest: { [StepCacheAnnotation.BasePython]: JSON.stringify(facts) } }),
+    parse(entry, key) {
+      const facts = jsonAnnotation(entry.annotations, StepCacheAnnotation.BasePython, key) as Partial<BasePythonFacts> | null;
+      const python = facts?.python;
+      const valid =
+        typeof python?.version === "string" &&
+        /^3\.\d+$/.test(python.version) &&
+        typeof python.layout === "string" &&
+        typeof python.prefix === "string" &&
+        typeof python.sitePackages === "string" &&
+        typeof python.externallyManaged === "boolean" &&
+        typeof python.interpreter === "string" &&
+        typeof python.scheme === "object" &&
+        (facts?.libc === undefined || ((facts.libc.family === "glibc" || facts.libc.family === "musl") && typeof facts.libc.version === "string"));
+      if (!valid) throw cacheEntryError(key, "it does not describe a Python interpreter");
+      try {
+        checkInstallTarget(python);
+      } catch (error) {
+        throw cacheEntryError(key, (error as Error).message);
+      }
+      return facts as BasePythonFacts;
+    },
+  },
+};
+
+// The base-python codec under the names the library has always exported.
+
+export function basePythonArtifact(key: string, facts: BasePythonFacts) {
+  return stepArtifact(basePythonCodec, key, facts, []);
 }
 
 /** Reads a `base-python` entry back; throws STEP_CACHE_INVALID unless it describes an interpreter with absolute install paths. */
 export function parseBasePythonManifest(bytes: Buffer, key: string): BasePythonFacts {
-  const manifest = readCacheEntry(bytes, key, "base-python");
-  const facts = jsonAnnotation(manifest.annotations, StepCacheAnnotation.BasePython, key) as Partial<BasePythonFacts> | null;
-  const python = facts?.python;
-  const valid =
-    typeof python?.version === "string" &&
-    /^3\.\d+$/.test(python.version) &&
-    typeof python.layout === "string" &&
-    typeof python.prefix === "string" &&
-    typeof python.sitePackages === "string" &&
-    typeof python.externallyManaged === "boolean" &&
-    typeof python.interpreter === "string" &&
-    typeof python.scheme === "object" &&
-    (facts?.libc === undefined || ((facts.libc.family === "glibc" || facts.libc.family === "musl") && typeof facts.libc.version === "string"));
-  if (!valid) throw cacheEntryError(key, "it does not describe a Python interpreter");
-  try {
-    checkInstallTarget(python);
-  } catch (error) {
-    throw cacheEntryError(key, (error as Error).message);
-  }
-  return facts as BasePythonFacts;
+  return parseStepArtifact(basePythonCodec, bytes, key);
 }
 
 export type BasePythonLookup =
   | { readonly status: "hit"; readonly tag: string; readonly facts: BasePythonFacts }
-  | { readonly status: "miss"; readonly tag: string }
-  | { readonly status: "error"; readonly tag: string; readonly error: unknown };
+  | Exclude<RegistryLookup<BasePythonFacts>, { status: "hit" }>;
 
 export async function lookupBasePython(registry: Registry, repository: Reference, key: string, signal?: AbortSignal): Promise<BasePythonLookup> {
-  const fetched = await fetchCacheEntry(registry, repository, key, signal);
-  if (fetched.status !== "found") return fetched;
-  try {
-    return { status: "hit", tag: fetched.tag, facts: parseBasePythonManifest(fetched.bytes, key) };
-  } catch (error) {
-    return { status: "error", tag: fetched.tag, error };
-  }
+  const found = await lookupRegistry(basePythonCodec, { registry, repository }, key, signal);
+  return found.status === "hit" ? { status: "hit", tag: found.tag, facts: found.record } : found;
 }
 
 export function storeBasePython(registry: Registry, repository: Reference, key: string, facts: BasePythonFacts, signal?: AbortSignal) {
-  return putCacheEntry(registry, repository, key, basePythonArtifact(key, facts), signal);
+  return storeRegistry(basePythonCodec, { registry, repository }, key, facts, [], signal);
 }
 
 /** What the dry-run needs: the version resolution targets and where the interpreter is. */

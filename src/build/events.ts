@@ -61,7 +61,7 @@ export interface BuildOptions {
   cacheDir?: string;
   /** Resolve Python requirements again and build the apt layer again, ignoring cached resolutions and step caches (local and registry). */
   refresh?: boolean;
-  /** Wheels above this many bytes get a layer of their own (default 20 MiB). */
+  /** Wheels above this many bytes get a layer of their own (default 1 MiB: DEFAULT_LARGE_WHEEL_BYTES of src/python). */
   largeWheelBytes?: number;
   compression?: Compression;
   /** Mtime of every file and the config's creation time, in seconds. Default SOURCE_DATE_EPOCH, else 0. */

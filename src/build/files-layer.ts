@@ -3,7 +3,8 @@
 import { join } from "node:path";
 import { layerFromEntries, type CompressionOptions, type FileLayer, type LayerEntry } from "../layer/index.js";
 import { treeDigest, type FileEntry } from "../spec/index.js";
-import { readLayerRecord, writeLayerRecord, type CacheWarning } from "./step-cache.js";
+import type { CacheWarning } from "./steps/cached-layer.js";
+import { readLayerRecord, writeLayerRecord } from "./steps/layer-record.js";
 import { filesLayerKey, type LayerIdentity } from "./step-keys.js";
 
 export interface FilesLayerOptions {

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { ImagespecError } from "../errors.js";
 import { formatPlatform, type LayoutReference } from "../oci/index.js";
 import { parseReference, type Reference } from "../reference/index.js";
-import { Registry, type Credential } from "../registry/index.js";
+import { BlobLocations, Registry, type Credential } from "../registry/index.js";
 import type { Builder, ImageSpec } from "../spec/index.js";
 import type { BackendName, BackendsConfig, Backend } from "./backends/index.js";
 import type { BaseImage, PlanBuilder } from "./builders/types.js";
@@ -82,12 +82,14 @@ export class ImageBuilder {
   constructor(private readonly options: ImageBuilderOptions = {}) {
     this.ownsRegistry = options.registry === undefined;
     this.registry = options.registry ?? new Registry();
+    // Where pushed and pulled blobs are, kept with the other caches: later pushes mount them.
+    this.registry.rememberBlobLocations(new BlobLocations(join(options.cacheDir ?? defaultCacheDir(), "blob-locations.json")));
   }
 
   async close(): Promise<void> {
     if (this.ownsRegistry) await this.registry.close();
-    // Gzip workers are started by native builds only; without one there are none to stop.
-    if (this.native !== undefined) await (await import("../layer/gzip-workers.js")).closeGzipWorkers();
+    // The gzip workers are process-wide and unref'd when idle: closing them here failed another
+    // builder's compression in the same process ("gzip worker pool is closed").
   }
 
   private emit(event: BuildEvent): void {

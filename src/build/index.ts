@@ -2,6 +2,7 @@ export * from "./config.js";
 export * from "./plan.js";
 export * from "./events.js";
 export * from "./native.js";
+export { withScriptsOnPath } from "./steps/run.js";
 export { DEFAULT_LAYOUT_DIR, destinationFor, describeDestination, parseOutput, type Destination } from "./destination.js";
 export { ImageBuilder, NativeBuilder, buildImage, buildSpec, type ImageBuilderOptions } from "./image-builder.js";
 export type { PlanBuilder, BuildRequest, Built, BaseImage } from "./builders/types.js";
@@ -26,9 +27,10 @@ export { defaultCacheDir } from "./cache-dir.js";
 export { blockedError, noWheelError, DOCKERFILE_BUILDERS } from "./unsupported.js";
 export { baseListingCached, readBaseListing, listLayer, mergeLayerListings, glibcFromDpkgStatus, muslFromApkInstalled, type BaseListing, type LayerListing } from "./base-listing.js";
 export { pythonStepKey, basePythonKey, aptStepKey, wheelLayerKey, filesLayerKey, cacheTag, CACHE_TAG_PREFIX, STEP_CACHE_VERSION, type LayerIdentity } from "./step-keys.js";
-export { STEP_CACHE_ARTIFACT_TYPE, StepCacheAnnotation, stepCacheArtifact, parseStepCacheManifest, lookupStepCache, storeStepCache, type CacheStep } from "./registry-step-cache.js";
+export { STEP_CACHE_ARTIFACT_TYPE, StepCacheAnnotation, type CacheStep } from "./steps/artifact.js";
+export type { CachedLayer } from "./steps/cached-layer.js";
+export { stepCacheArtifact, parseStepCacheManifest, lookupStepCache, storeStepCache, type PythonStepRecord, type PythonStepLayer } from "./python-record.js";
 export { basePythonArtifact, parseBasePythonManifest, lookupBasePython, storeBasePython, type BasePythonFacts } from "./base-python.js";
-export type { PythonStepRecord, PythonStepLayer, AptStepRecord, CachedLayer } from "./step-cache.js";
 export {
   runAptStep,
   aptLayerHistory,
@@ -40,6 +42,7 @@ export {
   type AptStepResult,
   type AptStepSource,
   type AptStepLookup,
+  type AptStepRecord,
 } from "./apt-step.js";
 export { pythonLayerHistory, type PythonStepSource, type PythonStepResult, type PythonStepProgress } from "./python-step.js";
 export type { PythonPreview, PreviewLayer } from "./python-preview.js";

@@ -33,21 +33,12 @@ import {
   type PythonRequirements,
   type PythonTarget,
 } from "../python/index.js";
-import type { Reference } from "../reference/index.js";
-import type { Registry } from "../registry/index.js";
 import { baseListingCached, readBaseListing } from "./base-listing.js";
-import { lookupBasePython, rememberBasePython, type BasePythonFacts } from "./base-python.js";
-import { lookupStepCache, type StepCacheLookup } from "./registry-step-cache.js";
-import {
-  cachedLayerOf,
-  openCachedLayer,
-  readLayerRecord,
-  readPythonStepRecord,
-  writeLayerRecord,
-  writePythonStepRecord,
-  type PythonStepLayer,
-  type PythonStepRecord,
-} from "./step-cache.js";
+import { basePythonCodec, rememberBasePython, type BasePythonFacts } from "./base-python.js";
+import { pythonCodec, type PythonStepLayer, type PythonStepRecord, type StepCacheLookup } from "./python-record.js";
+import { StepCache, type RegistryCache } from "./steps/cache.js";
+import { cachedLayerOf } from "./steps/cached-layer.js";
+import { readLayerRecord, writeLayerRecord } from "./steps/layer-record.js";
 import { basePythonKey, pythonStepKey, wheelLayerKey, type LayerIdentity } from "./step-keys.js";
 
 export interface PythonStepOptions {
@@ -64,7 +55,7 @@ export interface PythonStepOptions {
   /** What the step is doing while it builds the layers (resolution, each download, each layer written). */
   readonly onProgress?: (progress: PythonStepProgress) => void;
   /** The repository the image is pushed to, whose step cache is read before resolving. */
-  readonly registryCache?: { readonly registry: Registry; readonly repository: Reference };
+  readonly registryCache?: RegistryCache;
   readonly signal?: AbortSignal;
 }
 
@@ -125,32 +116,38 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
   const largeWheelBytes = options.largeWheelBytes ?? DEFAULT_LARGE_WHEEL_BYTES;
   const content = requirements.requirementsFile === undefined ? undefined : await readRequirementsFile(requirements.requirementsFile);
   const key = pythonStepKey({ resolutionKey: resolutionKey(requirements, content, target), target: python, largeWheelBytes, ...options.identity });
-  const done = (source: PythonStepSource, record: PythonStepRecord, layers: readonly Blob[], extra: Partial<PythonStepResult> = {}): PythonStepResult => ({
+  let resolved = false;
+  const step = await new StepCache(pythonCodec, options).run(
+    key,
+    async () => {
+      const built = await buildPythonLayers(options, { key, python, target, largeWheelBytes }, warnings);
+      resolved = built.resolved;
+      return built;
+    },
+    (message) => warnings.push(message),
+  );
+  return {
     python,
     target,
-    source,
-    record,
-    layers,
-    resolved: false,
+    source: step.source,
+    record: step.record,
+    layers: step.layers,
+    resolved,
     discoveredFrom: found.from,
     ...(found.learned ? { learned: found.learned } : {}),
     warnings,
-    ...extra,
-  });
+    ...(step.registry ? { registryLookup: step.registry } : {}),
+  };
+}
 
-  if (!options.refresh) {
-    const local = await readPythonStepRecord(cacheDir, key);
-    const warn = (message: string) => warnings.push(message);
-    const files = local && (await Promise.all(local.layers.map((l) => openCachedLayer(cacheDir, l, warn))));
-    if (local && files && files.every((f) => f !== undefined)) return done("local-cache", local, files as Blob[]);
-  }
-  let registryLookup: StepCacheLookup | undefined;
-  if (!options.refresh && options.registryCache) {
-    registryLookup = await lookupStepCache(options.registryCache.registry, options.registryCache.repository, key, options.signal);
-    if (registryLookup.status === "hit") return done("registry-cache", registryLookup.record, registryLookup.layers, { registryLookup });
-    if (registryLookup.status === "error") warnings.push(`step cache ${registryLookup.tag} could not be read, building the Python layers instead: ${messageOf(registryLookup.error)}`);
-  }
-
+/** A cold Python step: resolve (cached by inputs), download (cached by hash), then per layer group the cached layer or a new one. */
+async function buildPythonLayers(
+  options: PythonStepOptions,
+  step: { key: string; python: DiscoveredPython; target: PythonTarget; largeWheelBytes: number },
+  warnings: string[],
+): Promise<{ record: PythonStepRecord; layers: Blob[]; resolved: boolean }> {
+  const { cacheDir, platform, requirements } = options;
+  const { key, python, target, largeWheelBytes } = step;
   const report = options.onProgress ?? (() => undefined);
   report({ phase: "resolving", packages: requirements.packages, ...(requirements.requirementsFile !== undefined ? { requirementsFile: basename(requirements.requirementsFile) } : {}) });
   const resolution = await resolveRequirements(requirements, target, { cacheDir, ...(options.refresh ? { refresh: true } : {}), ...(options.signal ? { signal: options.signal } : {}) });
@@ -200,10 +197,8 @@ export async function runPythonStep(options: PythonStepOptions): Promise<PythonS
     wheels: wheels.map((w) => ({ filename: w.filename, sha256: w.sha256 })).sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0)),
     layers: recorded,
   };
-  await writePythonStepRecord(cacheDir, record);
   // A lock is taken as it is: no resolver ran.
-  const ranResolver = !resolution.fromCache && (resolution.resolver === "native" || resolution.resolver === "pip" || resolution.resolver === "uv");
-  return done("built", record, layers, { resolved: ranResolver, ...(registryLookup ? { registryLookup } : {}) });
+  return { record, layers, resolved: !resolution.fromCache && (resolution.resolver === "native" || resolution.resolver === "pip" || resolution.resolver === "uv") };
 }
 
 /** Folds each wheel's transfer events into counts and bytes over all wheels. */
@@ -238,10 +233,9 @@ async function findBasePython(options: PythonStepOptions, warnings: string[]): P
   const env = base.config?.config?.Env ?? [];
   const key = basePythonKey({ layers: base.layers.map((l) => l.descriptor.digest), env, pythonVersion: options.pythonVersion });
   const listed = await baseListingCached(base.layers, { cacheDir });
-  if (!listed && options.registryCache && !options.refresh) {
-    const lookup = await lookupBasePython(options.registryCache.registry, options.registryCache.repository, key, options.signal);
-    if (lookup.status === "hit") return { ...lookup.facts, from: "registry-cache" };
-    if (lookup.status === "error") warnings.push(`step cache ${lookup.tag} could not be read, reading the base layers instead: ${messageOf(lookup.error)}`);
+  if (!listed) {
+    const { hit } = await new StepCache(basePythonCodec, options).lookup(key, (message) => warnings.push(message));
+    if (hit) return { ...hit.record, from: "registry-cache" };
   }
   const listing = await readBaseListing(base.layers, { cacheDir });
   const python = discoverPython(listing.paths, env, {
@@ -250,10 +244,6 @@ async function findBasePython(options: PythonStepOptions, warnings: string[]): P
   });
   const facts: BasePythonFacts = { python, ...(listing.libc ? { libc: listing.libc } : {}) };
   return listed ? { ...facts, from: "listing-cache" } : { ...facts, from: "layers", learned: { key, facts } };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** `imagespec: python (shared) greet==1.0 helper==1.2`: the history line of a Python layer. */

@@ -29,7 +29,8 @@ export async function createProgram(args: readonly string[]): Promise<Command> {
   for (const register of await commandsFor(args)) register(program);
   // Settings from the environment and the config files fill the flags the command line left out.
   program.hook("preAction", async (_program, action) => {
-    const { applyConfig, loadConfig } = await import("./config.js");
+    // Specs loaded by any command carry the ECR settings block and get ECR's host checks.
+    const [{ applyConfig, loadConfig }] = await Promise.all([import("./config.js"), import("../ecr/spec-vendor.js")]);
     applyConfig(action, await loadConfig());
   });
   return program;

@@ -1,7 +1,8 @@
 // The registry flags every command that talks to registries shares (exists, inspect, copy, build),
-// turned into one `Registry`: CA file, insecure hosts, credentials read from stdin (never argv),
-// a verbose log of HTTP exchanges on stderr, and upload concurrency. Also the one place that
-// reads an image from wherever a user names it (a registry reference or an `oci:DIR[:TAG]` layout).
+// turned into the session's plain registry options (src/session): CA file, insecure hosts,
+// credentials read from stdin (never argv), a verbose log of HTTP exchanges on stderr, upload
+// concurrency, and the AWS profile for ECR. Also the one place that reads an image from wherever a
+// user names it (a registry reference or an `oci:DIR[:TAG]` layout).
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { Readable } from "node:stream";
 import { ImagespecError } from "../errors.js";
@@ -16,23 +17,21 @@ import {
   type Platform,
 } from "../oci/index.js";
 import { checkHost } from "../reference/index.js";
-import { EcrSupport, type EcrSupportOptions } from "../ecr/index.js";
-import { ecrFailureDiagnosis } from "../ecr/diagnose.js";
+import type { EcrSupportOptions } from "../ecr/index.js";
 import {
   authKeyHost,
   checkEndpoint,
   parseRegistryEndpoints,
   REGISTRY_ENDPOINTS_ENV,
   Credential,
-  defaultKeychain,
   DEFAULT_TIMEOUT_MS,
   readConfig,
-  Registry,
   type CredentialSource,
   type ImageLocation,
+  type Registry,
   type RegistryLogEvent,
-  type RegistryOptions,
 } from "../registry/index.js";
+import { createRegistrySession, type SessionRegistryOptions } from "../session/index.js";
 
 /** The parsed flags, as commander hands them to an action (camel-cased). */
 export interface RegistryFlags {
@@ -58,15 +57,10 @@ export interface RegistryContext {
    * every registry the command talks to.
    */
   readonly credentialHosts?: readonly string[];
-  /** Extra credential sources, asked after the command-line credentials (the ECR provider slot). */
+  /** Extra credential sources, asked after the command-line credentials and the vendors'. */
   readonly providers?: readonly CredentialSource[];
-  /**
-   * ECR support: its credential source goes into the keychain (after the command-line
-   * credentials) and is closed with the registry. Default: one made from the flags; false: none.
-   */
-  readonly ecr?: EcrSupport | false;
-  /** More Registry options (timeouts, upload settings, a repository hook). */
-  readonly registryOptions?: Omit<RegistryOptions, "keychain" | "caFile" | "insecureRegistries" | "concurrency" | "logger">;
+  /** More registry options (timeouts, upload settings, a repository hook). */
+  readonly registryOptions?: Omit<SessionRegistryOptions, "credentials" | "providers" | "env" | "caFile" | "insecureRegistries" | "concurrency" | "logger">;
   /** Default process.env. */
   readonly env?: NodeJS.ProcessEnv;
   /** Where --password-stdin reads from. Default process.stdin. */
@@ -109,9 +103,9 @@ function timeoutOption(value: string): number {
   return seconds;
 }
 
-/** ECR support configured from the flags (--aws-profile). */
-export function ecrFromFlags(flags: Pick<RegistryFlags, "awsProfile">, options: EcrSupportOptions = {}): EcrSupport {
-  return new EcrSupport({ ...options, ...(flags.awsProfile !== undefined ? { profile: flags.awsProfile } : {}) });
+/** The ECR options the flags set (--aws-profile), over `options`. */
+export function ecrOptionsFromFlags(flags: Pick<RegistryFlags, "awsProfile">, options: EcrSupportOptions = {}): EcrSupportOptions {
+  return { ...options, ...(flags.awsProfile !== undefined ? { profile: flags.awsProfile } : {}) };
 }
 
 function registryHost(value: string, previous: string[] | undefined): string[] {
@@ -159,8 +153,17 @@ async function readPassword(stdin: Readable): Promise<string> {
   return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
 }
 
-/** The values of the flags and their environment defaults, checked. Throws INVALID_OPTION (exit 2). */
+/**
+ * A registry client for the flags (see registryOptionsFromFlags), with ECR login from --aws-profile;
+ * repositories are not created (exists, inspect, copy): that is what building a spec does.
+ */
 export async function registryFromOptions(flags: RegistryFlags, context: RegistryContext = {}): Promise<Registry> {
+  const options = await registryOptionsFromFlags(flags, context);
+  return createRegistrySession({ registry: options, ecr: ecrOptionsFromFlags(flags, { manageRepositories: false }) }).registry;
+}
+
+/** The values of the flags and their environment defaults, checked, as a session's registry options. Throws INVALID_OPTION (exit 2). */
+export async function registryOptionsFromFlags(flags: RegistryFlags, context: RegistryContext = {}): Promise<SessionRegistryOptions> {
   const env = context.env ?? process.env;
   if (flags.password !== undefined) {
     // The value is never echoed: it is exactly what must not end up in logs.
@@ -186,9 +189,6 @@ export async function registryFromOptions(flags: RegistryFlags, context: Registr
     if (flags.registryEndpoint === undefined && error instanceof ImagespecError) throw usage(`${REGISTRY_ENDPOINTS_ENV}: ${error.message}`, error.hint ?? "");
     throw error;
   }
-  const ecr = context.ecr === false ? undefined : (context.ecr ?? ecrFromFlags(flags));
-  const ownsEcr = context.ecr === undefined;
-  const keychain = defaultKeychain({ providers: [...sources, ...(ecr ? [ecr.credentials] : []), ...(context.providers ?? [])], env });
 
   const caFile = flags.caFile ?? (env[CA_FILE_ENV] || undefined);
   let insecure = flags.insecureRegistry;
@@ -202,18 +202,18 @@ export async function registryFromOptions(flags: RegistryFlags, context: Registr
   }
   const stderr = context.stderr ?? process.stderr;
   const logger = flags.verbose ? verboseLogger((line) => stderr.write(`${line}\n`), secret) : undefined;
-  return new Registry({
+  return {
     ...context.registryOptions,
-    keychain,
+    credentials: sources,
+    ...(context.providers ? { providers: context.providers } : {}),
+    env,
     ...(caFile !== undefined ? { caFile } : {}),
     insecureRegistries: insecure,
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
     ...(logger ? { logger } : {}),
     ...(Object.keys(endpoints).length > 0 ? { endpoints } : {}),
     ...(flags.timeout !== undefined ? { timeouts: { connectMs: flags.timeout * 1000, headersMs: flags.timeout * 1000, bodyIdleMs: flags.timeout * 1000 } } : {}),
-    ...(ownsEcr && ecr ? { onClose: () => ecr.close() } : {}),
-    ...(ecr ? { diagnose: ecrFailureDiagnosis(ecr.clients) } : {}),
-  });
+  };
 }
 
 /**

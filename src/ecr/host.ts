@@ -1,8 +1,9 @@
 // Amazon ECR registry hosts: which account, region and partition a registry host names, and why a
 // host that looks like ECR cannot be one (`us-eas-1` -> "did you mean us-east-1?").
 //
-// src/spec imports this file to validate the `registry` field, so it may import only src/errors.ts,
-// src/reference and its own region data (./regions.ts) -- never the AWS SDK or the rest of src/ecr.
+// The ECR spec vendor (./spec-vendor.ts) uses this file to check a spec's `registry` field while the
+// spec loads, so it imports only src/errors.ts and its own region data (./regions.ts) -- never the
+// AWS SDK or the rest of src/ecr.
 import { ImagespecError } from "../errors.js";
 import { AWS_PARTITIONS, type AwsPartition } from "./regions.js";
 

@@ -12,3 +12,4 @@ export { checkRepositorySettings, validateRepositorySettings, type RepositorySet
 export { EcrRepositories, DEFAULT_ECR_OPTIONS, type EcrCall, type EcrRepositoriesOptions, type EnsureResult } from "./repositories.js";
 export { EcrSupport, type EcrSupportOptions } from "./support.js";
 export { catalogDataSchema, publicRepositoryOf, checkSettingsForRegistry, GALLERY_ARCHITECTURES, GALLERY_OPERATING_SYSTEMS, type CatalogData } from "./public.js";
+export { ecrSchema, ecrEncryptionSchema, ecrSpecVendor, TAG_MUTABILITIES, DEFAULT_TAG_MUTABILITY, type EcrOptions } from "./spec-vendor.js";

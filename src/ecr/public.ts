@@ -1,7 +1,7 @@
 // ECR Public (`public.ecr.aws/<alias>/<repository>`): which registry alias and repository a
 // reference names, and the spec's `ecr.catalogData` as ECR Public's CreateRepository and
 // PutRepositoryCatalogData check it (RepositoryCatalogDataInput in AWS's ECR Public API reference).
-// src/spec builds its schema from this file, so it imports only zod and errors.
+// The ECR spec vendor (./spec-vendor.ts) builds the `ecr` schema from this file, so it imports only zod and errors.
 import { z } from "zod";
 import { EcrError } from "./errors.js";
 

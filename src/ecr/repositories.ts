@@ -6,7 +6,7 @@
 import type { CreateRepositoryCommandInput } from "@aws-sdk/client-ecr";
 import { isDeepStrictEqual } from "node:util";
 import { parseReference, type Reference } from "../reference/index.js";
-import { ecrSchema, type EcrOptions } from "../spec/schema.js";
+import { ecrSchema, type EcrOptions } from "./spec-vendor.js";
 import { ECR_PUBLIC_API_REGION, EcrClients, loadEcrPublicSdk, loadEcrSdk, type EcrClientOptions } from "./client.js";
 import { awsErrorName, EcrError, ecrApiError } from "./errors.js";
 import { parseEcrHost, type EcrHost } from "./host.js";

@@ -1,6 +1,7 @@
 // The spec's `ecr` settings checked as CreateRepository checks them (resource tags, tag mutability
 // exclusion filters), so that settings ECR would refuse stop when the spec is loaded, not at the
-// first push after a build. src/spec calls this from its schema, so it imports nothing but errors.
+// first push after a build. The ECR spec vendor (./spec-vendor.ts) calls this while a spec loads, so it
+// imports nothing but errors.
 import { EcrError } from "./errors.js";
 import { validateLifecyclePolicy } from "./policy.js";
 

@@ -15,6 +15,12 @@ export interface Blob {
   open(): Promise<Readable>;
   /** Repositories known to hold this blob, tried for a cross-repository mount before uploading. */
   readonly sources?: readonly Reference[];
+  /**
+   * True when open()'s stream checks itself: it fails before its end unless the bytes match the
+   * descriptor's digest and size (a cached layer file, a layout blob). A push then counts the
+   * bytes instead of hashing them a second time.
+   */
+  readonly verifiesItself?: boolean;
 }
 
 /** A single-platform image: manifest, config and layers. */

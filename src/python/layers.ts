@@ -1,6 +1,7 @@
-// How wheels are split into layers. A large wheel (torch, a CUDA runtime) gets a layer of its
-// own, so it is built and pushed once and then shared by every image that needs it, whatever
-// else those images install; the small ones go together into one layer. Each group has a cache
+// How wheels are split into layers. A large wheel (torch, a CUDA runtime, numpy, pandas) gets a
+// layer of its own, so it is built and pushed once and then shared by every image that needs it,
+// whatever else those images install (the registry dedupes the blob, and a push to another
+// repository mounts it); the small ones go together into one layer. Each group has a cache
 // key over exactly what decides its bytes: the wheels' digests, the install scheme, the
 // interpreter in the shebangs and the layout version of this code.
 import type { LayerEntry } from "../layer/entries.js";
@@ -9,8 +10,20 @@ import { humanSize } from "../units.js";
 import { installWheel, type InstalledWheel, type WheelFile } from "./install.js";
 import { SCHEME_KEYS, type InstallTarget } from "./scheme.js";
 
-/** Wheels bigger than this (compressed, as downloaded) get a layer of their own. */
-export const DEFAULT_LARGE_WHEEL_BYTES = 20 * 1024 * 1024;
+/**
+ * Wheels bigger than this (compressed, as downloaded) get a layer of their own. Low enough that
+ * the packages two data-science images share (numpy, scipy, pandas, scikit-learn: a few MiB to
+ * tens of MiB each) are each one blob; a layer costs a few requests, far less than re-sending a
+ * MiB. (At 20 MiB, a second app sharing those four re-sent all but scipy inside its mixed layer.)
+ */
+export const DEFAULT_LARGE_WHEEL_BYTES = 1024 * 1024;
+
+/**
+ * At most this many wheels get layers of their own (the largest; the rest join the group), so a
+ * long requirements list stays far from the runtimes' layer limits (overlayfs: 128 lower dirs).
+ * Changing it changes the plan for the same inputs: bump STEP_CACHE_VERSION (src/build) with it.
+ */
+export const MAX_OWN_WHEEL_LAYERS = 32;
 
 /** Bump whenever the entries made from the same wheel change (install.ts, launchers, RECORD). */
 export const PYTHON_LAYER_LAYOUT_VERSION = 1;
@@ -36,11 +49,19 @@ export interface WheelLayerPlan<W extends LayerWheel = LayerWheel> {
   readonly groups: readonly WheelLayerGroup<W>[];
 }
 
-export function planWheelLayers<W extends LayerWheel>(wheels: readonly W[], options: { largeWheelBytes?: number } = {}): WheelLayerPlan<W> {
+export function planWheelLayers<W extends LayerWheel>(wheels: readonly W[], options: { largeWheelBytes?: number; maxOwnLayers?: number } = {}): WheelLayerPlan<W> {
   const threshold = options.largeWheelBytes ?? DEFAULT_LARGE_WHEEL_BYTES;
+  const most = options.maxOwnLayers ?? MAX_OWN_WHEEL_LAYERS;
   const sorted = [...wheels].sort((a, b) => compare(a.filename, b.filename));
-  const large = sorted.filter((w) => w.size > threshold);
-  const small = sorted.filter((w) => w.size <= threshold);
+  // The largest ones over the threshold (ties by file name, so the choice is stable).
+  const chosen = new Set(
+    sorted
+      .filter((w) => w.size > threshold)
+      .sort((a, b) => b.size - a.size || compare(a.filename, b.filename))
+      .slice(0, most),
+  );
+  const large = sorted.filter((w) => chosen.has(w));
+  const small = sorted.filter((w) => !chosen.has(w));
   const groups: WheelLayerGroup<W>[] = large.map((w) => ({ kind: "large", wheels: [w], size: w.size }));
   if (small.length > 0) groups.push({ kind: "shared", wheels: small, size: small.reduce((sum, w) => sum + w.size, 0) });
   return { groups };

@@ -71,8 +71,9 @@ export class Authenticator {
     for (let round = 0; ; round++) {
       const res = await this.transport.request(withAuthorization(req, auth));
       if ((res.status === 401 || res.status === 403) && auth?.credential && !renewed) {
-        // A credential the registry refused may be a stale token (ECR's expire after 12 h and are
-        // refused with 403 DENIED): its source drops it and, when that may help, we ask once more.
+        // A credential the registry refused may be a stale token (tokens minted by a cloud API
+        // expire, and some registries refuse them with 403 DENIED): its source drops it and, when
+        // that may help, we ask once more.
         renewed = true;
         if (await this.keychain.invalidate(this.registry, auth.credential)) {
           this.credential = undefined;

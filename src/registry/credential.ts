@@ -8,7 +8,7 @@ export class Credential {
   readonly kind: CredentialKind;
   /** User name for Basic auth and token requests; `<token>` for identity tokens, as Docker writes it. */
   readonly username: string;
-  /** Where the credential came from (`docker-config`, `credential-helper:ecr-login`, ...), for messages. */
+  /** Where the credential came from (`docker-config`, `credential-helper:NAME`, ...), for messages. */
   readonly source: string;
   readonly #secret: string;
 
@@ -19,7 +19,7 @@ export class Credential {
     this.source = source;
   }
 
-  /** User name and password (or an access token used as a password, as ECR and GHCR do). */
+  /** User name and password (or an access token used as a password, as cloud registries and GHCR do). */
   static basic(username: string, password: string, source = "explicit"): Credential {
     return new Credential("basic", username, password, source);
   }

@@ -11,7 +11,7 @@ export const REGISTRY_ENDPOINTS_ENV = "IMAGESPEC_REGISTRY_ENDPOINTS";
 
 function invalid(message: string): ImagespecError {
   return new ImagespecError("INVALID_REGISTRY_ENDPOINT", message, {
-    hint: "write the mapping as HOST=URL, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com=https://vpce.example:443 (the URL has a scheme and host, no path)",
+    hint: "write the mapping as HOST=URL, e.g. registry.example.com=https://vpce.example:443 (the URL has a scheme and host, no path)",
   });
 }
 

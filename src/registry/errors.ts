@@ -65,6 +65,11 @@ export class RegistryError extends ImagespecError {
     this.init = init;
   }
 
+  /** The same error with another hint (a registry vendor's advice, src/registry/vendor.ts). */
+  withHint(hint: string): RegistryError {
+    return new RegistryError({ ...this.init, hint, cause: this.init.cause ?? this });
+  }
+
   /** The same error, saying which end of a transfer it came from. */
   onSide(side: "source" | "target"): RegistryError {
     return this.side === side ? this : new RegistryError({ ...this.init, side, cause: this.init.cause ?? this });
@@ -171,7 +176,7 @@ function hintFor(code: string, status: number | undefined, url: string): string 
     case "DENIED":
       return `the credentials for ${host} were accepted but lack permission on the repository${repo}; ask for pull/push rights, or check you are using the right account`;
     case "NAME_UNKNOWN":
-      return `the repository${repo} does not exist on ${host}; check the name, or create it first (ECR repositories must be created before a push)`;
+      return `the repository${repo} does not exist on ${host}; check the name, or create it first (some registries create a repository only on request, not on the first push)`;
     case "MANIFEST_UNKNOWN":
       return `no image with that tag or digest in${repo || " the repository"}; check the tag, or list tags to see what exists`;
     case "BLOB_UNKNOWN":
@@ -183,7 +188,7 @@ function hintFor(code: string, status: number | undefined, url: string): string 
     case "SIZE_INVALID":
       return "the registry rejected the content as malformed or corrupted; rebuild the image and push again";
     case "TAG_INVALID":
-      return "the registry refused the tag; it may be immutable (ECR tag immutability) or malformed — push under a new tag";
+      return "the registry refused the tag; it may be immutable (the repository does not let a tag move) or malformed — push under a new tag";
     case "UNSUPPORTED":
       return `${host} does not support this operation (deletes, for example, are often disabled)`;
     case "TOOMANYREQUESTS":
@@ -231,7 +236,7 @@ export function parseErrorBody(body: string): RegistryErrorDetail[] {
 export function saysNotFound(details: readonly RegistryErrorDetail[], body: string): boolean {
   if (details.some((d) => d.code === "NAME_UNKNOWN" || d.code === "MANIFEST_UNKNOWN" || d.code === "NOT_FOUND")) return true;
   if (details.some((d) => d.code === "DENIED" || d.code === "UNAUTHORIZED")) {
-    // ECR answers a missing repository with 403/DENIED whose message says it does not exist.
+    // Some registries answer a missing repository with 403/DENIED whose message says it does not exist.
     return details.some((d) => d.message !== undefined && /does not exist|not found/i.test(d.message));
   }
   return /\b(?:not found|does not exist)\b/i.test(body.slice(0, 2000));

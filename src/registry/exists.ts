@@ -30,7 +30,7 @@ export async function manifestExists(client: DistributionClient, ref: Reference,
     }
   }
   // HEAD has no body: a 405, a 403 or a 5xx only tells us something with GET, whose body may say
-  // "repository not found" (ECR and some others answer a missing repository that way).
+  // "repository not found" (some registries answer a missing repository that way).
   const url = await client.url(`/v2/${ref.repository}/manifests/${id}`, {}, signal);
   const get = await client.send(
     { method: "GET", url, headers: { accept: MANIFEST_ACCEPT }, followRedirects: true, ...(signal ? { signal } : {}) },

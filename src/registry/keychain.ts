@@ -3,8 +3,8 @@
 //
 // Default order:
 //   1. explicit credentials passed in options            ("explicit")
-//   2. providers passed in options, e.g. the ECR token provider from src/ecr (plugged in there:
-//      `defaultKeychain({ providers: [ecrSource] })`, or `keychain.insertAfter("explicit", ecrSource)`)
+//   2. providers passed in options, e.g. a registry vendor's token source (src/registry/vendor.ts;
+//      `defaultKeychain({ providers: [source] })`, or `keychain.insertAfter("explicit", source)`)
 //   3. $DOCKER_CONFIG/config.json, default ~/.docker/config.json ("docker-config")
 //   4. $REGISTRY_AUTH_FILE                                 ("registry-auth-file")
 //   5. ${XDG_RUNTIME_DIR}/containers/auth.json             ("containers-auth")
@@ -20,7 +20,7 @@ export interface CredentialSource {
   resolve(registry: string): Promise<Credential | undefined>;
   /**
    * Called when the registry refused a credential this source gave (401, or 403 for registries
-   * such as ECR that answer an expired token that way). The source drops what it cached and
+   * that answer an expired token that way). The source drops what it cached and
    * returns true when asking it again may give a credential that works (a cached token that may
    * have expired); false when it would give the same answer (a token it fetched a moment ago).
    */
@@ -75,7 +75,7 @@ export class Keychain {
     return this.chain.find((s) => s.name === credential.source)?.rejectedHint?.(registry);
   }
 
-  /** What the sources say about having nothing for a registry (e.g. "no AWS credentials: ..."). */
+  /** What the sources say about having nothing for a registry (e.g. "no cloud credentials: ..."). */
   describeMissing(registry: string): string[] {
     return this.chain.flatMap((s) => {
       const why = s.describeMissing?.(registry);
@@ -119,7 +119,7 @@ export function authFileSource(name: string, path: (env: NodeJS.ProcessEnv) => s
 export interface DefaultKeychainOptions {
   /** Explicit credentials by registry host; asked first. */
   readonly credentials?: Readonly<Record<string, ExplicitCredential>>;
-  /** Extra sources asked after explicit credentials and before config files (the ECR slot). */
+  /** Extra sources asked after explicit credentials and before config files (the vendors' slot). */
   readonly providers?: readonly CredentialSource[];
   /** Environment to read DOCKER_CONFIG, REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, HOME and PATH from (default process.env). */
   readonly env?: NodeJS.ProcessEnv;

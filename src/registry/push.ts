@@ -1,5 +1,6 @@
 // Pushing an image or index, go-containerregistry's way: HEAD every blob and skip what is there,
-// mount what another repository of the same registry holds, upload the rest with bounded
+// mount what another repository of the same registry holds (the blob's sources, then where
+// earlier pushes and pulls saw it: blob-locations.ts), upload the rest with bounded
 // concurrency (each digest once, even across concurrent pushes), then the manifests — children by
 // digest before their index, the tag last — so an interrupted push never leaves a tag pointing at
 // missing content.
@@ -8,6 +9,7 @@ import { formatReference, withDigest, type Reference } from "../reference/index.
 import { isImageIndex, type Blob, type Image, type ImageIndex } from "../oci/index.js";
 import type { DistributionClient } from "./client.js";
 import { forEachLimited } from "../concurrency.js";
+import type { BlobLocations } from "./blob-locations.js";
 import { RegistryError } from "./errors.js";
 import { manifestExists } from "./exists.js";
 import { backoffDelay, isRetryableStatus, mayRetry, sleep } from "./retry.js";
@@ -31,11 +33,13 @@ export interface PushOptions {
   readonly upload?: UploadSettings;
   /** A vendor's reading of a request that failed below HTTP (see RegistryOptions.diagnose). */
   readonly diagnose?: FailureDiagnosis;
+  /** Where blobs were seen before: mounted from there, and told where this push put them. */
+  readonly locations?: BlobLocations;
 }
 
 /**
  * What a vendor makes of a push request that failed without an HTTP answer: an error that says
- * what really happened (src/ecr: "the repository does not exist", confirmed through the ECR API),
+ * what really happened ("the repository does not exist", confirmed through the vendor's API),
  * or undefined when it has nothing to add.
  */
 export type FailureDiagnosis = (failure: { readonly error: RegistryError; readonly reference: Reference }) => Promise<Error | undefined>;
@@ -80,6 +84,15 @@ export async function pushImage(
   options: PushOptions = {},
   inflight = new InflightBlobs(),
 ): Promise<PushResult> {
+  try {
+    return await pushBlobsThenManifests(client, ref, image, options, inflight);
+  } finally {
+    // What was learned about where blobs are is kept even when the push failed part-way.
+    await options.locations?.save();
+  }
+}
+
+async function pushBlobsThenManifests(client: DistributionClient, ref: Reference, image: Image | ImageIndex, options: PushOptions, inflight: InflightBlobs): Promise<PushResult> {
   if (ref.digest !== undefined && ref.digest !== image.digest) {
     throw new ImagespecError("DIGEST_MISMATCH", `cannot push ${image.digest} to ${formatReference(ref)}: the reference pins another digest`, {
       hint: "drop the @digest from the destination, or push the image that has that digest",
@@ -146,7 +159,7 @@ export async function pushImage(
 }
 
 /**
- * PUTs the top manifest under its tag. True when written; false when an immutable tag (ECR's
+ * PUTs the top manifest under its tag. True when written; false when an immutable tag (the
  * TAG_INVALID) already points at exactly this manifest, which is the outcome the push wanted.
  * The same tag on other content is an error that says so.
  */
@@ -169,7 +182,7 @@ async function putTopManifest(client: DistributionClient, ref: Reference, digest
       "TAG_IMMUTABLE",
       `cannot push ${formatReference(ref)}: the tag is immutable in ${ref.registry}/${ref.repository} and already points at other content (${current}, not ${digest})`,
       {
-        hint: "the image under this tag differs from the one built now (a non-reproducible input, or a tag written by another tool); push under another tag, delete the old image, or make the repository's tags mutable (ECR: tagMutability MUTABLE, or an *_WITH_EXCLUSION filter for this tag); --force cannot overwrite an immutable tag",
+        hint: "the image under this tag differs from the one built now (a non-reproducible input, or a tag written by another tool); push under another tag, delete the old image, or make the repository's tags mutable; --force cannot overwrite an immutable tag",
         cause: error,
       },
     );
@@ -207,25 +220,30 @@ async function ensureBlob(
   const { digest, size } = blob.descriptor;
   const { signal } = options;
   const repository = ref.repository;
+  const remember = (where: string): Promise<void> => options.locations?.add(ref.registry, digest, where) ?? Promise.resolve();
   if (await client.hasBlob(repository, digest, [repositoryScope(repository, "pull", "push")], signal)) {
+    await remember(repository);
     emit({ type: "blob", status: "exists", digest, size });
     return "exists";
   }
   let session: UploadSession | undefined;
-  for (const source of blob.sources ?? []) {
-    if (source.registry !== ref.registry || source.repository === repository) continue;
+  for (const candidate of await mountCandidates(ref, blob, options.locations)) {
     try {
-      const start = await client.startUpload(repository, { mount: { digest, from: source.repository }, signal });
+      const start = await client.startUpload(repository, { mount: { digest, from: candidate.repository }, signal });
       if (start.mounted) {
-        emit({ type: "blob", status: "mounted", digest, size, from: source.repository });
+        await remember(candidate.repository);
+        await remember(repository);
+        emit({ type: "blob", status: "mounted", digest, size, from: candidate.repository });
         return "mounted";
       }
-      // Declined: the registry opened an ordinary upload session instead; use it.
+      // Declined (the source no longer holds it, or our token may not read it): the registry
+      // opened an ordinary upload session instead; use it, so nothing is sent twice.
+      if (candidate.remembered) await options.locations?.forget(ref.registry, digest, candidate.repository);
       session = start;
       break;
     } catch (error) {
       if (signal.aborted) throw error;
-      // A mount is only a shortcut (the source may be unreadable to us); upload instead.
+      // A mount is only a shortcut (the source may be unreadable to us); try the next, or upload.
     }
   }
   const policy = client.retryPolicy;
@@ -248,8 +266,8 @@ async function ensureBlob(
       if (signal.aborted) throw caught;
       const error = caught instanceof RegistryError && caught.side === undefined ? caught.onSide("target") : caught;
       if (error instanceof RegistryError && error.side === "target" && error.status === undefined) {
-        // A vendor may know what a dropped connection means (ECR drops uploads to a repository
-        // that does not exist, and its API can confirm it); everywhere else it is a network fault.
+        // A vendor may know what a dropped connection means (some drop uploads to a repository
+        // that does not exist, and their API can confirm it); everywhere else it is a network fault.
         const diagnosed = await options.diagnose?.({ error, reference: ref }).catch(() => undefined);
         if (diagnosed) throw diagnosed;
       }
@@ -269,9 +287,30 @@ async function ensureBlob(
       client.logger?.({ type: "retry", ...failed, attempt, delayMs, reason: `upload of ${digest} ${how}: ${error instanceof ImagespecError ? error.code : "error"}` });
     }
   }
+  await remember(repository);
   emit({ type: "blob", status: "uploaded", digest, size });
   return "uploaded";
 }
+
+/** Mounts worth trying: where the blob came from, then where it was seen before; same registry, other repositories, at most three. */
+async function mountCandidates(ref: Reference, blob: Blob, locations: BlobLocations | undefined): Promise<{ repository: string; remembered: boolean }[]> {
+  const candidates: { repository: string; remembered: boolean }[] = [];
+  const seen = new Set([ref.repository]);
+  for (const source of blob.sources ?? []) {
+    // Never across registries: a mount names a repository of the registry it is sent to.
+    if (source.registry !== ref.registry || seen.has(source.repository)) continue;
+    seen.add(source.repository);
+    candidates.push({ repository: source.repository, remembered: false });
+  }
+  for (const repository of (await locations?.repositories(ref.registry, blob.descriptor.digest)) ?? []) {
+    if (seen.has(repository)) continue;
+    seen.add(repository);
+    candidates.push({ repository, remembered: true });
+  }
+  return candidates.slice(0, MOUNT_TRIES);
+}
+
+const MOUNT_TRIES = 3;
 
 /**
  * Failures that a fresh upload session (with the blob reopened from the start) may get past: the

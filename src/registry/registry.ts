@@ -2,9 +2,10 @@
 // and the token cache, with the operations the builder and the CLI need.
 import { ImagespecError } from "../errors.js";
 import { formatReference, parseReference, type Reference } from "../reference/index.js";
-import type { Image, ImageIndex, Platform } from "../oci/index.js";
+import { isImageIndex, type Image, type ImageIndex, type Platform } from "../oci/index.js";
 import { readLayout, writeLayout, type LayoutWriteResult } from "../oci/layout.js";
 import { Authenticator, TokenCache } from "./auth.js";
+import type { BlobLocations } from "./blob-locations.js";
 import { DistributionClient, type FetchedManifest } from "./client.js";
 import { manifestExists, type ExistsResult } from "./exists.js";
 import { defaultKeychain, type Keychain } from "./keychain.js";
@@ -13,27 +14,39 @@ import { fetchManifest, pullAny, pullImage, pullIndex } from "./pull.js";
 import { InflightBlobs, pushImage, type FailureDiagnosis, type PushEvent, type PushOptions, type PushResult } from "./push.js";
 import { Transport, type TransportOptions } from "./transport.js";
 import type { UploadSettings } from "./upload.js";
+import { explainFailure, vendorFor, type RegistryVendor } from "./vendor.js";
 
 export interface RegistryOptions extends TransportOptions {
-  /** Where credentials come from (default: defaultKeychain()). */
+  /**
+   * Where credentials come from (default: defaultKeychain() with the vendors' credential sources
+   * after explicit credentials; a keychain given here is used as it is).
+   */
   readonly keychain?: Keychain;
+  /**
+   * Hosted registries' hooks (src/registry/vendor.ts): for a host a vendor claims, its repository
+   * hook runs before each push, its diagnosis reads a dropped request, its hint explains a failure.
+   */
+  readonly vendors?: readonly RegistryVendor[];
   /** Blobs pushed at once (default 4). */
   readonly concurrency?: number;
   /** How blobs are uploaded (monolithic/streamed/chunked thresholds). */
   readonly upload?: UploadSettings;
   /** Share tokens between Registry objects that use the same keychain. */
   readonly tokenCache?: TokenCache;
-  /**
-   * Runs before each push to a registry, before any request: the repository hook (src/ecr uses
-   * it to create an ECR repository on demand). A rejection fails the push.
-   */
+  /** Runs before each push to any registry, before any request and before the vendor's hook. A rejection fails the push. */
   readonly beforePush?: (ref: Reference) => Promise<void>;
   /**
-   * A vendor's reading of a push request that failed without an HTTP answer (src/ecr confirms a
-   * missing ECR repository through its API). Generic registry code draws no vendor conclusions.
+   * A reading of a push request that failed without an HTTP answer, for every host (a vendor's
+   * own is asked for its hosts only). Generic registry code draws no vendor conclusions.
    */
   readonly diagnose?: FailureDiagnosis;
-  /** Runs on close(): releases what the options brought along (the ECR module's SDK clients). */
+  /**
+   * Where blobs were seen (pushed, found, pulled), kept across runs: a push mounts a blob from a
+   * repository of the same registry that holds it instead of uploading it again. Without it,
+   * only the sources the blobs carry are tried (see rememberBlobLocations).
+   */
+  readonly blobLocations?: BlobLocations;
+  /** Runs on close(): releases what the options brought along (a vendor's API clients). */
   readonly onClose?: () => void | Promise<void>;
 }
 
@@ -57,6 +70,19 @@ export interface CopyResult {
 
 type RefInput = Reference | string;
 
+/** The first diagnosis any of the hooks makes, asked in order. */
+function firstDiagnosis(hooks: readonly (FailureDiagnosis | undefined)[]): FailureDiagnosis | undefined {
+  const present = hooks.filter((hook): hook is FailureDiagnosis => hook !== undefined);
+  if (present.length <= 1) return present[0];
+  return async (failure) => {
+    for (const hook of present) {
+      const diagnosed = await hook(failure);
+      if (diagnosed) return diagnosed;
+    }
+    return undefined;
+  };
+}
+
 function toReference(ref: RefInput): Reference {
   return typeof ref === "string" ? parseReference(ref) : ref;
 }
@@ -67,11 +93,25 @@ export class Registry {
   private readonly tokens: TokenCache;
   private readonly clients = new Map<string, DistributionClient>();
   private readonly inflight = new InflightBlobs();
+  private locations: BlobLocations | undefined;
+
+  private readonly vendors: readonly RegistryVendor[];
 
   constructor(private readonly options: RegistryOptions = {}) {
     this.transport = new Transport(options);
-    this.keychain = options.keychain ?? defaultKeychain();
+    this.vendors = options.vendors ?? [];
+    this.keychain = options.keychain ?? defaultKeychain({ providers: this.vendors.flatMap((v) => (v.credentials ? [v.credentials] : [])) });
     this.tokens = options.tokenCache ?? new TokenCache();
+    this.locations = options.blobLocations;
+  }
+
+  /**
+   * Remember blob locations in `store` unless the options named one or one was lent before (the
+   * first builder's cache dir wins): how a builder that knows its cache dir lends it to a
+   * registry it was given.
+   */
+  rememberBlobLocations(store: BlobLocations): void {
+    this.locations ??= store;
   }
 
   /** The low-level API client for one registry host. */
@@ -96,37 +136,66 @@ export class Registry {
   }
 
   /** The image or index as stored. */
-  get(ref: RefInput, signal?: AbortSignal): Promise<Image | ImageIndex> {
+  async get(ref: RefInput, signal?: AbortSignal): Promise<Image | ImageIndex> {
     const reference = toReference(ref);
-    return pullAny(this.client(reference.registry), reference, signal);
+    return this.noteBlobs(reference, await pullAny(this.client(reference.registry), reference, signal));
   }
 
   /** One image; an index is resolved for `platform` (default linux/amd64). */
-  getImage(ref: RefInput, platform?: Platform | string, signal?: AbortSignal): Promise<Image> {
+  async getImage(ref: RefInput, platform?: Platform | string, signal?: AbortSignal): Promise<Image> {
     const reference = toReference(ref);
-    return pullImage(this.client(reference.registry), reference, platform, signal);
+    return this.noteBlobs(reference, await pullImage(this.client(reference.registry), reference, platform, signal));
   }
 
-  getIndex(ref: RefInput, signal?: AbortSignal): Promise<ImageIndex> {
+  async getIndex(ref: RefInput, signal?: AbortSignal): Promise<ImageIndex> {
     const reference = toReference(ref);
-    return pullIndex(this.client(reference.registry), reference, signal);
+    return this.noteBlobs(reference, await pullIndex(this.client(reference.registry), reference, signal));
+  }
+
+  /** A pulled image's blobs are in its repository: a later push elsewhere in that registry may mount them. */
+  private async noteBlobs<T extends Image | ImageIndex>(reference: Reference, image: T): Promise<T> {
+    const locations = this.locations;
+    if (!locations) return image;
+    const images: readonly Image[] = isImageIndex(image) ? image.images : [image as Image];
+    for (const one of images) {
+      for (const blob of [one.config, ...one.layers]) await locations.add(reference.registry, blob.descriptor.digest, reference.repository);
+    }
+    return image;
+  }
+
+  /**
+   * What must happen before anything is pushed to the reference's repository: the beforePush
+   * option, then the repository hook of the vendor serving the host. push() runs it itself; a
+   * builder that pushes with another tool (buildx, buildah) runs it first.
+   */
+  async beforePush(ref: RefInput): Promise<void> {
+    const reference = toReference(ref);
+    await this.options.beforePush?.(reference);
+    await vendorFor(this.vendors, reference.registry)?.beforePush?.(reference);
   }
 
   async push(ref: RefInput, image: Image | ImageIndex, options: PushOptions = {}): Promise<PushResult> {
     const reference = toReference(ref);
-    await this.options.beforePush?.(reference);
-    return pushImage(
-      this.client(reference.registry),
-      reference,
-      image,
-      {
-        ...(this.options.concurrency !== undefined ? { concurrency: this.options.concurrency } : {}),
-        ...(this.options.upload ? { upload: this.options.upload } : {}),
-        ...(this.options.diagnose ? { diagnose: this.options.diagnose } : {}),
-        ...options,
-      },
-      this.inflight,
-    );
+    await this.beforePush(reference);
+    const vendor = vendorFor(this.vendors, reference.registry);
+    const diagnose = firstDiagnosis([this.options.diagnose, vendor?.diagnose]);
+    try {
+      return await pushImage(
+        this.client(reference.registry),
+        reference,
+        image,
+        {
+          ...(this.options.concurrency !== undefined ? { concurrency: this.options.concurrency } : {}),
+          ...(this.options.upload ? { upload: this.options.upload } : {}),
+          ...(diagnose ? { diagnose } : {}),
+          ...(this.locations ? { locations: this.locations } : {}),
+          ...options,
+        },
+        this.inflight,
+      );
+    } catch (error) {
+      throw explainFailure(vendor, error, reference);
+    }
   }
 
   /** Every tag of the reference's repository (`pageSize` asks for pages of that many, following Link headers). */
@@ -177,6 +246,7 @@ export class Registry {
 
   /** Closes pooled connections. */
   async close(): Promise<void> {
+    await this.locations?.save();
     await this.transport.close();
     await this.options.onClose?.();
   }

@@ -21,7 +21,7 @@ export interface UploadSettings {
   readonly mode?: UploadMode;
   /** Default 1 MiB. */
   readonly monolithicMaxBytes?: number;
-  /** PATCH size in chunked mode (default 5 MiB, ECR's minimum); raised to the registry's OCI-Chunk-Min-Length. */
+  /** PATCH size in chunked mode (default 5 MiB, the smallest some registries accept); raised to the registry's OCI-Chunk-Min-Length. */
   readonly chunkSize?: number;
 }
 
@@ -98,7 +98,7 @@ export async function uploadBlob(request: UploadRequest): Promise<void> {
       location = await sendStream(client, repository, session.location, content, size, offset, signal);
     }
     request.onLocation?.(location);
-    content.assertVerified();
+    await content.verified();
     await finish(client, repository, location, blob.descriptor.digest, undefined, signal);
   } finally {
     content.close();
@@ -141,7 +141,7 @@ async function sendStream(client: DistributionClient, repository: string, locati
     await res.discard();
     throw failure;
   }
-  // Some registries (ECR) answer 201 where the spec says 202.
+  // Some registries answer 201 where the spec says 202.
   if (res.status !== 202 && res.status !== 201 && res.status !== 204) return res.fail({ expected: "202 Accepted" });
   await res.discard();
   return nextLocation(res.header("location"), location);
@@ -262,8 +262,10 @@ class VerifiedContent {
     readonly digest: string,
     private readonly size: number,
     private readonly source: Readable,
-    private readonly verifier: DigestingStream,
+    private readonly verifier: DigestingStream | ByteCounter,
     readonly stream: Readable,
+    /** Settles when the source is done: true at its end (its own check passed), false otherwise. */
+    private readonly sourceEnded: Promise<boolean>,
   ) {}
 
   static async open(blob: Blob, onBytes?: (bytes: number) => void): Promise<VerifiedContent> {
@@ -274,9 +276,15 @@ class VerifiedContent {
     } catch (error) {
       throw sourceFailure(digest, error);
     }
-    const verifier = new DigestingStream({ digest, size, what: `blob ${digest}` });
+    // A source that checks itself fails before its end on bad bytes: hashing again only costs CPU.
+    const verifier = blob.verifiesItself ? new ByteCounter() : new DigestingStream({ digest, size, what: `blob ${digest}` });
     const counter = new ProgressStream(onBytes);
-    const content = new VerifiedContent(digest, size, source, verifier, counter);
+    const sourceEnded = new Promise<boolean>((resolve) => {
+      source.once("end", () => resolve(true));
+      source.once("close", () => resolve(false));
+      source.once("error", () => resolve(false));
+    });
+    const content = new VerifiedContent(digest, size, source, verifier, counter, sourceEnded);
     // Wired by hand rather than with pipeline(): pipeline would destroy the source with the
     // network's error, and a network failure must not be mistaken for a broken source.
     source.on("error", (e) => {
@@ -288,7 +296,12 @@ class VerifiedContent {
       counter.destroy(e);
     });
     counter.on("close", () => {
-      if (!source.destroyed) source.destroy();
+      if (verifier instanceof ByteCounter && verifier.size === size && !source.readableEnded && !source.destroyed) {
+        // Every byte went out and the registry answered before the source found its end (a file
+        // needs one more read for that): let it get there, so its own check still decides.
+        source.unpipe(verifier);
+        source.resume();
+      } else if (!source.destroyed) source.destroy();
       if (!verifier.destroyed) verifier.destroy();
     });
     source.pipe(verifier).pipe(counter);
@@ -327,17 +340,26 @@ class VerifiedContent {
   }
 
   /** Throws unless the whole stream was read and matched the descriptor. */
-  assertVerified(): void {
+  async verified(): Promise<void> {
+    const verifier = this.verifier;
+    if (verifier instanceof ByteCounter) {
+      // The source's own check decides, at its end, which comes just after its last byte.
+      const ended = await this.sourceEnded;
+      const failure = this.failure();
+      if (failure) throw failure;
+      if (!ended || verifier.size !== this.size) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, "(upload ended before the content did)");
+      return;
+    }
     const failure = this.failure();
     if (failure) throw failure;
-    if (this.verifier.writableFinished) {
-      if (this.verifier.digest !== this.digest) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, this.verifier.digest);
+    if (verifier.writableFinished) {
+      if (verifier.digest !== this.digest) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, verifier.digest);
       return;
     }
     // A registry may answer as soon as it has every byte, before the source's end has been read:
     // then the bytes that went out decide.
-    if (this.verifier.size !== this.size) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, "(upload ended before the content did)");
-    const sent = this.verifier.digestSoFar();
+    if (verifier.size !== this.size) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, "(upload ended before the content did)");
+    const sent = verifier.digestSoFar();
     if (sent !== this.digest) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, sent);
   }
 
@@ -350,7 +372,7 @@ class VerifiedContent {
       throw this.failure() ?? error;
     }
     const bytes = Buffer.concat(chunks);
-    this.assertVerified();
+    await this.verified();
     if (sha256(bytes) !== this.digest) throw new DigestMismatchError(`blob ${this.digest}`, this.digest, sha256(bytes));
     return bytes;
   }
@@ -358,6 +380,16 @@ class VerifiedContent {
   close(): void {
     if (!this.source.destroyed) this.source.destroy();
     if (!this.stream.destroyed) this.stream.destroy();
+  }
+}
+
+/** Counts what passes, for content whose source checks its own digest. */
+class ByteCounter extends Transform {
+  size = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.size += chunk.length;
+    callback(null, chunk);
   }
 }
 

@@ -9,16 +9,14 @@ export {
   DEFAULT_WORKDIR,
   SPEC_HASH_LENGTH,
   SPEC_HASH_PLACEHOLDER,
-  TAG_MUTABILITIES,
-  DEFAULT_TAG_MUTABILITY,
-  ecrSchema,
   imageSpecSchema,
+  baseSpecSchema,
   type Builder,
   type CopyEntry,
   type CopyInput,
-  type EcrOptions,
   type ImageSpecFields,
 } from "./schema.js";
+export { registerSpecVendor, specVendors, type SpecVendor, type VendorProblem, type VendorSettings, type VendorSettingsInput } from "./vendor.js";
 export { loadSpecs, SpecFileError, SPECS_KEY, type LoadedSpec } from "./load.js";
 export { collectFiles, verifySpecFiles, type FileEntry } from "./files.js";
 export { canonicalSpec, IMAGESPEC_HASH_VERSION, type CanonicalSpec } from "./canonical.js";

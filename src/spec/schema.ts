@@ -4,16 +4,13 @@
 // so building an ImageSpec value stays pure.
 import { z } from "zod";
 import { checkTag, parseReference, parseRegistryLocation } from "../reference/reference.js";
-import { checkEcrHost } from "../ecr/host.js";
-import { checkLifecyclePolicy, LIFECYCLE_POLICY_HINT } from "../ecr/policy.js";
-import { catalogDataSchema, checkPublicRepository, checkSettingsForRegistry } from "../ecr/public.js";
-import { checkRepositorySettings } from "../ecr/settings.js";
 import { formatPlatform, parsePlatform } from "../oci/types.js";
 import { ImagespecError } from "../errors.js";
 import { checkRequirement } from "./pep508.js";
 import { parseAptPackage } from "./debian.js";
 import { checkContainedPath, checkImagePath, normaliseContainedPath, normaliseImagePath } from "./paths.js";
 import type { ImageSpec } from "./image-spec.js";
+import { specVendors, specVendorsVersion, type VendorSettings, type VendorSettingsInput } from "./vendor.js";
 
 /**
  * The builders that run a generated Dockerfile (src/build/backends), in the order `auto` tries them.
@@ -42,7 +39,6 @@ export const BUILDER_OPTIONS: Readonly<Record<(typeof BUILDERS)[number], readonl
   auto: ["aptMirror", ...DOCKERFILE_BUILDER_OPTIONS, "dockerBuilder", "buildkitAddress"],
 };
 type BuilderOptionKey = "aptMirror" | (typeof DOCKERFILE_BUILDER_OPTIONS)[number] | "dockerBuilder" | "buildkitAddress";
-export const TAG_MUTABILITIES = ["MUTABLE", "IMMUTABLE", "MUTABLE_WITH_EXCLUSION", "IMMUTABLE_WITH_EXCLUSION"] as const;
 export const DEFAULT_WORKDIR = "/root";
 export const DEFAULT_PLATFORM = "linux/amd64";
 /** The placeholder in `tagFormat` that the spec hash replaces (flytekit's name for it). */
@@ -57,7 +53,7 @@ export function isImageSpecValue(value: unknown): value is ImageSpec {
   return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[IMAGE_SPEC_BRAND] === true;
 }
 
-type Check<T> = (value: T) => { message: string; hint?: string } | undefined;
+export type Check<T> = (value: T) => { message: string; hint?: string } | undefined;
 
 /** Attaches a check that reports its message (and hint) as a custom issue on the value's path. */
 function checked<S extends z.ZodType>(schema: S, check: Check<z.output<S>>): S {
@@ -68,7 +64,7 @@ function checked<S extends z.ZodType>(schema: S, check: Check<z.output<S>>): S {
 }
 
 /** A list whose items are each checked; issues land on `field[i]`. */
-function checkedList(item: z.ZodType<string>, check: Check<string>) {
+export function checkedList(item: z.ZodType<string>, check: Check<string>) {
   return z.array(item).superRefine((items, ctx) => {
     items.forEach((value, index) => {
       const problem = check(value);
@@ -77,9 +73,9 @@ function checkedList(item: z.ZodType<string>, check: Check<string>) {
   });
 }
 
-const text = z.string().min(1);
+export const text = z.string().min(1);
 /** YAML turns `PORT: 8080` into a number; environment values and labels are strings, so convert. */
-const scalarText = z.union([z.string(), z.number(), z.boolean()], { error: "expected a string" }).transform(String);
+export const scalarText = z.union([z.string(), z.number(), z.boolean()], { error: "expected a string" }).transform(String);
 
 const nameSchema = checked(
   z.string().transform((name) => name.trim().toLowerCase()),
@@ -102,13 +98,10 @@ const registrySchema = checked(z.string(), (registry) => {
     if (!(error instanceof ImagespecError)) throw error;
     return { message: error.message, hint: error.hint ?? "write the registry as host[:port][/path]" };
   }
-  const ecr = checkEcrHost(host);
-  if (ecr.kind === "invalid") return { message: `${JSON.stringify(registry)}: ${ecr.problem}`, hint: ecr.hint };
-  if (ecr.kind === "ecr" && ecr.ecr.public && !registry.includes("/")) {
-    return {
-      message: `${JSON.stringify(registry)}: ECR Public needs your registry alias after the host`,
-      hint: "write public.ecr.aws/<alias>, e.g. public.ecr.aws/my-team",
-    };
+  // A registry vendor checks the hosts it claims (an ECR region typo: "did you mean us-east-1?").
+  for (const vendor of specVendors()) {
+    const { problem } = vendor.checkRegistry(registry, host);
+    if (problem) return problem;
   }
   return undefined;
 });
@@ -290,81 +283,8 @@ const tagFormatSchema = checked(z.string(), (format) => {
   return problem ? { message: `${JSON.stringify(format)} does not make a valid tag: ${problem}` } : undefined;
 });
 
-const ACCOUNT_OR_PRINCIPAL = /^(?:\d{12}|arn:aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:iam::\d{12}:(?:root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+))$/;
-
-// The whole document is checked as ECR checks it (src/ecr/policy.ts), so a policy ECR would refuse
-// stops at loading, before any repository is created.
-const lifecyclePolicySchema = z.looseObject({}).superRefine((policy, ctx) => {
-  for (const problem of checkLifecyclePolicy(policy)) {
-    ctx.addIssue({ code: "custom", message: problem.message, path: [...problem.path], input: policy, params: { hint: LIFECYCLE_POLICY_HINT } });
-  }
-});
-
-/**
- * ECR tag mutability when the spec says nothing: image tags are content hashes, so a tag never
- * needs to move (IMMUTABLE protects it from being overwritten by anything else), except the
- * step-cache tags `imagespec-cache-*` that imagespec itself rewrites when an entry changes
- * (docs/native-builder.md).
- */
-export const DEFAULT_TAG_MUTABILITY = {
-  tagMutability: "IMMUTABLE_WITH_EXCLUSION",
-  tagMutabilityExclusions: ["imagespec-cache-*"],
-} as const satisfies { tagMutability: (typeof TAG_MUTABILITIES)[number]; tagMutabilityExclusions: readonly string[] };
-
-export const ecrEncryptionSchema = z.strictObject({
-  type: z.enum(["AES256", "KMS"]).default("AES256"),
-  kmsKey: text.optional(),
-});
-
-export const ecrSchema = z
-  .strictObject({
-    createRepository: z.boolean().default(true),
-    /** Default (neither this nor the exclusions given): IMMUTABLE_WITH_EXCLUSION of `imagespec-cache-*`; see DEFAULT_TAG_MUTABILITY. */
-    tagMutability: z.enum(TAG_MUTABILITIES).optional(),
-    /** Wildcard filters for the *_WITH_EXCLUSION mutabilities, e.g. "latest" or "dev-*". */
-    tagMutabilityExclusions: z.array(text).optional(),
-    scanOnPush: z.boolean().default(false),
-    encryption: ecrEncryptionSchema.prefault({}),
-    tags: z.record(z.string(), scalarText).default({}),
-    allowPullFrom: checkedList(z.string(), (principal) =>
-      ACCOUNT_OR_PRINCIPAL.test(principal)
-        ? undefined
-        : {
-            message: `${JSON.stringify(principal)} is neither a 12-digit AWS account id nor an IAM role/user ARN`,
-            hint: "write 123456789012 or arn:aws:iam::123456789012:role/name",
-          },
-    ).default([]),
-    lifecyclePolicy: lifecyclePolicySchema.optional(),
-    /** ECR Public: what the Public Gallery shows (src/ecr/public.ts). */
-    catalogData: catalogDataSchema.optional(),
-  })
-  .superRefine((ecr, ctx) => {
-    if (ecr.encryption.kmsKey !== undefined && ecr.encryption.type !== "KMS") {
-      ctx.addIssue({ code: "custom", message: "a kmsKey needs encryption type KMS", path: ["encryption", "kmsKey"], input: ecr.encryption.kmsKey, params: { hint: "set encryption.type: KMS, or drop kmsKey" } });
-    }
-    if (ecr.tagMutability !== undefined) {
-      const exclusions = ecr.tagMutabilityExclusions ?? [];
-      const withExclusion = ecr.tagMutability.endsWith("_WITH_EXCLUSION");
-      if (withExclusion && exclusions.length === 0) {
-        ctx.addIssue({ code: "custom", message: `${ecr.tagMutability} needs tagMutabilityExclusions (tag filters like "latest" or "dev-*")`, path: ["tagMutabilityExclusions"], input: exclusions });
-      }
-      if (!withExclusion && exclusions.length > 0) {
-        ctx.addIssue({ code: "custom", message: `tagMutabilityExclusions only apply with tagMutability ${ecr.tagMutability}_WITH_EXCLUSION`, path: ["tagMutabilityExclusions"], input: exclusions });
-      }
-    }
-    // Tags and exclusion filters as CreateRepository checks them (src/ecr/settings.ts).
-    for (const problem of checkRepositorySettings(ecr)) {
-      ctx.addIssue({ code: "custom", message: problem.message, path: [...problem.path], input: ecr, params: { hint: problem.hint } });
-    }
-  })
-  .transform(({ tagMutability, tagMutabilityExclusions, ...rest }) => ({
-    ...rest,
-    // Exclusions alone mean "immutable except these"; nothing at all means the default.
-    tagMutability: tagMutability ?? (tagMutabilityExclusions?.length ? "IMMUTABLE_WITH_EXCLUSION" : DEFAULT_TAG_MUTABILITY.tagMutability),
-    tagMutabilityExclusions: tagMutabilityExclusions ?? (tagMutability === undefined ? [...DEFAULT_TAG_MUTABILITY.tagMutabilityExclusions] : []),
-  }));
-
-export const imageSpecSchema = z.strictObject({
+/** The spec's own fields; vendors' settings blocks (`ecr`) are added by imageSpecSchema(). */
+const specShape = {
   /** Repository name inside the registry, lower-cased (flytekit lower-cases it too). */
   name: nameSchema,
   /** `host[:port][/prefix]`; without it the image is named `name:tag`. */
@@ -403,35 +323,60 @@ export const imageSpecSchema = z.strictObject({
   // Known keys only (snake_case accepted, typos answered with the nearest key, see keys.ts); which
   // builder reads which is checked in validate.ts, the values where they are used.
   builderOptions: z.strictObject(Object.fromEntries(BUILDER_OPTIONS.auto.map((key) => [key, z.unknown().optional()])) as Record<BuilderOptionKey, z.ZodOptional<z.ZodUnknown>>).default({}),
-  ecr: ecrSchema.prefault({}),
-  forcePush: z.boolean().default(false),
-}).superRefine((spec, ctx) => {
-  // Some ecr settings apply to private registries only, catalogData to ECR Public only (src/ecr/public.ts).
-  let ecr;
-  try {
-    ecr = spec.registry === undefined ? undefined : checkEcrHost(parseRegistryLocation(spec.registry).host);
-  } catch {
-    return; // the registry field reports it
+};
+
+/** The spec's own fields, without vendor settings: the shape the field types come from. */
+export const baseSpecSchema = z.strictObject({ ...specShape, forcePush: z.boolean().default(false) });
+
+/** The whole spec schema: parses to ImageSpecFields; `shape` has every field, the vendors' blocks too. */
+export type SpecSchema = z.ZodType<ImageSpecFields, ImageSpecSchemaInput> & { readonly shape: Readonly<Record<string, z.ZodType>> };
+
+let built: { version: number; schema: SpecSchema } | undefined;
+
+/**
+ * The whole spec schema: the spec's fields, each registered vendor's settings block (`ecr`,
+ * defaulted when absent), and the vendors' checks of a spec pushing to their registries. Built
+ * again when a vendor is registered.
+ */
+export function imageSpecSchema(): SpecSchema {
+  if (built?.version !== specVendorsVersion()) {
+    const vendors = specVendors();
+    const schema = z
+      .strictObject({
+        ...specShape,
+        ...Object.fromEntries(vendors.map((vendor) => [vendor.key, vendor.settings.prefault({})])),
+        forcePush: z.boolean().default(false),
+      })
+      .superRefine((spec, ctx) => {
+        if (spec.registry === undefined) return;
+        let host: string;
+        try {
+          host = parseRegistryLocation(spec.registry).host;
+        } catch {
+          return; // the registry field reports it
+        }
+        for (const vendor of vendors) {
+          if (!vendor.claims(host) || vendor.checkRegistry(spec.registry, host).problem) continue;
+          const settings = (spec as Record<string, unknown>)[vendor.key];
+          for (const problem of vendor.checkSpec({ name: spec.name, registry: spec.registry, settings })) {
+            ctx.addIssue({ code: "custom", message: problem.message, path: [...problem.path], input: problem.path[0] === vendor.key ? settings : spec.registry, params: { hint: problem.hint } });
+          }
+        }
+      });
+    built = { version: specVendorsVersion(), schema: schema as unknown as SpecSchema };
   }
-  if (ecr?.kind !== "ecr") return;
-  const prefix = ecr.ecr.public ? parseRegistryLocation(spec.registry!).prefix : undefined;
-  const repository = prefix ? checkPublicRepository(`${prefix}/${spec.name}`) : undefined;
-  if (repository && "part" in repository) ctx.addIssue({ code: "custom", message: repository.message, path: [repository.part === "alias" ? "registry" : "name"], input: spec.registry, params: { hint: repository.hint } });
-  for (const problem of checkSettingsForRegistry(spec.ecr, ecr.ecr.public)) {
-    ctx.addIssue({ code: "custom", message: problem.message, path: ["ecr", ...problem.path], input: spec.ecr, params: { hint: problem.hint } });
-  }
-});
+  return built.schema;
+}
 
 function flytekitBuilder(name: string): string | undefined {
   const instead = Object.hasOwn(FLYTEKIT_BUILDERS, name) ? FLYTEKIT_BUILDERS[name] : undefined;
   return instead === undefined ? undefined : `${JSON.stringify(name)} is a flytekit builder that imagespec does not have: ${instead}`;
 }
 
-/** A spec as code writes it (camelCase). Files may also use snake_case; see keys.ts. */
-export type ImageSpecSchemaInput = z.input<typeof imageSpecSchema>;
-/** A parsed spec: defaults applied, values normalised. */
-export type ImageSpecFields = z.output<typeof imageSpecSchema>;
+/** A spec as code writes it (camelCase), with the vendors' settings blocks. Files may also use snake_case; see keys.ts. */
+export type ImageSpecSchemaInput = z.input<typeof baseSpecSchema> & Partial<VendorSettingsInput>;
+/** A parsed spec: defaults applied, values normalised, the vendors' settings blocks filled in. */
+export type ImageSpecFields = z.output<typeof baseSpecSchema> & VendorSettings;
 export type CopyEntry = z.output<typeof copyEntrySchema>;
 export type CopyInput = z.input<typeof copyEntrySchema>;
-export type EcrOptions = z.output<typeof ecrSchema>;
 export type Builder = (typeof BUILDERS)[number];

@@ -6,13 +6,13 @@ import { isDeepStrictEqual } from "node:util";
 import type { z } from "zod";
 import type { ValidationIssue } from "../errors.js";
 import { ValidationError } from "../errors.js";
-import { checkEcrHost, looksLikeEcrHost } from "../ecr/host.js";
 import { parseRegistryLocation } from "../reference/reference.js";
 import { ImageSpec } from "./image-spec.js";
 import { formatPath, joinPaths, normaliseKeys, type PathSegments } from "./keys.js";
 import { lockKindOf } from "./lock-files.js";
-import { BUILDER_OPTIONS, BUILDERS, copyEntrySchema, ecrSchema, imageSpecSchema, isImageSpecValue, type Builder, type CopyEntry, type ImageSpecFields } from "./schema.js";
+import { baseSpecSchema, BUILDER_OPTIONS, BUILDERS, copyEntrySchema, imageSpecSchema, isImageSpecValue, type Builder, type CopyEntry, type ImageSpecFields } from "./schema.js";
 import { didYouMean } from "./suggest.js";
+import { specVendors } from "./vendor.js";
 
 export interface Validated {
   fields?: ImageSpecFields;
@@ -28,7 +28,8 @@ export function validateSpecInput(input: unknown, baseDir: string, baseDirExplic
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     return { issues: [{ path: "", message: `expected a mapping of spec fields, got ${describeValue(input)}`, hint: "a spec looks like {name: my-app, packages: [numpy]}" }], warnings: [] };
   }
-  const keys = normaliseKeys(input, imageSpecSchema);
+  const schema = imageSpecSchema();
+  const keys = normaliseKeys(input, schema);
   const issues = [...keys.issues];
   const warnings: ValidationIssue[] = [];
   const value = keys.value as Record<string, unknown>;
@@ -53,7 +54,7 @@ export function validateSpecInput(input: unknown, baseDir: string, baseDirExplic
     value.baseImage = ImageSpec.from(base);
   }
 
-  const parsed = imageSpecSchema.safeParse(value, { reportInput: true });
+  const parsed = schema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
     issues.push(...parsed.error.issues.map((issue) => toValidationIssue(issue, keys.written)));
     return { issues, warnings };
@@ -122,9 +123,9 @@ type PathField = "requirements" | "sourceRoot" | "copy" | "baseImage";
 /** The path fields of raw spec input (a nested base spec's too) that are valid on their own. */
 export function validPaths(input: unknown, baseDir: string): SpecPaths | undefined {
   if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined;
-  const keys = normaliseKeys(input, imageSpecSchema);
+  const keys = normaliseKeys(input, imageSpecSchema());
   const value = keys.value as Record<string, unknown>;
-  const { shape } = imageSpecSchema;
+  const { shape } = baseSpecSchema;
   const valid = <T>(schema: z.ZodType<T>, raw: unknown): T | undefined => {
     const parsed = schema.safeParse(raw);
     return parsed.success ? parsed.data : undefined;
@@ -140,22 +141,23 @@ export function validPaths(input: unknown, baseDir: string): SpecPaths | undefin
   };
 }
 
-const DEFAULT_ECR = ecrSchema.parse({});
-
+/** The vendors' warnings: about the registry host (an AWS region newer than the table), and settings for a registry that is not theirs. */
 function registryWarnings(fields: ImageSpecFields, written: ReadonlyMap<string, string>): ValidationIssue[] {
   const warnings: ValidationIssue[] = [];
   const host = fields.registry === undefined ? undefined : parseRegistryLocation(fields.registry).host;
-  if (host !== undefined) {
-    const ecr = checkEcrHost(host);
-    if (ecr.kind === "ecr" && ecr.warning !== undefined) warnings.push({ path: formatPath(["registry"], written), message: ecr.warning });
+  for (const vendor of specVendors()) {
+    const warning = host === undefined ? undefined : vendor.checkRegistry(fields.registry!, host).warning;
+    if (warning !== undefined) warnings.push({ path: formatPath(["registry"], written), message: warning });
   }
-  // Compared with the defaults rather than checked for presence: a rebuilt spec always carries them.
-  const ecrSet = !isDeepStrictEqual(fields.ecr, DEFAULT_ECR);
-  if (ecrSet && (host === undefined || !looksLikeEcrHost(host))) {
-    warnings.push({
-      path: formatPath(["ecr"], written),
-      message: `the ecr settings are ignored: ${host === undefined ? "no registry is set" : `registry ${JSON.stringify(fields.registry)} is not Amazon ECR`}`,
-    });
+  for (const vendor of specVendors()) {
+    // Compared with the defaults rather than checked for presence: a rebuilt spec always carries them.
+    const set = !isDeepStrictEqual((fields as unknown as Record<string, unknown>)[vendor.key], vendor.settings.parse({}));
+    if (set && (host === undefined || !vendor.claims(host))) {
+      warnings.push({
+        path: formatPath([vendor.key], written),
+        message: `the ${vendor.key} settings are ignored: ${host === undefined ? "no registry is set" : `registry ${JSON.stringify(fields.registry)} is not ${vendor.title}`}`,
+      });
+    }
   }
   return warnings;
 }

@@ -28,7 +28,8 @@ describe("imagespec build: progress of the Python step", { timeout: 300_000 }, (
     reg = await startRegistry({ mode: "plain" });
     work = await tempDir("imagespec-cli-progress-");
     const wheels = await buildFixtureWheels(join(work, "wheels"));
-    index = await startPypiIndex({ dir: wheels.dir, fileDelayMs: 1200 });
+    // Pages are slow too: the native resolver reads metadata only, and would finish between two frames.
+    index = await startPypiIndex({ dir: wheels.dir, fileDelayMs: 1200, pageDelayMs: 400 });
     const registry = new Registry();
     try {
       await registry.copy(base.ref, `${reg.host}/debian/python:3.11`);

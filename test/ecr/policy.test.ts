@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { mergePullPolicy, principalArn, PULL_ACTIONS, PULL_STATEMENT_SID } from "../../src/ecr/index.js";
 import { checkLifecyclePolicy, lifecyclePath, validateLifecyclePolicy } from "../../src/ecr/policy.js";
-import { ecrSchema } from "../../src/spec/schema.js";
+import { ecrSchema } from "../../src/ecr/spec-vendor.js";
 import { EcrError } from "../../src/ecr/errors.js";
 
 type Doc = { Version: string; Statement: { Sid?: string; Effect: string; Principal: { AWS: string | string[] }; Action: string | string[]; Condition?: unknown }[]; Id?: string };

@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ECRPUBLICClient, PutRepositoryCatalogDataCommand } from "@aws-sdk/client-ecr-public";
-import { EcrError, EcrSupport, EcrTokenCache } from "../../src/ecr/index.js";
-import { ecrSchema, ImageSpec } from "../../src/spec/index.js";
+import { EcrError, EcrSupport, EcrTokenCache, ecrSchema } from "../../src/ecr/index.js";
+import { ImageSpec } from "../../src/spec/index.js";
 import { Keychain, Registry, RegistryError } from "../../src/registry/index.js";
 import { ValidationError } from "../../src/errors.js";
 import { PUBLIC_REGISTRY_HOST, startEcrEmulator, useEmulatorAwsEnv, type EcrEmulator } from "../support/ecr-emulator/index.js";

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { checkEcrRepositoryName, ecrRepositoryOf, EcrRepositories } from "../../src/ecr/index.js";
 import { createRepositoryInput } from "../../src/ecr/repositories.js";
-import { ecrSchema } from "../../src/spec/index.js";
+import { ecrSchema } from "../../src/ecr/index.js";
 import { EcrError } from "../../src/ecr/errors.js";
 import { checkRepositorySettings, validateRepositorySettings } from "../../src/ecr/settings.js";
 

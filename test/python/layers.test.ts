@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
+import { layerFromEntries } from "../../src/layer/layer.js";
 import { tarStream } from "../../src/layer/tar.js";
 import { parsePlatform } from "../../src/oci/index.js";
 import { downloadWheels, type DownloadedWheel } from "../../src/python/download.js";
@@ -73,10 +74,40 @@ describe("planWheelLayers", () => {
     assert.deepEqual(describeWheelLayers(plan), [
       `layer 1 (large, 700.0 MiB): ${nvidia.filename}`,
       `layer 2 (large, 750.0 MiB): ${torch.filename}`,
-      `layer 3 (shared, 20.1 MiB): ${edge.filename}, ${requests.filename}, ${six.filename}`,
+      `layer 3 (shared, 1.1 MiB): ${edge.filename}, ${requests.filename}, ${six.filename}`,
     ]);
     assert.deepEqual(planWheelLayers([six, torch], { largeWheelBytes: 1024 }).groups.map((g) => g.kind), ["large", "large"]);
     assert.deepEqual(planWheelLayers([]).groups, []);
+  });
+
+  it("gives the data-science packages two apps share layers of their own: a few MiB is large", () => {
+    const numpy = wheel("numpy-1.24.2-cp311-cp311-manylinux_2_36_x86_64.whl", 6 * MiB);
+    const pandas = wheel("pandas-1.5.3-cp311-cp311-manylinux_2_36_x86_64.whl", 9 * MiB);
+    const six = wheel("six-1.16.0-py2.py3-none-any.whl", 11 * 1024);
+    const plan = planWheelLayers([six, pandas, numpy]);
+    assert.deepEqual(
+      plan.groups.map((g) => [g.kind, g.wheels.map((w) => w.filename)]),
+      [
+        ["large", [numpy.filename]],
+        ["large", [pandas.filename]],
+        ["shared", [six.filename]],
+      ],
+    );
+  });
+
+  it("gives at most maxOwnLayers wheels a layer of their own: the largest, the rest join the group", () => {
+    const wheels = [3, 9, 5, 7, 7].map((mib, i) => wheel(`w${i}-1.0-py3-none-any.whl`, mib * MiB));
+    const plan = planWheelLayers(wheels, { maxOwnLayers: 3 });
+    assert.deepEqual(
+      plan.groups.map((g) => [g.kind, g.wheels.map((w) => w.filename)]),
+      [
+        ["large", ["w1-1.0-py3-none-any.whl"]],
+        ["large", ["w3-1.0-py3-none-any.whl"]],
+        ["large", ["w4-1.0-py3-none-any.whl"]],
+        ["shared", ["w0-1.0-py3-none-any.whl", "w2-1.0-py3-none-any.whl"]],
+      ],
+    );
+    assert.equal(planWheelLayers(wheels).groups.length, 5, "the default cap is far above five");
   });
 
   it("keys a group by wheel digests, scheme, interpreter and layout version, not by order or names", () => {
@@ -112,6 +143,16 @@ describe("layers from downloaded wheels", () => {
     const tarA = await tarDigest((await wheelGroupEntries(largeA.wheels, target)).entries);
     const tarB = await tarDigest((await wheelGroupEntries(largeB.wheels, target)).entries);
     assert.equal(tarA, tarB, "same wheel, same layer bytes");
+    // And the same blob once compressed, by two builds that share no cache (as two machines would).
+    for (const compression of ["gzip", "zstd"] as const) {
+      const [blobA, blobB] = await Promise.all(
+        [largeA, largeB].map(async (group, i) =>
+          layerFromEntries((await wheelGroupEntries(group.wheels, target)).entries, { cacheDir: join(work, `blobs-${compression}-${i}`), compression, epoch: 0 }),
+        ),
+      );
+      assert.equal(blobA!.descriptor.digest, blobB!.descriptor.digest, `${compression}: same wheel, same layer blob`);
+      assert.equal(blobA!.diffId, `sha256:${tarA}`);
+    }
     const sharedA = imageA.groups.find((g) => g.kind === "shared")!;
     assert.notEqual(await tarDigest((await wheelGroupEntries(sharedA.wheels, target)).entries), tarA);
   });

@@ -3,13 +3,16 @@
 // behind by a push that fails half-way.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { bufferBlob, imageFromParts, indexFromImages, MediaType, sha256, type Blob, type Image, type ImageConfig } from "../../src/oci/index.js";
+import { bufferBlob, DigestingStream, imageFromParts, indexFromImages, MediaType, sha256, type Blob, type Image, type ImageConfig } from "../../src/oci/index.js";
 import { readLayout } from "../../src/oci/layout.js";
+import { layerFromFile } from "../../src/layer/layer.js";
 import { RegistryError, type PushEvent, type Registry } from "../../src/registry/index.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
-import { makeTestImage, type TestImage } from "../support/tools.js";
+import { makeTestImage, removeDir, tempDir, type TestImage } from "../support/tools.js";
 import { drain, registryFor } from "./util.js";
 
 function config(label: string): ImageConfig {
@@ -214,11 +217,64 @@ describe("push to a plain registry", () => {
     assert.equal((await registry.exists(`${reg.host}/push/late:v1`)).present, true);
   });
 
+  it("pushes a blob that checks itself and reports its end late, after the registry already has every byte", async () => {
+    const data = randomBytes(3 << 20);
+    const late: Blob = {
+      descriptor: { mediaType: MediaType.OciLayerGzip, digest: sha256(data), size: data.length },
+      verifiesItself: true,
+      open: async () => {
+        let sent = false;
+        const raw = new Readable({
+          read() {
+            if (sent) return;
+            sent = true;
+            this.push(data);
+            setTimeout(() => this.push(null), 1500);
+          },
+        });
+        return raw.pipe(new DigestingStream({ digest: sha256(data), size: data.length }));
+      },
+    };
+    await registry.push(`${reg.host}/push/late-self-checking:v1`, imageFromParts(config("late-self-checking"), [late]));
+    assert.equal((await registry.exists(`${reg.host}/push/late-self-checking:v1`)).present, true);
+  });
+
   it("rejects a blob longer than its descriptor says, and tags nothing", async () => {
     const data = randomBytes(3 << 20);
     const long = streamedLayer(data, { size: 2 << 20 });
     await assert.rejects(registry.push(`${reg.host}/push/long:v1`, imageFromParts(config("long"), [long])), { code: "DIGEST_MISMATCH" });
     assert.deepEqual(await registry.exists(`${reg.host}/push/long:v1`), { present: false });
+  });
+
+  it("pushes a file layer that checks itself without hashing it again, and still refuses one damaged on disk before the closing PUT", async () => {
+    const dir = await tempDir("push-self-checking-");
+    try {
+      const data = randomBytes(3 << 20);
+      const path = join(dir, "layer.tar.gz");
+      await writeFile(path, data);
+      const good = await layerFromFile(path, { digest: sha256(data), diffId: sha256(Buffer.from("tar")) });
+      assert.equal(good.verifiesItself, true);
+      await registry.push(`${reg.host}/push/self-checking:v1`, imageFromParts(config("self-checking"), [good]));
+      const back = await registry.getImage(`${reg.host}/push/self-checking:v1`);
+      assert.equal((await drain(back.layers[0]!)).digest, sha256(data));
+
+      // The same file changed on disk after the layer was made: same size, other bytes.
+      const damaged = Buffer.from(data);
+      damaged[damaged.length - 1]! ^= 0xff;
+      await writeFile(path, damaged);
+      reg.resetRequests();
+      await assert.rejects(registry.push(`${reg.host}/push/self-checking-damaged:v1`, imageFromParts(config("self-checking-damaged"), [good])), (e: unknown) => {
+        assert.equal((e as RegistryError).code, "BLOB_READ_FAILED");
+        assert.match((e as Error).message, new RegExp(sha256(damaged)));
+        return true;
+      });
+      const reqs = await reg.requests();
+      assert.equal(reqs.filter((r) => r.method === "PUT" && r.path.includes(encodeURIComponent(sha256(data)))).length, 0, JSON.stringify(reqs));
+      assert.equal(await registry.client(reg.host).hasBlob("push/self-checking-damaged", sha256(data), ["repository:push/self-checking-damaged:pull"]), false);
+      assert.deepEqual(await registry.exists(`${reg.host}/push/self-checking-damaged:v1`), { present: false });
+    } finally {
+      await removeDir(dir);
+    }
   });
 
   for (const size of [2000, 2 << 20]) {

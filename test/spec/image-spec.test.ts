@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import "../../src/ecr/spec-vendor.js"; // the ECR spec vendor, registered as the package's entry points register it
 import { ValidationError } from "../../src/errors.js";
 import { ImageSpec, imageSpecSchema, specTag, type ImageSpecFields } from "../../src/spec/index.js";
 
@@ -7,8 +8,8 @@ void describe("ImageSpec", () => {
   void it("has every schema field as a property (the class declares none itself), forcePush as isForcePush", () => {
     const input = { name: "app", registry: "registry.example.com/team", packages: ["numpy"], forcePush: true };
     const spec = new ImageSpec(input);
-    const parsed = imageSpecSchema.parse(input);
-    const fields = Object.keys(imageSpecSchema.shape) as (keyof ImageSpecFields)[];
+    const parsed = imageSpecSchema().parse(input);
+    const fields = Object.keys(imageSpecSchema().shape) as (keyof ImageSpecFields)[];
     assert.ok(fields.length >= 29, `${fields.length} fields`);
     for (const field of fields.filter((f) => f !== "forcePush")) assert.deepEqual(spec[field], parsed[field], `spec.${field}`);
     assert.equal(Object.hasOwn(spec, "forcePush"), false);

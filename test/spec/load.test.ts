@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import "../../src/ecr/spec-vendor.js"; // the ECR spec vendor, registered as the package's entry points register it
 import { ValidationError } from "../../src/errors.js";
 import { ImageSpec, loadSpecs, SpecFileError } from "../../src/spec/index.js";
 

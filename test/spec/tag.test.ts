@@ -7,6 +7,7 @@ import { appendFile, chmod, cp, mkdir, mkdtemp, readdir, rm, symlink, utimes, wr
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import "../../src/ecr/spec-vendor.js"; // the ECR spec vendor, registered as the package's entry points register it
 import { base32 } from "../../src/spec/base32.js";
 import {
   canonicalJson,

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import "../../src/ecr/spec-vendor.js"; // the ECR spec vendor, registered as the package's entry points register it
 import { ValidationError, type ValidationIssue } from "../../src/errors.js";
 import { ImageSpec, specTag, verifySpecFiles } from "../../src/spec/index.js";
 

@@ -36,6 +36,8 @@ export interface PypiIndexOptions {
   auth?: { username: string; password: string };
   /** Hold each wheel response this long before sending it (to observe parallel downloads). */
   fileDelayMs?: number;
+  /** Hold each project page this long before sending it (a slow index: resolution that a live view can show). */
+  pageDelayMs?: number;
 }
 
 export interface IndexRequest {
@@ -152,6 +154,7 @@ export async function startPypiIndex(options: PypiIndexOptions): Promise<PypiInd
       if (!files) return send(res, 404, "not found\n", "text/plain");
       const format = negotiate(req.headers.accept, offerJson);
       if (format === undefined) return send(res, 406, "not acceptable\n", "text/plain");
+      if (options.pageDelayMs) await new Promise((resolve) => setTimeout(resolve, options.pageDelayMs));
       const entries: { file: string; sha256: string; requiresPython?: string; metadataSha256?: string; size: number }[] = [];
       for (const file of files) {
         const wheel = await readFile(join(options.dir, file));
@@ -166,7 +169,10 @@ export async function startPypiIndex(options: PypiIndexOptions): Promise<PypiInd
         });
       }
       if (format === "json") {
-        // PEP 691 as warehouse writes it (api-version 1.1: sizes and versions, PEP 714's core-metadata key beside the old one).
+        // PEP 691 as warehouse writes it (api-version 1.1: sizes and versions, PEP 714's core-metadata
+        // key, and warehouse's historical "data-dist-info-metadata"). Never "dist-info-metadata" with a
+        // dict: pip up to 23.2 crashes on it (TypeError: unhashable type: 'dict'), which is why PEP 714
+        // renamed the key and PyPI does not serve it; Debian 12's pip (23.0.1) is one of those.
         const body = {
           meta: { "api-version": "1.1" },
           name,
@@ -179,7 +185,7 @@ export async function startPypiIndex(options: PypiIndexOptions): Promise<PypiInd
             yanked: options.yanked?.[e.file] === undefined ? false : options.yanked[e.file] || true,
             size: e.size,
             "core-metadata": e.metadataSha256 !== undefined ? { sha256: e.metadataSha256 } : false,
-            "dist-info-metadata": e.metadataSha256 !== undefined ? { sha256: e.metadataSha256 } : false,
+            "data-dist-info-metadata": e.metadataSha256 !== undefined ? { sha256: e.metadataSha256 } : false,
           })),
         };
         return send(res, 200, JSON.stringify(body), JSON_TYPE, { vary: "Accept" });

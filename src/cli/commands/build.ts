@@ -6,6 +6,7 @@ import { writeFile } from "node:fs/promises";
 import { dockerfileSettings } from "../../build/dockerfile.js";
 import { ImageBuilder } from "../../build/image-builder.js";
 import { describePlan, planBuild } from "../../build/plan.js";
+import type { EnsureResult } from "../../ecr/index.js";
 import type { Compression } from "../../layer/index.js";
 import { checkLayoutDirectory, isLayoutReference, parseLayoutReference } from "../../oci/index.js";
 import { parseRegistryLocation } from "../../reference/index.js";
@@ -15,9 +16,9 @@ import { reportError } from "../output.js";
 import { createProgress, PROGRESS_MODES, type ProgressMode } from "../progress.js";
 import type { BuildResultJson } from "../results.js";
 import type { RegisterCommand } from "./index.js";
-import { registryFromOptions, addRegistryOptions, ecrFromFlags, type RegistryFlags } from "../registry-options.js";
-import { parseEcrHost, type EcrSupport, type EnsureResult } from "../../ecr/index.js";
-import { BUILDERS, FLYTEKIT_BUILDERS, type Builder, type ImageSpec } from "../../spec/index.js";
+import { registryOptionsFromFlags, addRegistryOptions, ecrOptionsFromFlags, type RegistryFlags } from "../registry-options.js";
+import { createSession, type Session } from "../../session/index.js";
+import { BUILDERS, FLYTEKIT_BUILDERS, type Builder } from "../../spec/index.js";
 
 interface BuildFlags extends RegistryFlags, SpecDefaultFlags {
   dryRun?: boolean;
@@ -96,57 +97,48 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   }
   if (flags.dryRun) return dryRun(specs, flags);
 
-  let registry;
   const quiet = flags.quiet === true || flags.json === true;
   // --verbose writes HTTP exchanges straight to stderr, which a live view would draw over.
   const progress = quiet ? undefined : createProgress(flags.verbose ? "plain" : ((flags.progress ?? "auto") as ProgressMode));
-  // Repository writes (creation, pull grant, lifecycle) are worth a line in the log.
-  const ecr = ecrFromFlags(flags, {
-    onCall: (call) => {
-      if (call.sent && ["CreateRepository", "SetRepositoryPolicy", "PutLifecyclePolicy", "PutRepositoryCatalogData"].includes(call.operation)) {
-        progress?.note(`${call.service} ${call.operation} ${String(call.input.repositoryName)} (${call.region})`);
-      }
-    },
-  });
-  let ecrSpecs: { spec: ImageSpec; repository: string }[];
+  let session: Session;
   try {
-    // --username/--password-stdin go to the specs' target registries only, never to a base's.
-    const credentialHosts = [...new Set(specs.flatMap(({ spec }) => (spec.registry !== undefined ? [parseRegistryLocation(spec.registry).host] : [])))];
-    // Each ECR repository gets its spec's settings, applied before the first push to it.
-    ecrSpecs = flags.output === undefined ? registerEcrRepositories(ecr, specs.map((s) => s.spec)) : [];
-    registry = await registryFromOptions(flags, { credentialHosts, ecr, registryOptions: { beforePush: ecr.repositories.beforePush } });
+    session = createSession({
+      // --username/--password-stdin go to the specs' target registries only, never to a base's.
+      registry: await registryOptionsFromFlags(flags, { credentialHosts: [...new Set(specs.flatMap(({ spec }) => (spec.registry !== undefined ? [parseRegistryLocation(spec.registry).host] : [])))] }),
+      ecr: ecrOptionsFromFlags(flags, {
+        // Repository writes (creation, pull grant, lifecycle) are worth a line in the log.
+        onCall: (call) => {
+          if (call.sent && ["CreateRepository", "SetRepositoryPolicy", "PutLifecyclePolicy", "PutRepositoryCatalogData"].includes(call.operation)) {
+            progress?.note(`${call.service} ${call.operation} ${String(call.input.repositoryName)} (${call.region})`);
+          }
+        },
+      }),
+      build: {
+        onEvent: progress?.onEvent ?? (() => undefined),
+        ...(flags.builder !== undefined ? { builder: flags.builder as Builder } : {}),
+        ...(flags.insecureRegistry !== undefined ? { insecureRegistries: flags.insecureRegistry } : {}),
+        ...(flags.buildkitAddr !== undefined ? { backends: { buildkit: { address: flags.buildkitAddr } } } : {}),
+        ...(flags.output !== undefined ? { output: flags.output } : {}),
+        ...(flags.force ? { force: true } : {}),
+        ...(flags.compression !== undefined ? { compression: flags.compression } : {}),
+        ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
+      },
+      // Each ECR repository gets its spec's settings, applied before the first push to it.
+      specs: specs.map((s) => s.spec),
+    });
   } catch (error) {
-    ecr.close();
     progress?.end();
     return reportError(error);
   }
-  const builder = new ImageBuilder({
-    registry,
-    onEvent: progress?.onEvent ?? (() => undefined),
-    beforePush: ecr.repositories.beforePush,
-    ...(flags.builder !== undefined ? { builder: flags.builder as Builder } : {}),
-    ...(flags.insecureRegistry !== undefined ? { insecureRegistries: flags.insecureRegistry } : {}),
-    ...(flags.buildkitAddr !== undefined ? { backends: { buildkit: { address: flags.buildkitAddr } } } : {}),
-    ...(flags.output !== undefined ? { output: flags.output } : {}),
-    ...(flags.force ? { force: true } : {}),
-    ...(flags.compression !== undefined ? { compression: flags.compression } : {}),
-    ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
-  });
   const outcomes = await Promise.allSettled(
     specs.map(async ({ spec }) => {
       const started = Date.now();
-      const result = await builder.build(spec);
+      const result = await session.builder.build(spec);
       return { ...result, seconds: (Date.now() - started) / 1000 };
     }),
   );
-  // An image that already existed was not pushed, so its repository's grant and lifecycle were not
-  // looked at: do that now for the specs that ask for them (no calls for repositories just pushed to).
-  const ensured = await Promise.allSettled(
-    ecrSpecs.filter(({ spec }) => spec.ecr.allowPullFrom.length > 0 || spec.ecr.lifecyclePolicy !== undefined || spec.ecr.catalogData !== undefined).map(({ repository }) => ecr.repositories.ensure(repository)),
-  );
-  await builder.close();
-  await registry.close();
-  ecr.close();
+  const ensured = await session.applyRepositorySettings();
+  await session.close();
   progress?.end();
 
   let exitCode = 0;
@@ -200,20 +192,6 @@ async function dryRun(specs: readonly LoadedSpec[], flags: BuildFlags): Promise<
     await builder.close();
   }
   return exitCode;
-}
-
-/** Registers the ECR settings of every spec that pushes to ECR (private or Public); returns those specs with their repository. */
-function registerEcrRepositories(ecr: EcrSupport, specs: readonly ImageSpec[]): { spec: ImageSpec; repository: string }[] {
-  const out: { spec: ImageSpec; repository: string }[] = [];
-  for (const spec of specs) {
-    const location = spec.registryLocation();
-    const host = location ? parseEcrHost(location.host) : undefined;
-    if (!location || !host) continue;
-    const repository = `${location.host.toLowerCase()}/${spec.repository()}`;
-    ecr.repositories.register(repository, spec.ecr);
-    out.push({ spec, repository });
-  }
-  return out;
 }
 
 function printEnsured(result: EnsureResult): void {

@@ -1,9 +1,9 @@
 // `imagespec ecr login|ensure-repo|grant-pull`: Amazon ECR chores on their own, without a build.
 // Thin: the work is in src/ecr (EcrSupport); this parses flags and prints.
 import type { Command } from "commander";
-import { EcrError, EcrSupport, parseEcrHost, type EcrCall, type EnsureResult } from "../../ecr/index.js";
+import { ecrSchema, EcrError, EcrSupport, parseEcrHost, type EcrCall, type EnsureResult } from "../../ecr/index.js";
 import { writeAuthFileEntry } from "../../registry/auth-file-write.js";
-import { ecrSchema, loadSpecs, type ImageSpec } from "../../spec/index.js";
+import { loadSpecs, type ImageSpec } from "../../spec/index.js";
 import { reportError } from "../output.js";
 import type { RegisterCommand } from "./index.js";
 

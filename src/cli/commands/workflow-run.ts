@@ -1,7 +1,6 @@
 // What `imagespec package` and `imagespec register` run (see workflow.ts, which loads this file on demand).
 import { readFile } from "node:fs/promises";
-import { ImageBuilder, type BuildEvent } from "../../build/index.js";
-import { parseEcrHost } from "../../ecr/index.js";
+import type { BuildEvent } from "../../build/index.js";
 import { parseRegistryLocation } from "../../reference/index.js";
 import { BUILDERS, type Builder } from "../../spec/index.js";
 import { humanSize } from "../../units.js";
@@ -19,7 +18,8 @@ import {
 } from "../../workflow/index.js";
 import { reportError } from "../output.js";
 import { applySpecDefaults } from "../spec-files.js";
-import { ecrFromFlags, registryFromOptions } from "../registry-options.js";
+import { ecrOptionsFromFlags, registryOptionsFromFlags } from "../registry-options.js";
+import { createSession, type Session } from "../../session/index.js";
 
 import { ENDPOINT_ENV, INSECURE_ENV, type PackageFlags, type RegisterFlags } from "./workflow.js";
 
@@ -108,31 +108,27 @@ export async function runRegister(file: string, flags: RegisterFlags): Promise<n
     return reportError(error);
   }
 
-  const ecr = ecrFromFlags(flags);
-  let registry;
+  let session: Session;
   try {
     const images = await resolveImages(loaded, loaded.baseDir, (spec) => applySpecDefaults(spec, flags));
-    const credentialHosts = [...new Set([...images.values()].flatMap((i) => (i.spec?.registry !== undefined ? [parseRegistryLocation(i.spec.registry).host] : [])))];
-    // Each ECR repository gets its spec's settings (lifecycle, pull grants), applied before the first push to it.
-    for (const image of images.values()) {
-      const location = image.spec?.registryLocation();
-      const host = location ? parseEcrHost(location.host) : undefined;
-      if (image.spec && location && host) ecr.repositories.register(`${location.host.toLowerCase()}/${image.spec.repository()}`, image.spec.ecr);
-    }
-    registry = await registryFromOptions(flags, { credentialHosts, ecr, registryOptions: { beforePush: ecr.repositories.beforePush } });
+    const specs = [...images.values()].flatMap((image) => (image.spec ? [image.spec] : []));
+    session = createSession({
+      registry: await registryOptionsFromFlags(flags, { credentialHosts: [...new Set(specs.flatMap((spec) => (spec.registry !== undefined ? [parseRegistryLocation(spec.registry).host] : [])))] }),
+      ecr: ecrOptionsFromFlags(flags),
+      build: {
+        onEvent: buildProgress(log),
+        ...(flags.builder !== undefined ? { builder: flags.builder as Builder } : {}),
+        ...(flags.insecureRegistry !== undefined ? { insecureRegistries: flags.insecureRegistry } : {}),
+        ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
+      },
+      // Each ECR repository gets its spec's settings (lifecycle, pull grants), applied before the first push to it.
+      specs,
+    });
   } catch (error) {
     admin?.close();
-    ecr.close();
     return reportError(error);
   }
-  const builder = new ImageBuilder({
-    registry,
-    onEvent: buildProgress(log),
-    beforePush: ecr.repositories.beforePush,
-    ...(flags.builder !== undefined ? { builder: flags.builder as Builder } : {}),
-    ...(flags.insecureRegistry !== undefined ? { insecureRegistries: flags.insecureRegistry } : {}),
-    ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
-  });
+  const { builder, registry } = session;
   try {
     const result = await registerEntities(loaded, {
       project: flags.project,
@@ -162,9 +158,7 @@ export async function runRegister(file: string, flags: RegisterFlags): Promise<n
   } catch (error) {
     return reportError(error);
   } finally {
-    await builder.close();
-    await registry.close();
-    ecr.close();
+    await session.close();
     admin?.close();
   }
 }
