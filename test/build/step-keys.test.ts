@@ -2,7 +2,7 @@
 // and the registry tag made from a key is valid, recognisable and stable across releases.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { aptStepKey, cacheTag, CACHE_TAG_PREFIX, filesLayerKey, pythonStepKey, wheelLayerKey, type LayerIdentity } from "../../src/build/index.js";
+import { aptStepKey, cacheTag, CACHE_TAG_PREFIX, filesLayerKey, pythonStepKey, wheelLayerKey, type LayerIdentity } from "../../src/build/step-keys.js";
 import { sha256 } from "../../src/oci/index.js";
 import { prefixScheme, type InstallTarget } from "../../src/python/index.js";
 import { checkTag } from "../../src/reference/index.js";
