@@ -131,6 +131,11 @@ const INTERNAL = [
   "buildConfig",
   "configEnv",
   "buildEpoch",
+  // oci/: the manifest Accept header and the tables behind isIndexMediaType/isManifestMediaType, the layout's prefix
+  "MANIFEST_ACCEPT",
+  "MANIFEST_MEDIA_TYPES",
+  "INDEX_MEDIA_TYPES",
+  "LAYOUT_PREFIX",
   // reference/ and the root helpers
   "ReferenceError",
   "withoutUserinfo",
