@@ -10,7 +10,8 @@ import { lookupStepCache, parseStepCacheManifest, stepCacheArtifact, storeStepCa
 import { cacheTag } from "../../src/build/step-keys.js";
 import { STEP_CACHE_ARTIFACT_TYPE } from "../../src/build/steps/artifact.js";
 import { bufferBlob, encodeJson, MediaType, sha256, type Blob } from "../../src/oci/index.js";
-import { prefixScheme, type DiscoveredPython } from "../../src/python/index.js";
+import type { DiscoveredPython } from "../../src/python/index.js";
+import { prefixScheme } from "../../src/python/scheme.js";
 import { parseReference } from "../../src/reference/index.js";
 import type { Registry } from "../../src/registry/index.js";
 import { drain, registryFor } from "../registry/util.js";

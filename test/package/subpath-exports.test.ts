@@ -47,6 +47,10 @@ const INTERNAL = [
   "pipTargetArgs",
   "indexCredentialsFor",
   "proxyDispatcher",
+  "RESOLUTION_FORMAT",
+  "resolutionCachePath",
+  "writeCachedResolution",
+  "INSTALLER_NAME",
   // workflow/: protobuf encoders, package layout, pyflyte's command line, IDL service tables
   "pyflyteExecuteArgs",
   "encodeTaskSpec",
