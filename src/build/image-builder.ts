@@ -6,6 +6,8 @@
 // base gets the same choice. Then the builder builds (builders/types.ts: PlanBuilder) and the
 // publisher writes (publishers/). Each image and destination is worked on once (once.ts), so a base
 // shared by several specs is built once. Every path reports through BuildEvent and returns a BuildResult.
+// The builders (native: Python, apt, layer compression, step caches; Dockerfile: the backends) are
+// imported when a plan is built, not with the driver: an image that already exists needs none of them.
 import { join } from "node:path";
 import { ImagespecError } from "../errors.js";
 import { formatPlatform, type LayoutReference } from "../oci/index.js";
@@ -13,12 +15,11 @@ import { parseReference, type Reference } from "../reference/index.js";
 import { BlobLocations, Registry, type Credential } from "../registry/index.js";
 import type { Builder, ImageSpec } from "../spec/index.js";
 import type { BackendName, BackendsConfig, Backend } from "./backends/index.js";
-import { DockerfilePlanBuilder } from "./builders/dockerfile.js";
 import type { BaseImage, PlanBuilder } from "./builders/types.js";
 import { defaultCacheDir } from "./cache-dir.js";
 import { describeDestination, destinationFor, parseOutput, type Destination } from "./destination.js";
 import type { BuildEvent, BuildOptions, BuildResult } from "./events.js";
-import { NativePlanBuilder } from "./native.js";
+import type { NativePlanBuilder } from "./native.js";
 import { oncePerKey } from "./once.js";
 import { planBuild, type Plan } from "./plan.js";
 import { publisherFor } from "./publishers/index.js";
@@ -68,7 +69,8 @@ interface Outcome {
 export class ImageBuilder {
   protected readonly registry: Registry;
   private readonly ownsRegistry: boolean;
-  private readonly native: NativePlanBuilder;
+  /** Made (and its module loaded) by the first native build. */
+  private native: Promise<NativePlanBuilder> | undefined;
   /** The output option as a layout value, parsed on first use (a bad one fails the build that uses it). */
   private output: { value: LayoutReference | undefined } | undefined;
   /** One run per image name and destination, however often it is asked for (as a spec, or as a base). */
@@ -82,7 +84,6 @@ export class ImageBuilder {
     this.registry = options.registry ?? new Registry();
     // Where pushed and pulled blobs are, kept with the other caches: later pushes mount them.
     this.registry.rememberBlobLocations(new BlobLocations(join(options.cacheDir ?? defaultCacheDir(), "blob-locations.json")));
-    this.native = new NativePlanBuilder({ ...options, registry: this.registry });
   }
 
   async close(): Promise<void> {
@@ -158,9 +159,13 @@ export class ImageBuilder {
     return destination;
   }
 
-  private builderFor(selection: Selection): PlanBuilder {
-    if (selection.kind === "native") return this.native;
+  private async builderFor(selection: Selection): Promise<PlanBuilder> {
+    if (selection.kind === "native") {
+      this.native ??= import("./native.js").then(({ NativePlanBuilder }) => new NativePlanBuilder({ ...this.options, registry: this.registry }));
+      return this.native;
+    }
     const { options } = this;
+    const { DockerfilePlanBuilder } = await import("./builders/dockerfile.js");
     return new DockerfilePlanBuilder(selection.backend, {
       registry: this.registry,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
@@ -216,7 +221,7 @@ export class ImageBuilder {
       if (selection.kind !== "dockerfile") throw new Error("selectBuilder chose native for a plan that needs a Dockerfile builder");
       this.emit({ kind: "builder", image, builder: selection.backend.name, reason: selection.reason });
     }
-    const builder = this.builderFor(selection);
+    const builder = await this.builderFor(selection);
     const built = await builder.build(plan, { destination, base: await this.base(plan) });
     // A Dockerfile tool has pushed by itself (its builder read back the digest); anything else is published here.
     const published =

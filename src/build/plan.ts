@@ -4,13 +4,14 @@
 import { relative, resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
 import { formatPlatform, type Platform } from "../oci/index.js";
-import { gpuCondaPackages, gpuRequirements, type PythonRequirements } from "../python/index.js";
+import { gpuCondaPackages, gpuRequirements } from "../python/gpu.js";
+import type { PythonRequirements } from "../python/index.js";
 import { parseReference, formatReference, redactSecrets, redactUrl } from "../reference/index.js";
 import { humanSize } from "../units.js";
 import { collectFiles, imageName, lockKindOf, type FileEntry, type ImageSpec } from "../spec/index.js";
 import { defaultCacheDir } from "./cache-dir.js";
 import type { DockerfileSettings } from "./dockerfile.js";
-import { previewPython, type PythonPreview } from "./python-preview.js";
+import type { PythonPreview } from "./python-preview.js";
 import type { Selection } from "./select.js";
 
 /** Docker's name for the empty base image. */
@@ -135,10 +136,12 @@ export async function planBuild(spec: ImageSpec, options: PlanOptions = {}): Pro
   const entries = await collectFiles(spec);
   const requirements = pythonRequirements(spec);
   if (requirements !== undefined) {
+    // The preview reads cached resolutions with the Python code, which a plan made to build (or to
+    // find the image already there) does not load.
     const preview =
       options.preview === false
         ? []
-        : await previewPython(requirements, platforms, base.kind === "scratch" ? undefined : base.reference, options.cacheDir ?? defaultCacheDir());
+        : await (await import("./python-preview.js")).previewPython(requirements, platforms, base.kind === "scratch" ? undefined : base.reference, options.cacheDir ?? defaultCacheDir());
     steps.push({ kind: "python", requirements, preview });
   }
   if (entries.length > 0) steps.push({ kind: "files", entries, workdir: spec.workdir });

@@ -4,7 +4,8 @@
 // with the reason, and when nothing works the error lists what each builder lacked.
 import { ImagespecError } from "../errors.js";
 import type { Builder } from "../spec/index.js";
-import { BACKEND_NAMES, createBackend, type Backend, type BackendName, type BackendsConfig, type Detection } from "./backends/index.js";
+import type { BackendsConfig } from "./backends/index.js";
+import { BACKEND_NAMES, type Backend, type BackendName, type Detection } from "./backends/types.js";
 import type { Plan } from "./plan.js";
 import { blockedError } from "./unsupported.js";
 
@@ -50,7 +51,8 @@ export async function selectBuilder(plan: Plan, options: SelectOptions = {}): Pr
   const native = nativeSelection(plan, options.builder);
   if (native) return native;
   const requested = options.builder ?? plan.spec.builder;
-  const make = options.createBackend ?? createBackend;
+  // The backends load only when a Dockerfile builder is looked for.
+  const make = options.createBackend ?? (await import("./backends/index.js")).createBackend;
   const config = options.backends ?? {};
 
   // nativeSelection has answered (or refused) every request for native.

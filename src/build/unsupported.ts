@@ -4,7 +4,7 @@
 // needs a Dockerfile builder, which ImageBuilder / buildImage (what `imagespec build` runs) picks
 // by itself; the native builder alone refuses. They never pretend a builder ran.
 import { ImagespecError } from "../errors.js";
-import { PythonError } from "../python/index.js";
+import { PythonError } from "../python/errors.js";
 import { DOCKERFILE_BUILDERS } from "../spec/schema.js";
 import type { Builder } from "../spec/index.js";
 import type { Plan } from "./plan.js";

@@ -8,7 +8,6 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { ImagespecError } from "../errors.js";
 import { checkHost } from "../reference/index.js";
 import { BUILDERS, FLYTEKIT_BUILDERS } from "../spec/index.js";
@@ -125,9 +124,11 @@ async function readConfigFile(file: string): Promise<Record<string, SettingValue
   } catch (error) {
     throw new ConfigError(`${file}: cannot read the config file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, "check the file's permissions");
   }
+  // yaml is loaded only for a YAML config file.
+  const parse: (text: string) => unknown = file.endsWith(".json") ? JSON.parse : (await import("../spec/yaml.js")).parse;
   let document: unknown;
   try {
-    document = file.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+    document = parse(text);
   } catch (error) {
     throw new ConfigError(`${file}: not valid ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(error as Error).message}`, "fix the syntax near the position given");
   }

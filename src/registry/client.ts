@@ -4,7 +4,8 @@
 // Docker-Content-Digest (we compute digests ourselves anyway).
 import type { Readable } from "node:stream";
 import { ImagespecError } from "../errors.js";
-import { DigestingStream, DigestMismatchError, isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT, sha256, type Descriptor } from "../oci/index.js";
+import { DigestingStream, DigestMismatchError, isIndexMediaType, isManifestMediaType, sha256, type Descriptor } from "../oci/index.js";
+import { MANIFEST_ACCEPT } from "../oci/media-types.js";
 import type { Authenticator } from "./auth.js";
 import { isTransientNetworkError, networkError, parseErrorBody, RegistryError } from "./errors.js";
 import { redactUrl, type RegistryLogger } from "./log.js";

@@ -2,7 +2,7 @@
 // says why we cannot tell. An auth failure, a 5xx or a TLS problem is never read as yes — that
 // is the bug that makes other tools skip a build and deploy an image that does not exist.
 import { referenceIdentifier, type Reference } from "../reference/index.js";
-import { isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT } from "../oci/index.js";
+import { isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT } from "../oci/media-types.js";
 import { readManifest, type DistributionClient } from "./client.js";
 import { parseErrorBody, saysNotFound } from "./errors.js";
 import { repositoryScope } from "./scope.js";

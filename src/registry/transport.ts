@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import * as tls from "node:tls";
-import { Agent, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import { Agent } from "./undici-agent.js";
 import { apiHost, isLoopbackHost } from "../reference/index.js";
 import { VERSION } from "../version.js";
 import { ImagespecError } from "../errors.js";

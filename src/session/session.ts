@@ -11,7 +11,7 @@
 //   } finally {
 //     await session.close();
 //   }
-import { ImageBuilder, type ImageBuilderOptions } from "../build/index.js";
+import { ImageBuilder, type ImageBuilderOptions } from "../build/image-builder.js";
 import { EcrSupport, type EcrSupportOptions, type EnsureResult } from "../ecr/index.js";
 import { defaultKeychain, Registry, type CredentialSource, type RegistryOptions, type RegistryVendor } from "../registry/index.js";
 import type { ImageSpec } from "../spec/index.js";

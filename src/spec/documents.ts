@@ -2,7 +2,6 @@
 // what is wrong with it. Hostile input stays a clean error: YAML aliases that expand too much,
 // nesting deeper than any spec needs, and duplicate keys (which JSON.parse would silently resolve
 // to the last one, so the file would not mean what it seems to say).
-import { parseAllDocuments } from "yaml";
 import { ImagespecError } from "../errors.js";
 
 /** A spec file that cannot be read or parsed at all (as opposed to a spec with invalid fields). */
@@ -33,7 +32,9 @@ export function parseJsonDocument(path: string, text: string): unknown {
   return value;
 }
 
-export function parseYamlDocument(path: string, text: string): unknown {
+/** Parses a YAML spec file; the yaml package is loaded on the first one (a JSON spec never needs it). */
+export async function parseYamlDocument(path: string, text: string): Promise<unknown> {
+  const { parseAllDocuments } = await import("./yaml.js");
   let value: unknown;
   try {
     const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });

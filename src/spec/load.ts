@@ -70,7 +70,7 @@ async function loadDataFile(path: string, file: string, extension: string): Prom
   const text = await readFile(file, "utf8").catch((error: unknown) => {
     throw new SpecFileError(path, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, "check the file's permissions", error);
   });
-  const document = extension === ".json" ? parseJsonDocument(path, text) : parseYamlDocument(path, text);
+  const document = extension === ".json" ? parseJsonDocument(path, text) : await parseYamlDocument(path, text);
   const baseDir = dirname(file);
 
   if (typeof document !== "object" || document === null || Array.isArray(document)) {

@@ -1,7 +1,8 @@
 // Registry vendors as the spec sees them: a hosted registry (Amazon ECR) may add a block of
 // settings to the spec (`ecr:`), check the registry hosts it claims ("did you mean us-east-1?"),
 // and check a spec pushing there. The spec knows only this interface; src/ecr implements it and
-// registers itself when imported, as the package's entry points (src/index.ts, the CLI) do.
+// registers itself when imported, as the package's entry points (src/index.ts, src/spec-entry.ts
+// for `imagespec/spec`, the CLI) do.
 //
 // A vendor's settings are typed by augmenting VendorSettings (and VendorSettingsInput):
 //   declare module "../spec/vendor.js" { interface VendorSettings { ecr: EcrOptions } }

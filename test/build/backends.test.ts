@@ -6,20 +6,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  BuildahBackend,
-  BuildkitBackend,
-  DockerBackend,
-  PodmanBackend,
-  createBackend,
-  layerCacheName,
-  planBuild,
-  selectBuilder,
-  writeAuthDir,
-  type BackendBuildRequest,
-  type BuildContext,
-  type Detection,
-} from "../../src/build/index.js";
+import { createBackend, planBuild, type BackendBuildRequest, type BuildContext, type Detection } from "../../src/build/index.js";
+import { BuildahBackend, BuildkitBackend, DockerBackend, PodmanBackend, layerCacheName, writeAuthDir } from "../../src/build/backends/index.js";
+import { selectBuilder } from "../../src/build/select.js";
 import { Credential } from "../../src/registry/index.js";
 import { ImageSpec, type ImageSpecInput } from "../../src/spec/index.js";
 import { removeDir, tempDir } from "../support/tools.js";

@@ -8,7 +8,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline, Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
-import { glibcFromDpkgStatus, listLayer, mergeLayerListings, muslFromApkInstalled, readBaseListing } from "../../src/build/index.js";
+import { glibcFromDpkgStatus, listLayer, mergeLayerListings, muslFromApkInstalled, readBaseListing } from "../../src/build/base-listing.js";
 import { DigestingStream, MediaType, sha256, type Blob } from "../../src/oci/index.js";
 import { makeTar, removeDir, tempDir, type TestLayer } from "../support/tools.js";
 

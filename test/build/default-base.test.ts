@@ -2,7 +2,8 @@
 // the Dockerfile; without pythonVersion either, an error that says what to set.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { defaultBaseImage, describePlan, planBuild, specDockerfile } from "../../src/build/index.js";
+import { describePlan, planBuild, specDockerfile } from "../../src/build/index.js";
+import { defaultBaseImage } from "../../src/build/plan.js";
 import { ImagespecError } from "../../src/errors.js";
 import { ImageSpec } from "../../src/spec/index.js";
 import { tempDir } from "../support/tools.js";

@@ -2,7 +2,8 @@
 // conda packages (flytekit's cuda=<v>, cudnn=<v>) for the Dockerfile builders.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { planBuild, pythonRequirements, specDockerfile } from "../../src/build/index.js";
+import { planBuild, specDockerfile } from "../../src/build/index.js";
+import { pythonRequirements } from "../../src/build/plan.js";
 import { ValidationError } from "../../src/errors.js";
 import { gpuRequirements } from "../../src/python/index.js";
 import { canonicalSpec, ImageSpec } from "../../src/spec/index.js";

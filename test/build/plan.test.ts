@@ -5,10 +5,13 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { blockedError, describePlan, nativeSelection, planBuild, selectBuilder } from "../../src/build/index.js";
+import { describePlan, planBuild } from "../../src/build/index.js";
+import { nativeSelection, selectBuilder } from "../../src/build/select.js";
+import { blockedError } from "../../src/build/unsupported.js";
 import { rememberBasePython } from "../../src/build/base-python.js";
 import { parsePlatform } from "../../src/oci/index.js";
-import { resolutionKey, wheelCachePath, writeCachedResolution, type PythonRequirements } from "../../src/python/index.js";
+import { resolutionKey, wheelCachePath, type PythonRequirements } from "../../src/python/index.js";
+import { writeCachedResolution } from "../../src/python/resolution.js";
 import { ImageSpec } from "../../src/spec/index.js";
 import { removeDir, tempDir } from "../support/tools.js";
 

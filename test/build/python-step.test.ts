@@ -5,7 +5,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildSpec, cacheTag, stepCacheArtifact, withScriptsOnPath, type BuildEvent } from "../../src/build/index.js";
+import { buildSpec, type BuildEvent } from "../../src/build/index.js";
+import { stepCacheArtifact } from "../../src/build/python-record.js";
+import { cacheTag } from "../../src/build/step-keys.js";
+import { withScriptsOnPath } from "../../src/build/steps/run.js";
 import { runPythonStep, type PythonStepOptions } from "../../src/build/python-step.js";
 import { resolveCompressor, type FileLayer } from "../../src/layer/index.js";
 import { parsePlatform, readLayoutImage, sha256, type ImageConfig } from "../../src/oci/index.js";

@@ -4,26 +4,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import {
-  aptStepArtifact,
-  basePythonArtifact,
-  cacheTag,
-  lookupAptStep,
-  parseAptStepManifest,
-  storeAptStep,
-  type AptStepRecord,
-  lookupBasePython,
-  lookupStepCache,
-  parseBasePythonManifest,
-  storeBasePython,
-  parseStepCacheManifest,
-  stepCacheArtifact,
-  storeStepCache,
-  STEP_CACHE_ARTIFACT_TYPE,
-  type PythonStepRecord,
-} from "../../src/build/index.js";
+import { aptStepArtifact, lookupAptStep, parseAptStepManifest, storeAptStep, type AptStepRecord } from "../../src/build/apt-step.js";
+import { basePythonArtifact, lookupBasePython, parseBasePythonManifest, storeBasePython } from "../../src/build/base-python.js";
+import { lookupStepCache, parseStepCacheManifest, stepCacheArtifact, storeStepCache, type PythonStepRecord } from "../../src/build/python-record.js";
+import { cacheTag } from "../../src/build/step-keys.js";
+import { STEP_CACHE_ARTIFACT_TYPE } from "../../src/build/steps/artifact.js";
 import { bufferBlob, encodeJson, MediaType, sha256, type Blob } from "../../src/oci/index.js";
-import { prefixScheme, type DiscoveredPython } from "../../src/python/index.js";
+import type { DiscoveredPython } from "../../src/python/index.js";
+import { prefixScheme } from "../../src/python/scheme.js";
 import { parseReference } from "../../src/reference/index.js";
 import type { Registry } from "../../src/registry/index.js";
 import { drain, registryFor } from "../registry/util.js";

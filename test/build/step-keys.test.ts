@@ -2,9 +2,10 @@
 // and the registry tag made from a key is valid, recognisable and stable across releases.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { aptStepKey, cacheTag, CACHE_TAG_PREFIX, filesLayerKey, pythonStepKey, wheelLayerKey, type LayerIdentity } from "../../src/build/index.js";
+import { aptStepKey, cacheTag, CACHE_TAG_PREFIX, filesLayerKey, pythonStepKey, wheelLayerKey, type LayerIdentity } from "../../src/build/step-keys.js";
 import { sha256 } from "../../src/oci/index.js";
-import { prefixScheme, type InstallTarget } from "../../src/python/index.js";
+import type { InstallTarget } from "../../src/python/index.js";
+import { prefixScheme } from "../../src/python/scheme.js";
 import { checkTag } from "../../src/reference/index.js";
 
 const identity: LayerIdentity = { compressor: "gzip/node-zlib-1.3.1/level-6/block-1048576", epoch: 0 };

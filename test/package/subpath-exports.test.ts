@@ -2,12 +2,13 @@
 // (tsc -p tsconfig.build.json, what `npm run build` runs) into a copy installed in a project's
 // node_modules; each subpath must load in Node and resolve to typings in TypeScript, and none may
 // export a name on the list of internals (the HTTP transport, token caches, argument builders ...).
+// A subpath is complete on its own: imagespec/spec alone checks ECR hosts and the `ecr` block.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { copyFile, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ROOT } from "../support/cli.js";
-import { importedModuleNames } from "../support/exported-names.js";
+import { importedModuleNames, typeErrors } from "../support/exported-names.js";
 import { removeDir, runOk, tempDir } from "../support/tools.js";
 
 /** Names that are implementation details: no entry point may export them. */
@@ -46,6 +47,10 @@ const INTERNAL = [
   "pipTargetArgs",
   "indexCredentialsFor",
   "proxyDispatcher",
+  "RESOLUTION_FORMAT",
+  "resolutionCachePath",
+  "writeCachedResolution",
+  "INSTALLER_NAME",
   // workflow/: protobuf encoders, package layout, pyflyte's command line, IDL service tables
   "pyflyteExecuteArgs",
   "encodeTaskSpec",
@@ -68,6 +73,73 @@ const INTERNAL = [
   "normaliseEntryPath",
   "compareBytewise",
   "ParallelGzip",
+  // build/: step keys, the step caches (artifacts, codecs, lookup and store), base listings, the
+  // driver's parts (destinations, publishers, builders, the selection), the backends' plumbing
+  "pythonStepKey",
+  "basePythonKey",
+  "aptStepKey",
+  "wheelLayerKey",
+  "filesLayerKey",
+  "cacheTag",
+  "CACHE_TAG_PREFIX",
+  "STEP_CACHE_VERSION",
+  "STEP_CACHE_ARTIFACT_TYPE",
+  "StepCacheAnnotation",
+  "StepCache",
+  "StepCodec",
+  "pythonCodec",
+  "aptCodec",
+  "layerCodec",
+  "basePythonCodec",
+  "stepArtifact",
+  "parseStepArtifact",
+  "lookupRegistry",
+  "storeRegistry",
+  "stepCacheArtifact",
+  "parseStepCacheManifest",
+  "lookupStepCache",
+  "storeStepCache",
+  "basePythonArtifact",
+  "parseBasePythonManifest",
+  "lookupBasePython",
+  "storeBasePython",
+  "runAptStep",
+  "aptStepArtifact",
+  "parseAptStepManifest",
+  "lookupAptStep",
+  "storeAptStep",
+  "aptLayerHistory",
+  "pythonLayerHistory",
+  "baseListingCached",
+  "readBaseListing",
+  "listLayer",
+  "mergeLayerListings",
+  "glibcFromDpkgStatus",
+  "muslFromApkInstalled",
+  "writeAuthDir",
+  "layerCacheName",
+  "withScriptsOnPath",
+  "destinationFor",
+  "describeDestination",
+  "parseOutput",
+  "publisherFor",
+  "existingDigest",
+  "RegistryPublisher",
+  "LayoutPublisher",
+  "NativePlanBuilder",
+  "DockerfilePlanBuilder",
+  "selectBuilder",
+  "nativeSelection",
+  "blockedError",
+  "noWheelError",
+  "buildConfig",
+  "configEnv",
+  "buildEpoch",
+  // oci/: the manifest Accept header and the tables behind isIndexMediaType/isManifestMediaType, the layout's prefix
+  "MANIFEST_ACCEPT",
+  "MANIFEST_MEDIA_TYPES",
+  "INDEX_MEDIA_TYPES",
+  "LAYOUT_PREFIX",
   // reference/ and the root helpers
   "ReferenceError",
   "withoutUserinfo",
@@ -130,5 +202,50 @@ describe("package.json exports", () => {
       assert.ok(names && names.length > 0, `${subpath} resolves to typings`);
       assert.deepEqual(names.filter((n) => INTERNAL.includes(n)), [], `${subpath}'s typings export internals`);
     }
+  });
+});
+
+describe("imagespec/spec alone", () => {
+  // A project that imports only this subpath gets the spec with its vendors: the ECR spec vendor
+  // registers with it, so an ECR host typo and a bad `ecr` block fail as they do through the root.
+  it("checks ECR hosts and the ecr block at run time", async () => {
+    const script = join(project, "spec-only.mjs");
+    await writeFile(
+      script,
+      [
+        `import { ImageSpec } from "imagespec/spec";`,
+        `const attempt = (input) => { try { return { ok: new ImageSpec(input).ecr ?? null }; } catch (error) { return { error: error.name, message: error.message, hints: (error.issues ?? []).map((i) => i.hint) }; } };`,
+        `process.stdout.write(JSON.stringify({`,
+        `  typo: attempt({ name: "app", registry: "123456789012.dkr.ecr.us-eas-1.amazonaws.com" }),`,
+        `  badEcr: attempt({ name: "app", registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com", ecr: { scanOnPush: "yes" } }),`,
+        `  goodEcr: attempt({ name: "app", registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com", ecr: { scanOnPush: true } }),`,
+        `}));`,
+      ].join("\n"),
+    );
+    const { stdout } = await runOk(process.execPath, [script], { cwd: project, timeoutMs: 60_000 });
+    const out = JSON.parse(stdout) as Record<string, { ok?: { scanOnPush?: boolean; tagMutability?: string }; error?: string; message?: string; hints?: string[] }>;
+    assert.equal(out.typo?.error, "ValidationError", `an ECR host typo is refused: ${JSON.stringify(out.typo)}`);
+    assert.match(out.typo.message ?? "", /^registry: .*unknown AWS region "us-eas-1"; did you mean us-east-1\?/);
+    assert.equal(out.badEcr?.error, "ValidationError", `a bad ecr block is refused: ${JSON.stringify(out.badEcr)}`);
+    assert.match(out.badEcr.message ?? "", /^ecr\.scanOnPush: expected true or false/);
+    assert.equal(out.goodEcr?.ok?.scanOnPush, true, `the ecr block is parsed: ${JSON.stringify(out.goodEcr)}`);
+    assert.equal(out.goodEcr.ok.tagMutability, "IMMUTABLE_WITH_EXCLUSION", "with ECR's defaults");
+  });
+
+  it("types the ecr block", async () => {
+    const file = join(project, "spec-only.ts");
+    await writeFile(
+      file,
+      [
+        `import { ImageSpec } from "imagespec/spec";`,
+        `const spec = new ImageSpec({ name: "app", registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com", ecr: { scanOnPush: true } });`,
+        `const scan: boolean = spec.ecr.scanOnPush;`,
+        `// @ts-expect-error scanOnPush is a boolean`,
+        `new ImageSpec({ name: "app", ecr: { scanOnPush: "yes" } });`,
+        `void scan;`,
+        ``,
+      ].join("\n"),
+    );
+    assert.deepEqual(typeErrors(file), []);
   });
 });

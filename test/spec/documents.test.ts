@@ -12,9 +12,9 @@ describe("spec documents", () => {
     assert.deepEqual(findDuplicateJsonKey('{\n  "x": {"k": 1,\n  "k": 2}}'), { key: "k", where: "line 3, column 3" });
   });
 
-  it("loads what stays within the limits: reused anchors, nesting up to the limit", () => {
+  it("loads what stays within the limits: reused anchors, nesting up to the limit", async () => {
     const yaml = "name: x\nbase: &env {A: '1'}\nenv: *env\nlabels: *env\n";
-    assert.deepEqual(parseYamlDocument("s.yaml", yaml), { name: "x", base: { A: "1" }, env: { A: "1" }, labels: { A: "1" } });
+    assert.deepEqual(await parseYamlDocument("s.yaml", yaml), { name: "x", base: { A: "1" }, env: { A: "1" }, labels: { A: "1" } });
     const nested = (depth: number) => `{"name": "x", "builder_options": ${"[".repeat(depth - 1)}${"]".repeat(depth - 1)}}`;
     assert.doesNotThrow(() => parseJsonDocument("s.json", nested(MAX_SPEC_DEPTH)));
     assert.throws(() => parseJsonDocument("s.json", nested(MAX_SPEC_DEPTH + 1)), { code: "INVALID_SPEC_FILE", message: /s\.json: is nested more than 64 levels deep/ });

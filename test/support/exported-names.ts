@@ -22,12 +22,9 @@ export function exportedNames(file: string, options: ts.CompilerOptions = {}): s
   return checker.getExportsOfModule(module).map((s) => s.getName()).sort();
 }
 
-/**
- * The names behind each module specifier `file` imports, resolved as a user's project resolves them
- * (package.json "exports", "types" condition); a specifier that does not resolve is missing from the map.
- */
-export function importedModuleNames(file: string): Map<string, string[]> {
-  const program = ts.createProgram([file], {
+/** A program of one file, compiled as a user's project compiles it (package.json "exports", "types" condition). */
+function userProgram(file: string): ts.Program {
+  return ts.createProgram([file], {
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
     target: ts.ScriptTarget.ES2022,
@@ -35,6 +32,14 @@ export function importedModuleNames(file: string): Map<string, string[]> {
     skipLibCheck: true,
     noEmit: true,
   });
+}
+
+/**
+ * The names behind each module specifier `file` imports, resolved as a user's project resolves them
+ * (package.json "exports", "types" condition); a specifier that does not resolve is missing from the map.
+ */
+export function importedModuleNames(file: string): Map<string, string[]> {
+  const program = userProgram(file);
   const checker = program.getTypeChecker();
   const source = program.getSourceFile(file);
   assert.ok(source, `${file} is part of the program`);
@@ -45,4 +50,15 @@ export function importedModuleNames(file: string): Map<string, string[]> {
     if (module) out.set(statement.moduleSpecifier.text, checker.getExportsOfModule(module).map((s) => s.getName()).sort());
   }
   return out;
+}
+
+/** The type errors of `file` as a user's project reports them, one line each (`line:col message`). */
+export function typeErrors(file: string): string[] {
+  const program = userProgram(file);
+  const source = program.getSourceFile(file);
+  assert.ok(source, `${file} is part of the program`);
+  return ts.getPreEmitDiagnostics(program, source).map((d) => {
+    const at = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : undefined;
+    return `${at ? `${at.line + 1}:${at.character + 1} ` : ""}${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`;
+  });
 }

@@ -3,7 +3,9 @@
 // gets one `name@digest` line per image (or one JSON object per image with --json).
 import type { Command } from "commander";
 import { writeFile } from "node:fs/promises";
-import { describePlan, dockerfileSettings, ImageBuilder, planBuild } from "../../build/index.js";
+import { dockerfileSettings } from "../../build/dockerfile.js";
+import { ImageBuilder } from "../../build/image-builder.js";
+import { describePlan, planBuild } from "../../build/plan.js";
 import type { EnsureResult } from "../../ecr/index.js";
 import type { Compression } from "../../layer/index.js";
 import { checkLayoutDirectory, isLayoutReference, parseLayoutReference } from "../../oci/index.js";

@@ -1,7 +1,8 @@
 // `imagespec cache prune`: frees the local build cache (layers, wheels, .debs, indexes, step
 // records) of what has not been used for a while.
 import type { Command } from "commander";
-import { defaultCacheDir, parseAge, pruneCache } from "../../build/index.js";
+import { defaultCacheDir } from "../../build/cache-dir.js";
+import { parseAge, pruneCache } from "../../build/cache-prune.js";
 import { ImagespecError } from "../../errors.js";
 import { humanSize } from "../../units.js";
 import { reportError } from "../output.js";

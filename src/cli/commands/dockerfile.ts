@@ -2,7 +2,7 @@
 // buildah, buildkit) would run for the spec; with --context DIR it also writes the build context
 // there, ready for `docker build DIR` or `buildah build DIR`.
 import type { Command } from "commander";
-import { specDockerfile, writeContextInto } from "../../build/index.js";
+import { specDockerfile, writeContextInto } from "../../build/context.js";
 import { ImagespecError } from "../../errors.js";
 import { DOCKERFILE_BUILDERS, loadSpecs, type LoadedSpec } from "../../spec/index.js";
 import { reportError } from "../output.js";

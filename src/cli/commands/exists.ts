@@ -4,7 +4,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { DEFAULT_LAYOUT_DIR } from "../../build/index.js";
+import { DEFAULT_LAYOUT_DIR } from "../../build/destination.js";
 import { mapLimited } from "../../concurrency.js";
 import { ImagespecError } from "../../errors.js";
 import { redactSecrets } from "../../reference/index.js";
