@@ -7,7 +7,8 @@
 // depends on what happens to be installed:
 //   - gzip: the worker-pool implementation on node's bundled zlib (parallel-gzip.ts). It is
 //     always present and uses every core; its bytes depend only on the input, the level, the
-//     block size and node's zlib build, never on the core count or on PATH. pigz (faster, and
+//     block size, the incompressible-block test and node's zlib build, never on the core count
+//     or on PATH. pigz (faster, and
 //     slightly smaller output) is an explicit choice: `gzip: "pigz"`.
 //   - zstd: the zstd program (multi-threaded; its output does not depend on the thread count).
 //     node's zlib zstd is an explicit choice: `zstd: "node"`.
@@ -25,8 +26,13 @@ import { promisify } from "node:util";
 import * as zlib from "node:zlib";
 import { DigestingStream, MediaType, type Descriptor, type Digest } from "../oci/index.js";
 import { LayerError } from "./errors.js";
+import { INCOMPRESSIBLE_TEST } from "./gzip-workers.js";
 import { DEFAULT_GZIP_BLOCK_SIZE, ParallelGzip } from "./parallel-gzip.js";
 import { findExecutable, ProcessStream } from "./process-stream.js";
+
+/** Names the incompressible-block test in the compressor id, so changing it changes the id. */
+const { samples, sampleBytes, minBlock, storedRatio } = INCOMPRESSIBLE_TEST;
+const INCOMPRESSIBLE_ID = `store-${samples}x${sampleBytes}-min${minBlock}-${storedRatio}`;
 
 export type Compression = "gzip" | "zstd" | "none";
 export type GzipImplementation = "node" | "pigz";
@@ -48,7 +54,7 @@ export interface CompressionOptions {
 export interface Compressor {
   readonly compression: Compression;
   readonly mediaType: string;
-  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-6/block-1048576`. */
+  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-6/block-1048576/store-8x8192-min131072-0.98`. */
   readonly id: string;
   /** A fresh stream that compresses what is written to it. */
   create(): Duplex;
@@ -78,7 +84,7 @@ export async function resolveCompressor(options: CompressionOptions = {}): Promi
         return {
           compression,
           mediaType: MediaType.OciLayerGzip,
-          id: `gzip/node-zlib-${process.versions.zlib}/level-${level}/block-${DEFAULT_GZIP_BLOCK_SIZE}`,
+          id: `gzip/node-zlib-${process.versions.zlib}/level-${level}/block-${DEFAULT_GZIP_BLOCK_SIZE}/${INCOMPRESSIBLE_ID}`,
           create: () => new ParallelGzip({ level, workers: threads }),
         };
       }

@@ -10,18 +10,41 @@ import { Worker } from "node:worker_threads";
 
 export interface GzipBlockOptions {
   level: number;
+  /** Store blocks whose samples do not compress (see below); part of what decides the bytes. */
+  storeIncompressible?: boolean;
 }
 
+/** The incompressible-block test; changing any number changes the output bytes. */
+export const INCOMPRESSIBLE_TEST = { samples: 8, sampleBytes: 8192, minBlock: 128 * 1024, storedRatio: 0.98 } as const;
+
+// Incompressible blocks (random bytes, already-compressed files) cost as much CPU to deflate at
+// level 6 as text and come out a little larger than they went in. So before a block is
+// deflated, samples spread over it are deflated at level 1; when they do not shrink, the block
+// is stored (level 0), about 20x cheaper. The test reads only the block, so the bytes still
+// depend only on the input, the level and the block size.
 const WORKER_SOURCE = `
 const { isMarkedAsUntransferable, parentPort } = require("node:worker_threads");
-const { gzipSync } = require("node:zlib");
-parentPort.on("message", ({ id, input, length, level }) => {
+const { deflateRawSync, gzipSync } = require("node:zlib");
+const SAMPLES = ${INCOMPRESSIBLE_TEST.samples};
+const SAMPLE_BYTES = ${INCOMPRESSIBLE_TEST.sampleBytes};
+const sample = Buffer.allocUnsafeSlow(SAMPLES * SAMPLE_BYTES);
+function incompressible(data) {
+  if (data.length < ${INCOMPRESSIBLE_TEST.minBlock}) return false;
+  const step = Math.floor((data.length - SAMPLE_BYTES) / (SAMPLES - 1));
+  for (let i = 0; i < SAMPLES; i++) sample.set(data.subarray(i * step, i * step + SAMPLE_BYTES), i * SAMPLE_BYTES);
+  return deflateRawSync(sample, { level: 1 }).length >= sample.length * ${INCOMPRESSIBLE_TEST.storedRatio};
+}
+parentPort.on("message", ({ id, input, length, level, storeIncompressible }) => {
   try {
+    const data = new Uint8Array(input, 0, length);
     // One output chunk large enough for any block (deflate grows incompressible data by well
-    // under 1/1000), so the member is usually that chunk itself and moves without a copy.
+    // under 1/1000), so the member is usually that chunk itself and moves without a copy. zlib
+    // cuts stored blocks by the output space it has, so this size is part of the stored bytes:
+    // it depends on the block's length only.
     const chunkSize = Math.max(length + (length >> 10) + 1024, 16384);
-    const member = gzipSync(new Uint8Array(input, 0, length), {
-      level, windowBits: 15, memLevel: 8, strategy: 0, chunkSize,
+    const member = gzipSync(data, {
+      level: level > 0 && storeIncompressible && incompressible(data) ? 0 : level,
+      windowBits: 15, memLevel: 8, strategy: 0, chunkSize,
     });
     // A small member may come from node's shared buffer pool (64 KiB on node 24), which must not
     // be transferred: node marks it, so ask instead of guessing from sizes.
@@ -46,14 +69,24 @@ interface Job {
   input: ArrayBuffer;
   length: number;
   level: number;
+  storeIncompressible: boolean;
   resolve(result: GzipBlockResult): void;
   reject(error: Error): void;
 }
 
 interface Slot {
   worker: Worker;
-  job: Job | undefined;
+  /** Jobs posted to this worker, oldest first; it answers them in order. */
+  jobs: Job[];
 }
+
+/**
+ * Jobs posted to one worker ahead of time. With one, a worker that finishes waits for the main
+ * thread to see its answer and post the next block; on a loaded machine the main thread may not
+ * run for tens of milliseconds, and the workers sat idle (0.3 cores busy under load 12). With
+ * two, the next block is already in the worker's queue.
+ */
+const JOBS_PER_WORKER = 2;
 
 type WorkerReply = { id: number; input: ArrayBuffer } & ({ output: ArrayBuffer; outputLength: number } | { error: string });
 
@@ -73,7 +106,7 @@ export class GzipWorkerPool {
   gzip(input: ArrayBuffer, length: number, options: GzipBlockOptions): Promise<GzipBlockResult> {
     if (this.closed) return Promise.reject(new Error("gzip worker pool is closed"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, input, length, level: options.level, resolve, reject });
+      this.queue.push({ id: this.nextId++, input, length, level: options.level, storeIncompressible: options.storeIncompressible ?? false, resolve, reject });
       this.dispatch();
     });
   }
@@ -83,18 +116,19 @@ export class GzipWorkerPool {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new Error("gzip worker pool closed"));
     const slots = this.slots.splice(0);
-    for (const slot of slots) slot.job?.reject(new Error("gzip worker pool closed"));
+    for (const slot of slots) for (const job of slot.jobs.splice(0)) job.reject(new Error("gzip worker pool closed"));
     await Promise.all(slots.map((slot) => slot.worker.terminate()));
   }
 
   private dispatch(): void {
     while (this.queue.length > 0) {
-      const slot = this.slots.find((s) => s.job === undefined) ?? this.spawn();
+      const slot = this.slots.find((s) => s.jobs.length === 0) ?? this.spawn() ?? this.leastBusy();
       if (slot === undefined) return;
       const job = this.queue.shift()!;
-      slot.job = job;
+      slot.jobs.push(job);
       slot.worker.ref();
-      slot.worker.postMessage({ id: job.id, input: job.input, length: job.length, level: job.level }, [job.input]);
+      const { id, input, length, level, storeIncompressible } = job;
+      slot.worker.postMessage({ id, input, length, level, storeIncompressible }, [input]);
     }
   }
 
@@ -102,7 +136,7 @@ export class GzipWorkerPool {
     if (this.slots.length >= this.size) return undefined;
     // execArgv: [] keeps loaders such as tsx out of the worker, which needs none.
     const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
-    const slot: Slot = { worker, job: undefined };
+    const slot: Slot = { worker, jobs: [] };
     worker.on("message", (reply: WorkerReply) => this.settle(slot, reply));
     worker.on("error", (error) => this.retire(slot, error));
     worker.on("exit", (code) => this.retire(slot, new Error(`gzip worker exited with code ${code}`)));
@@ -110,23 +144,29 @@ export class GzipWorkerPool {
     return slot;
   }
 
+  /** The worker with the fewest jobs, if one can take another. */
+  private leastBusy(): Slot | undefined {
+    let best: Slot | undefined;
+    for (const slot of this.slots) if (slot.jobs.length < JOBS_PER_WORKER && (best === undefined || slot.jobs.length < best.jobs.length)) best = slot;
+    return best;
+  }
+
   private settle(slot: Slot, reply: WorkerReply): void {
-    const job = slot.job;
+    const job = slot.jobs[0];
     if (job === undefined || job.id !== reply.id) return;
-    slot.job = undefined;
-    slot.worker.unref();
+    slot.jobs.shift();
+    if (slot.jobs.length === 0) slot.worker.unref();
     if ("error" in reply) job.reject(new Error(`gzip worker: ${reply.error}`));
     else job.resolve({ member: Buffer.from(reply.output, 0, reply.outputLength), input: reply.input });
     this.dispatch();
   }
 
-  /** A worker that crashed fails its job and is replaced on the next dispatch. */
+  /** A worker that crashed fails its jobs and is replaced on the next dispatch. */
   private retire(slot: Slot, error: Error): void {
     const index = this.slots.indexOf(slot);
     if (index === -1) return;
     this.slots.splice(index, 1);
-    slot.job?.reject(error);
-    slot.job = undefined;
+    for (const job of slot.jobs.splice(0)) job.reject(error);
     if (!this.closed) this.dispatch();
   }
 }

@@ -17,7 +17,12 @@ export interface ParallelGzipOptions {
   blockSize?: number;
   /** Worker threads; does not change the output. Default: one per available core. */
   workers?: number;
-  /** Blocks compressing at once, bounding memory; default twice the workers. */
+  /**
+   * Store blocks that samples show to be incompressible instead of deflating them (default
+   * true); part of what determines the output bytes.
+   */
+  storeIncompressible?: boolean;
+  /** Blocks compressing or queued at once, bounding memory; default four per worker (two in each worker's queue, two more being filled and written). */
   inFlight?: number;
   /** A pool to use instead of the shared one. */
   pool?: GzipWorkerPool;
@@ -30,6 +35,7 @@ const GZIP_OS_UNIX = 3;
 
 export class ParallelGzip extends Transform {
   private readonly level: number;
+  private readonly storeIncompressible: boolean;
   private readonly blockSize: number;
   private readonly inFlight: number;
   private readonly pool: GzipWorkerPool;
@@ -44,9 +50,10 @@ export class ParallelGzip extends Transform {
   constructor(options: ParallelGzipOptions = {}) {
     super();
     this.level = options.level ?? 6;
+    this.storeIncompressible = options.storeIncompressible ?? true;
     this.blockSize = options.blockSize ?? DEFAULT_GZIP_BLOCK_SIZE;
     this.pool = options.pool ?? gzipWorkerPool(options.workers);
-    this.inFlight = Math.max(1, options.inFlight ?? this.pool.size * 2);
+    this.inFlight = Math.max(1, options.inFlight ?? this.pool.size * 4);
     if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9) throw new RangeError(`gzip level ${this.level} is not 0-9`);
     if (!Number.isInteger(this.blockSize) || this.blockSize < 1) throw new RangeError(`gzip block size ${this.blockSize} is not positive`);
     this.block = Buffer.allocUnsafeSlow(this.blockSize);
@@ -78,7 +85,7 @@ export class ParallelGzip extends Transform {
 
   /** Hands the current block to the pool (its memory moves to the worker) and starts a new one. */
   private submit(): void {
-    const member = this.pool.gzip(this.block.buffer as ArrayBuffer, this.filled, { level: this.level });
+    const member = this.pool.gzip(this.block.buffer as ArrayBuffer, this.filled, { level: this.level, storeIncompressible: this.storeIncompressible });
     member.catch(() => {}); // observed when written; this keeps an early failure from being "unhandled"
     this.pending.push(member);
     this.submitted++;

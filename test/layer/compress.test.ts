@@ -59,7 +59,7 @@ describe("compressToCache", () => {
       await runOk("gzip", ["-t", result.blob.path]);
       await assertDecompressesTo(result.blob.path, "gzip", result.blob.diffId);
       assert.ok(gunzipSync(result.bytes).equals(DATA), "node's gunzip reads all members");
-      assert.match(result.blob.compressor, /^gzip\/node-zlib-.+\/level-6\/block-1048576$/);
+      assert.match(result.blob.compressor, /^gzip\/node-zlib-.+\/level-6\/block-1048576\/store-8x8192-min131072-0\.98$/);
     });
 
     it("gives the same bytes on every run and with any number of workers", async () => {
@@ -75,7 +75,7 @@ describe("compressToCache", () => {
 
     it("is exactly one gzip member per block, in order, with the OS byte pinned", async () => {
       const blockSize = 256 * 1024;
-      const output = await collect(Readable.from([DATA]).pipe(new ParallelGzip({ level: 6, blockSize, workers: 2, inFlight: 3 })));
+      const output = await collect(Readable.from([DATA]).pipe(new ParallelGzip({ level: 6, blockSize, workers: 2, inFlight: 3, storeIncompressible: false })));
       const expected: Buffer[] = [];
       for (let offset = 0; offset < DATA.length; offset += blockSize) {
         const member = gzipSync(DATA.subarray(offset, offset + blockSize), { level: 6 });
@@ -84,6 +84,26 @@ describe("compressToCache", () => {
       }
       assert.equal(expected.length, 15);
       assert.ok(output.equals(Buffer.concat(expected)), "output should be the concatenated per-block members");
+    });
+
+    it("stores the blocks that do not compress and deflates the others (the default)", async () => {
+      // DATA is words in its first 1.75 MiB (blocks 0-6; block 7 starts with 61 bytes of them) and
+      // random bytes after; the last block has 123 bytes, too few to test, so it is deflated.
+      const blockSize = 256 * 1024;
+      const levels = [6, 6, 6, 6, 6, 6, 6, 0, 0, 0, 0, 0, 0, 0, 6];
+      const output = await collect(Readable.from([DATA]).pipe(new ParallelGzip({ level: 6, blockSize, workers: 2 })));
+      const expected = levels.map((level, index) => {
+        const block = DATA.subarray(index * blockSize, (index + 1) * blockSize);
+        // zlib cuts stored blocks by the output space it is given: the worker's one chunk per block.
+        const chunkSize = Math.max(block.length + (block.length >> 10) + 1024, 16384);
+        const member = gzipSync(block, { level, chunkSize });
+        member[9] = 3;
+        return member;
+      });
+      assert.ok(output.equals(Buffer.concat(expected)), "random blocks should be stored members, word blocks level-6 members");
+      assert.ok(gunzipSync(output).equals(DATA));
+      const deflated = await collect(Readable.from([DATA]).pipe(new ParallelGzip({ level: 6, blockSize, storeIncompressible: false })));
+      assert.ok(output.length <= deflated.length, `storing should not grow the output (${output.length} > ${deflated.length})`);
     });
 
     it("turns an empty input into one valid empty member", async () => {
