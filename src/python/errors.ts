@@ -27,4 +27,4 @@ export class PythonError extends ImagespecError {
 }
 
 /** URLs in messages never carry secrets: the one redaction rule (reference/redact.ts). */
-export { redactUrl } from "../reference/redact.js";
+export { redactSecrets, redactUrl } from "../reference/redact.js";

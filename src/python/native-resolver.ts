@@ -7,7 +7,7 @@
 // runs pip or uv instead, which also word the errors.
 import { parseRequirement, type Requirement } from "../spec/index.js";
 import { splitArguments } from "./arguments.js";
-import { PythonError } from "./errors.js";
+import { PythonError, redactSecrets } from "./errors.js";
 import { IndexClient, IndexUnsupported, type IndexFile } from "./index-client.js";
 import { evaluateMarker, markerEnvironment, type MarkerEnvironment } from "./markers.js";
 import { filterVersions, formatVersion, parseSpecifierSet, parseVersion, setContains, compareVersion, type Specifier, type Version } from "./pep440.js";
@@ -17,7 +17,16 @@ import { wheelRank, type PythonTarget } from "./tags.js";
 import { normalizeProjectName, parseWheelFilename } from "./wheel-filename.js";
 
 /** Why the native resolver stepped aside; the message says what it met. */
-export class NativeUnsupported extends Error {}
+/**
+ * What the native resolver does not model; pip or uv take over, and the message says why. It quotes
+ * the user's requirements and options, which may hold an index URL with a password: redacted here,
+ * once, for every reason.
+ */
+export class NativeUnsupported extends Error {
+  constructor(reason: string) {
+    super(redactSecrets(reason));
+  }
+}
 
 export const DEFAULT_INDEX_URL = "https://pypi.org/simple/";
 

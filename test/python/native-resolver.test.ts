@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parsePlatform } from "../../src/oci/index.js";
 import { IndexClient } from "../../src/python/index-client.js";
-import { NativeUnsupported, resolveNatively } from "../../src/python/native-resolver.js";
+import { NativeUnsupported, nativeRequirements, resolveNatively } from "../../src/python/native-resolver.js";
 import { PythonError } from "../../src/python/errors.js";
 import { resolveRequirements, type ResolveOptions } from "../../src/python/resolve.js";
 import type { PythonRequirements, Resolution } from "../../src/python/resolution.js";
@@ -162,6 +162,20 @@ describe("native resolver, index options", () => {
     } finally {
       await main.stop();
       await extra.stop();
+    }
+  });
+
+  it("names why pip takes over without the index password written in the requirements or options", () => {
+    const cases: [Parameters<typeof nativeRequirements>[0], string | undefined][] = [
+      [{ packages: [], requirementsFile: "requirements.txt" }, "--extra-index-url https://ci:s3cr3t-token@pkgs.example/simple\napp\n"],
+      [{ packages: ["app"], extraArgs: "--index-url https://ci:s3cr3t-token@pkgs.example/simple" }, undefined],
+      [{ packages: ["app @ https://ci:s3cr3t-token@pkgs.example/app.whl ["] }, undefined],
+    ];
+    for (const [requirements, content] of cases) {
+      assert.throws(
+        () => nativeRequirements(requirements, content),
+        (error: unknown) => error instanceof NativeUnsupported && error.message.includes("pkgs.example") && !error.message.includes("s3cr3t-token"),
+      );
     }
   });
 
