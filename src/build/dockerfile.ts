@@ -155,6 +155,12 @@ function requirementsFile(spec: ImageSpec, hasUserFile: boolean): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** Whether the spec's Dockerfile runs install steps (as root, so the user is set again after them). */
+export function dockerfileRunsSteps(spec: ImageSpec): boolean {
+  const hasPython = spec.packages.length > 0 || spec.requirements !== undefined;
+  return spec.aptPackages.length > 0 || dockerfileCondaPackages(spec).length > 0 || hasPython || spec.commands.length > 0;
+}
+
 /** The Dockerfile and context files for a spec. */
 export function generateDockerfile(input: DockerfileInput): GeneratedDockerfile {
   const { spec, files } = input;
@@ -181,7 +187,7 @@ export function generateDockerfile(input: DockerfileInput): GeneratedDockerfile 
   lines.push("", `FROM ${input.base}`);
   images.push(input.base);
 
-  const runs = spec.aptPackages.length > 0 || hasConda || hasPython || spec.commands.length > 0;
+  const runs = dockerfileRunsSteps(spec);
   // Installing needs root; the spec's user (or the base's) is set again at the end.
   if (runs) lines.push("USER root");
 

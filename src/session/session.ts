@@ -86,8 +86,6 @@ export function createSession(options: SessionOptions = {}): Session {
   const builder = new ImageBuilder({
     ...options.build,
     registry,
-    // A Dockerfile builder pushes with its own tool: the repository must exist before it does.
-    beforePush: (ref) => registry.beforePush(ref),
   });
   return {
     registry,

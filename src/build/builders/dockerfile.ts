@@ -11,6 +11,7 @@ import { isLoopbackHost, parseReference, type Reference } from "../../reference/
 import { readConfig, type Credential, type Registry } from "../../registry/index.js";
 import { writeAuthDir, type Backend, type BackendsConfig } from "../backends/index.js";
 import { specDockerfile, writeContext } from "../context.js";
+import { dockerfileRunsSteps } from "../dockerfile.js";
 import { describeDestination } from "../destination.js";
 import type { BuildEvent } from "../events.js";
 import type { Plan } from "../plan.js";
@@ -20,7 +21,7 @@ export interface DockerfileBuilderOptions {
   registry: Registry;
   onEvent?: (event: BuildEvent) => void;
   signal?: AbortSignal;
-  /** Runs before the tool pushes (the native path runs the Registry's own hook): the ECR repository hook. */
+  /** Runs before the tool pushes, after the registry's own hook (its vendors': the ECR repository). */
   beforePush?: (ref: Reference) => Promise<void>;
   /** Registries reached over plain HTTP or with unverified TLS (loopback hosts always are). */
   insecureRegistries?: readonly string[];
@@ -73,8 +74,7 @@ export class DockerfilePlanBuilder implements PlanBuilder {
       baseReference = at.reference;
     }
 
-    const runsCommands = spec.aptPackages.length > 0 || spec.condaPackages.length > 0 || spec.cuda !== undefined || spec.commands.length > 0 || spec.packages.length > 0 || spec.requirements !== undefined;
-    const baseUser = runsCommands && baseReference !== undefined ? await this.baseUser(image, baseReference, plan) : undefined;
+    const baseUser = dockerfileRunsSteps(spec) && baseReference !== undefined ? await this.baseUser(image, baseReference, plan) : undefined;
     const generated = await specDockerfile(spec, { base, ...(baseUser !== undefined ? { baseUser } : {}) });
 
     const pullHosts = [...new Set(generated.images.map(hostOf).filter((h): h is string => h !== undefined))];
@@ -87,6 +87,9 @@ export class DockerfilePlanBuilder implements PlanBuilder {
     try {
       const resolve = this.options.credentials ?? ((host: string) => this.options.registry.keychain.resolve(host));
       auth = await writeAuthDir([target.registry, ...pullHosts], resolve, { parent, ...(this.options.backends?.env ? { env: this.options.backends.env } : {}) });
+      // The registry's hook (its beforePush option, then the vendor's: ECR creates the repository),
+      // as registry.push runs it for the native builder; then the builder's own, if any.
+      await this.options.registry.beforePush(target);
       await this.options.beforePush?.(target);
       await backend.build(
         {
