@@ -14,7 +14,7 @@ export type BuildEvent =
   | { kind: "exists"; image: string; digest: string }
   | { kind: "base"; image: string; platform: string; reference: string; digest?: string }
   | { kind: "layer"; image: string; step: string; digest: string; size: number; fromCache?: boolean }
-  /** Where the Python layers of one platform came from; `resolved`: pip or uv ran. */
+  /** Where the Python layers of one platform came from; `resolved`: a resolver ran (native, uv or pip), not a cached resolution or a lock. */
   | {
       kind: "python";
       image: string;

@@ -30,6 +30,8 @@ async function entryRecord(entry: FileEntry): Promise<JsonValue> {
  * read is a second of work that can only give the same answer.
  */
 const digests = new Map<string, { stamp: string; digest: Promise<string> }>();
+/** A long-lived process (a library session) hashes many trees: the memo starts over past this many files. */
+const MAX_REMEMBERED_DIGESTS = 50_000;
 
 /** `sha256:<hex>` of a file's content, streamed so large files use little memory. */
 export async function fileDigest(path: string): Promise<string> {
@@ -38,6 +40,7 @@ export async function fileDigest(path: string): Promise<string> {
   const known = digests.get(path);
   if (known !== undefined && known.stamp === stamp) return known.digest;
   const digest = readDigest(path);
+  if (digests.size >= MAX_REMEMBERED_DIGESTS) digests.clear();
   digests.set(path, { stamp, digest });
   digest.catch(() => {
     if (digests.get(path)?.digest === digest) digests.delete(path);

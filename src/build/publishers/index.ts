@@ -12,8 +12,3 @@ export { RegistryPublisher } from "./registry.js";
 export function publisherFor(destination: Destination, registry: Registry): Publisher {
   return destination.kind === "registry" ? new RegistryPublisher(registry, destination.reference) : new LayoutPublisher(destination.dir, destination.tag);
 }
-
-/** The digest of the image already at the destination; undefined when it is not there; throws when that cannot be told. */
-export function existingDigest(registry: Registry, destination: Destination, signal?: AbortSignal): Promise<string | undefined> {
-  return publisherFor(destination, registry).existing(signal);
-}
