@@ -244,6 +244,10 @@ async function ensureBlob(
     } catch (error) {
       if (signal.aborted) throw error;
       // A mount is only a shortcut (the source may be unreadable to us); try the next, or upload.
+      // A remembered source the registry refuses for good (no pull on it, gone) is forgotten, so
+      // later pushes do not ask for its token and try it again for every blob.
+      const refused = error instanceof RegistryError && error.status !== undefined && !isRetryableStatus(error.status);
+      if (candidate.remembered && refused) await options.locations?.forget(ref.registry, digest, candidate.repository);
     }
   }
   const policy = client.retryPolicy;
