@@ -30,8 +30,8 @@ export interface ImageBuilderOptions extends BuildOptions {
   /** Overrides every spec's `builder` (the CLI's --builder). */
   builder?: Builder;
   /**
-   * Runs before a Dockerfile builder pushes (the native builder runs the Registry's own hook):
-   * the ECR repository hook, so the repository exists when the tool pushes.
+   * Runs before a Dockerfile builder's tool pushes, after the registry's own hook (which both
+   * builders run: the registry's beforePush option, then its vendor's, e.g. the ECR repository).
    */
   beforePush?: (ref: Reference) => Promise<void>;
   /** Registries reached over plain HTTP or with unverified TLS by the Dockerfile builders (loopback hosts always are). */
