@@ -3,8 +3,9 @@
 // entries handed to a layer writer stay valid however late (or how often) they are opened, and
 // nothing has to be closed.
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
-import type { Readable } from "node:stream";
+import { open, stat } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { inflateRawSync } from "node:zlib";
 import yauzl from "yauzl";
 import { PythonError } from "./errors.js";
 
@@ -16,6 +17,13 @@ export interface ArchiveMember {
   readonly unixMode: number | undefined;
   readonly isDirectory: boolean;
 }
+
+/** Members up to this size (both ways) are read whole; bigger ones stream through the zip reader. */
+const WHOLE_MEMBER_BYTES = 1 << 20;
+const LOCAL_HEADER_BYTES = 30;
+const LOCAL_HEADER_SIGNATURE = 0x04034b50;
+const STORED = 0;
+const DEFLATED = 8;
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
@@ -35,6 +43,7 @@ class FileRangeReader extends yauzl.RandomAccessReader {
 export class WheelArchive {
   private constructor(
     readonly path: string,
+    private readonly size: number,
     private readonly zip: yauzl.ZipFile,
     private readonly entries: ReadonlyMap<string, { entry: yauzl.Entry; member: ArchiveMember }>,
     readonly members: readonly ArchiveMember[],
@@ -72,22 +81,50 @@ export class WheelArchive {
     } catch (error) {
       throw error instanceof PythonError ? error : damaged(what, error);
     }
-    return new WheelArchive(path, zip, entries, members);
+    return new WheelArchive(path, size, zip, entries, members);
   }
 
   member(name: string): ArchiveMember | undefined {
     return this.entries.get(name)?.member;
   }
 
-  /** A stream of the member's uncompressed bytes; the size is checked by the zip reader. */
+  /** A stream of the member's uncompressed bytes; the size is checked against the central directory. */
   async openMember(name: string): Promise<Readable> {
     const entry = this.entries.get(name)?.entry;
     if (entry === undefined) throw new PythonError("WHEEL_INVALID", `${this.path}: no member ${JSON.stringify(name)}`);
     try {
+      if (readsWhole(entry)) return Readable.from([await this.readWhole(entry)], { objectMode: false });
       return await this.zip.openReadStreamPromise(entry, {});
     } catch (error) {
       throw damaged(`${this.path}: ${name}`, error);
     }
+  }
+
+  /**
+   * A small member in one read of the file and one inflate call. Most members of a wheel are a few
+   * kB; through the zip reader's streams each costs two opens of the file, half a dozen stream
+   * objects and 16 kB chunks, which on a busy machine cost more than the bytes themselves.
+   */
+  private async readWhole(entry: yauzl.Entry): Promise<Buffer> {
+    const offset = entry.relativeOffsetOfLocalHeader;
+    // The local header usually has the central one's name and extra field lengths: then one read.
+    const guess = LOCAL_HEADER_BYTES + entry.fileNameLength + entry.extraFieldLength;
+    const head = await readRange(this.path, offset, guess + entry.compressedSize, this.size);
+    if (head.length < LOCAL_HEADER_BYTES || head.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE) {
+      throw new Error(`invalid local file header signature at offset ${offset}`);
+    }
+    const start = LOCAL_HEADER_BYTES + head.readUInt16LE(26) + head.readUInt16LE(28);
+    if (offset + start + entry.compressedSize > this.size) {
+      throw new Error(`file data overflows file bounds: ${offset + start} + ${entry.compressedSize} > ${this.size}`);
+    }
+    const end = start + entry.compressedSize;
+    const data = end <= head.length ? head.subarray(start, end) : await readRange(this.path, offset + start, entry.compressedSize, this.size);
+    // At most one byte more than the directory says, so a lying entry cannot make a big buffer.
+    const content = entry.compressionMethod === STORED ? data : inflate(data, entry.uncompressedSize + 1);
+    if (content.length !== entry.uncompressedSize) {
+      throw new Error(`${content.length > entry.uncompressedSize ? "more" : "fewer"} bytes than the expected ${entry.uncompressedSize}`);
+    }
+    return content;
   }
 
   /** A small member (metadata) read whole. */
@@ -95,6 +132,49 @@ export class WheelArchive {
     const chunks: Buffer[] = [];
     for await (const chunk of await this.openMember(name)) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
+  }
+}
+
+/** Plain (unencrypted) members small enough to hold, stored or deflated; anything else goes to the zip reader. */
+function readsWhole(entry: yauzl.Entry): boolean {
+  return (
+    entry.uncompressedSize <= WHOLE_MEMBER_BYTES &&
+    entry.compressedSize <= WHOLE_MEMBER_BYTES &&
+    !entry.isEncrypted() &&
+    (entry.compressionMethod === DEFLATED || (entry.compressionMethod === STORED && entry.compressedSize === entry.uncompressedSize))
+  );
+}
+
+/** `length` bytes of the file from `position`; the file is opened for this read only. */
+async function readRange(path: string, position: number, length: number, fileSize: number): Promise<Buffer> {
+  const wanted = Math.max(0, Math.min(length, fileSize - position));
+  const buffer = Buffer.allocUnsafe(wanted);
+  const file = await open(path, "r");
+  try {
+    let filled = 0;
+    while (filled < wanted) {
+      const { bytesRead } = await file.read(buffer, filled, wanted - filled, position + filled);
+      if (bytesRead === 0) throw new Error(`unexpected end of file at offset ${position + filled}`);
+      filled += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+  return buffer;
+}
+
+/**
+ * Raw deflate in one call, stopped past `maxOutputLength` bytes. On this thread: for a member
+ * of at most WHOLE_MEMBER_BYTES that is a millisecond or two, less than handing it to a pool.
+ */
+function inflate(data: Buffer, maxOutputLength: number): Buffer {
+  try {
+    // One output chunk the size of the result: no chunks to gather and copy.
+    return inflateRawSync(data, { maxOutputLength, chunkSize: Math.max(64, maxOutputLength) });
+  } catch (error) {
+    // Past the limit: the member inflates to more than the directory says.
+    if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw new Error(`more bytes than the expected ${maxOutputLength - 1}`);
+    throw error;
   }
 }
 
