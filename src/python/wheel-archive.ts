@@ -4,8 +4,8 @@
 // nothing has to be closed.
 import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
-import { Readable } from "node:stream";
-import { inflateRawSync } from "node:zlib";
+import { pipeline, Readable, Transform } from "node:stream";
+import { createInflateRaw, inflateRawSync } from "node:zlib";
 import yauzl from "yauzl";
 import { PythonError } from "./errors.js";
 
@@ -20,6 +20,8 @@ export interface ArchiveMember {
 
 /** Members up to this size (both ways) are read whole; bigger ones stream through the zip reader. */
 const WHOLE_MEMBER_BYTES = 1 << 20;
+/** Read and inflate size for members that stream. */
+const STREAM_CHUNK_BYTES = 256 << 10;
 const LOCAL_HEADER_BYTES = 30;
 const LOCAL_HEADER_SIGNATURE = 0x04034b50;
 const STORED = 0;
@@ -36,7 +38,7 @@ class FileRangeReader extends yauzl.RandomAccessReader {
   }
 
   override _readStreamForRange(start: number, end: number): Readable {
-    return createReadStream(this.path, { start, end: end - 1 });
+    return createReadStream(this.path, { start, end: end - 1, highWaterMark: STREAM_CHUNK_BYTES });
   }
 }
 
@@ -94,6 +96,10 @@ export class WheelArchive {
     if (entry === undefined) throw new PythonError("WHEEL_INVALID", `${this.path}: no member ${JSON.stringify(name)}`);
     try {
       if (readsWhole(entry)) return Readable.from([await this.readWhole(entry)], { objectMode: false });
+      if (entry.compressionMethod === DEFLATED && !entry.isEncrypted()) {
+        // The raw bytes from the zip reader (it checks the local header), inflated here in big chunks.
+        return inflating(await this.zip.openReadStreamPromise(entry, { decodeFileData: false }), entry.uncompressedSize);
+      }
       return await this.zip.openReadStreamPromise(entry, {});
     } catch (error) {
       throw damaged(`${this.path}: ${name}`, error);
@@ -143,6 +149,26 @@ function readsWhole(entry: yauzl.Entry): boolean {
     !entry.isEncrypted() &&
     (entry.compressionMethod === DEFLATED || (entry.compressionMethod === STORED && entry.compressedSize === entry.uncompressedSize))
   );
+}
+
+/**
+ * A big member's raw deflate stream inflated in 256 KiB chunks (zlib's default of 16 KiB makes
+ * one thread-pool round trip per 16 KiB, which sets the pace), failing unless it gives `size` bytes.
+ */
+function inflating(raw: Readable, size: number): Readable {
+  const inflater = createInflateRaw({ chunkSize: STREAM_CHUNK_BYTES });
+  let seen = 0;
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      callback(seen > size ? new Error(`more bytes than the expected ${size}`) : null, chunk);
+    },
+    flush(callback) {
+      callback(seen < size ? new Error(`fewer bytes (${seen}) than the expected ${size}`) : null);
+    },
+  });
+  pipeline(raw, inflater, counted, () => undefined);
+  return counted;
 }
 
 /** `length` bytes of the file from `position`; the file is opened for this read only. */

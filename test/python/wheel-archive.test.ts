@@ -86,6 +86,16 @@ describe("WheelArchive", () => {
         return true;
       });
     });
+
+    it(`fails the stream of a big member that inflates to ${what} bytes than the directory says`, async () => {
+      // Over 1 MiB inflated, so it streams; the failure comes with the bytes, as the layer writer reads them.
+      const data = Buffer.from("def f(x):\n    return x\n".repeat(60_000));
+      const bytes = zipBytes([{ name: "pkg/big.py", data }]);
+      const field = centralStart(bytes) + CENTRAL_UNCOMPRESSED_SIZE;
+      bytes.writeUInt32LE(data.length + delta, field);
+      const archive = await WheelArchive.open(await zip(`big-liar-${what}.whl`, bytes));
+      await assert.rejects(read(archive, "pkg/big.py"), new RegExp(`${what} bytes( \\(\\d+\\))? than the expected ${data.length + delta}`));
+    });
   }
 
   it("refuses a member whose local header is not one", async () => {
