@@ -2,8 +2,8 @@
 // demand. The reader opens the file for every range it reads instead of holding a descriptor, so
 // entries handed to a layer writer stay valid however late (or how often) they are opened, and
 // nothing has to be closed.
-import { createReadStream } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { closeSync, createReadStream, openSync, readSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { pipeline, Readable, Transform } from "node:stream";
 import { createInflateRaw, inflateRawSync } from "node:zlib";
 import yauzl from "yauzl";
@@ -115,7 +115,7 @@ export class WheelArchive {
     const offset = entry.relativeOffsetOfLocalHeader;
     // The local header usually has the central one's name and extra field lengths: then one read.
     const guess = LOCAL_HEADER_BYTES + entry.fileNameLength + entry.extraFieldLength;
-    const head = await readRange(this.path, offset, guess + entry.compressedSize, this.size);
+    const head = readRange(this.path, offset, guess + entry.compressedSize, this.size);
     if (head.length < LOCAL_HEADER_BYTES || head.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE) {
       throw new Error(`invalid local file header signature at offset ${offset}`);
     }
@@ -124,7 +124,7 @@ export class WheelArchive {
       throw new Error(`file data overflows file bounds: ${offset + start} + ${entry.compressedSize} > ${this.size}`);
     }
     const end = start + entry.compressedSize;
-    const data = end <= head.length ? head.subarray(start, end) : await readRange(this.path, offset + start, entry.compressedSize, this.size);
+    const data = end <= head.length ? head.subarray(start, end) : readRange(this.path, offset + start, entry.compressedSize, this.size);
     // At most one byte more than the directory says, so a lying entry cannot make a big buffer.
     const content = entry.compressionMethod === STORED ? data : inflate(data, entry.uncompressedSize + 1);
     if (content.length !== entry.uncompressedSize) {
@@ -171,20 +171,24 @@ function inflating(raw: Readable, size: number): Readable {
   return counted;
 }
 
-/** `length` bytes of the file from `position`; the file is opened for this read only. */
-async function readRange(path: string, position: number, length: number, fileSize: number): Promise<Buffer> {
+/**
+ * `length` bytes of the file from `position`, read on this thread: for at most WHOLE_MEMBER_BYTES
+ * of a wheel just downloaded (in the page cache) that takes microseconds, where a thread-pool round
+ * trip for each of open, read and close costs more than the read and is paid thousands of times.
+ */
+function readRange(path: string, position: number, length: number, fileSize: number): Buffer {
   const wanted = Math.max(0, Math.min(length, fileSize - position));
   const buffer = Buffer.allocUnsafe(wanted);
-  const file = await open(path, "r");
+  const fd = openSync(path, "r");
   try {
     let filled = 0;
     while (filled < wanted) {
-      const { bytesRead } = await file.read(buffer, filled, wanted - filled, position + filled);
+      const bytesRead = readSync(fd, buffer, filled, wanted - filled, position + filled);
       if (bytesRead === 0) throw new Error(`unexpected end of file at offset ${position + filled}`);
       filled += bytesRead;
     }
   } finally {
-    await file.close();
+    closeSync(fd);
   }
   return buffer;
 }
