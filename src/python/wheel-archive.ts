@@ -95,7 +95,7 @@ export class WheelArchive {
     const entry = this.entries.get(name)?.entry;
     if (entry === undefined) throw new PythonError("WHEEL_INVALID", `${this.path}: no member ${JSON.stringify(name)}`);
     try {
-      if (readsWhole(entry)) return Readable.from([await this.readWhole(entry)], { objectMode: false });
+      if (readsWhole(entry)) return Readable.from([this.readWhole(entry)], { objectMode: false });
       if (entry.compressionMethod === DEFLATED && !entry.isEncrypted()) {
         // The raw bytes from the zip reader (it checks the local header), inflated here in big chunks.
         return inflating(await this.zip.openReadStreamPromise(entry, { decodeFileData: false }), entry.uncompressedSize);
@@ -111,11 +111,14 @@ export class WheelArchive {
    * kB; through the zip reader's streams each costs two opens of the file, half a dozen stream
    * objects and 16 kB chunks, which on a busy machine cost more than the bytes themselves.
    */
-  private async readWhole(entry: yauzl.Entry): Promise<Buffer> {
+  private readWhole(entry: yauzl.Entry): Buffer {
     const offset = entry.relativeOffsetOfLocalHeader;
+    // Deflated bytes are needed only until they are inflated, a few lines down: they go into one
+    // buffer reused for every member. Stored bytes are the content and get a buffer of their own.
+    const into = entry.compressionMethod === STORED ? undefined : scratch;
     // The local header usually has the central one's name and extra field lengths: then one read.
     const guess = LOCAL_HEADER_BYTES + entry.fileNameLength + entry.extraFieldLength;
-    const head = readRange(this.path, offset, guess + entry.compressedSize, this.size);
+    const head = readRange(this.path, offset, guess + entry.compressedSize, this.size, into);
     if (head.length < LOCAL_HEADER_BYTES || head.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE) {
       throw new Error(`invalid local file header signature at offset ${offset}`);
     }
@@ -124,7 +127,7 @@ export class WheelArchive {
       throw new Error(`file data overflows file bounds: ${offset + start} + ${entry.compressedSize} > ${this.size}`);
     }
     const end = start + entry.compressedSize;
-    const data = end <= head.length ? head.subarray(start, end) : readRange(this.path, offset + start, entry.compressedSize, this.size);
+    const data = end <= head.length ? head.subarray(start, end) : readRange(this.path, offset + start, entry.compressedSize, this.size, into);
     // At most one byte more than the directory says, so a lying entry cannot make a big buffer.
     const content = entry.compressionMethod === STORED ? data : inflate(data, entry.uncompressedSize + 1);
     if (content.length !== entry.uncompressedSize) {
@@ -171,14 +174,27 @@ function inflating(raw: Readable, size: number): Readable {
   return counted;
 }
 
+/** A buffer lent out again and again, grown to the largest size asked for (at most about WHOLE_MEMBER_BYTES). */
+class Scratch {
+  private buffer = Buffer.allocUnsafeSlow(64 << 10);
+
+  /** The first `size` bytes; valid until the next take. */
+  take(size: number): Buffer {
+    if (this.buffer.length < size) this.buffer = Buffer.allocUnsafeSlow(size);
+    return this.buffer.subarray(0, size);
+  }
+}
+
+const scratch = new Scratch();
+
 /**
  * `length` bytes of the file from `position`, read on this thread: for at most WHOLE_MEMBER_BYTES
  * of a wheel just downloaded (in the page cache) that takes microseconds, where a thread-pool round
  * trip for each of open, read and close costs more than the read and is paid thousands of times.
  */
-function readRange(path: string, position: number, length: number, fileSize: number): Buffer {
+function readRange(path: string, position: number, length: number, fileSize: number, into?: Scratch): Buffer {
   const wanted = Math.max(0, Math.min(length, fileSize - position));
-  const buffer = Buffer.allocUnsafe(wanted);
+  const buffer = into ? into.take(wanted) : Buffer.allocUnsafe(wanted);
   const fd = openSync(path, "r");
   try {
     let filled = 0;
