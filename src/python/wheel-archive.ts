@@ -20,6 +20,8 @@ export interface ArchiveMember {
 
 /** Members up to this size (both ways) are read whole; bigger ones stream through the zip reader. */
 const WHOLE_MEMBER_BYTES = 1 << 20;
+/** What the central directory's listing reads at once (a big wheel's directory is a few hundred kB). */
+const LISTING_WINDOW_BYTES = 256 << 10;
 /** Read and inflate size for members that stream. */
 const STREAM_CHUNK_BYTES = 256 << 10;
 const LOCAL_HEADER_BYTES = 30;
@@ -31,14 +33,53 @@ const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const UNIX_HOST = 3;
 
-/** Reads byte ranges of one file, opening it anew for each range. */
+/**
+ * Reads byte ranges of one file, opening it anew for each range. While the central directory is
+ * listed, yauzl's small reads (two per member) are served from a window of the file read in one
+ * go: through streams, each was two opens of the file, and a wheel has thousands of members.
+ */
 class FileRangeReader extends yauzl.RandomAccessReader {
-  constructor(private readonly path: string) {
+  /** Set while listing: small reads come from `window`. */
+  listing = false;
+  private window: { start: number; bytes: Buffer } | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly size: number,
+  ) {
     super();
   }
 
   override _readStreamForRange(start: number, end: number): Readable {
     return createReadStream(this.path, { start, end: end - 1, highWaterMark: STREAM_CHUNK_BYTES });
+  }
+
+  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null) => void): void {
+    if (!this.listing) return super.read(buffer, offset, length, position, callback);
+    let failure: Error | null = null;
+    try {
+      const window = this.windowOver(position, length);
+      window.bytes.copy(buffer, offset, position - window.start, position - window.start + length);
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+    }
+    // yauzl expects the answer later, as from a stream.
+    setImmediate(() => callback(failure));
+  }
+
+  /** Lets the window go once the listing is done. */
+  listed(): void {
+    this.listing = false;
+    this.window = undefined;
+  }
+
+  private windowOver(position: number, length: number): { start: number; bytes: Buffer } {
+    const held = this.window;
+    if (held !== undefined && position >= held.start && position + length <= held.start + held.bytes.length) return held;
+    const bytes = readRange(this.path, position, Math.max(length, LISTING_WINDOW_BYTES), this.size);
+    if (bytes.length < length) throw new Error("unexpected EOF");
+    this.window = { start: position, bytes };
+    return this.window;
   }
 }
 
@@ -59,9 +100,11 @@ export class WheelArchive {
     } catch (error) {
       throw damaged(what, error);
     }
+    const reader = new FileRangeReader(path, size);
+    reader.listing = true;
     const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
       // decodeStrings off: names are checked here, with an error that names the wheel.
-      yauzl.fromRandomAccessReader(new FileRangeReader(path), size, { lazyEntries: true, autoClose: false, decodeStrings: false }, (error, zipfile) =>
+      yauzl.fromRandomAccessReader(reader, size, { lazyEntries: true, autoClose: false, decodeStrings: false }, (error, zipfile) =>
         error ? reject(damaged(what, error)) : resolve(zipfile),
       );
     });
@@ -82,6 +125,8 @@ export class WheelArchive {
       }
     } catch (error) {
       throw error instanceof PythonError ? error : damaged(what, error);
+    } finally {
+      reader.listed();
     }
     return new WheelArchive(path, size, zip, entries, members);
   }

@@ -55,6 +55,20 @@ describe("WheelArchive", () => {
     assert.ok((await archive.readMember("pkg/small.py")).equals(text));
   });
 
+  it("lists a central directory larger than one read of it, every member in order", async () => {
+    // 4000 members with 80-byte names: a directory of about 500 kB, read in several windows.
+    const members: ZipMember[] = Array.from({ length: 4000 }, (_, i) => ({
+      name: `pkg/${String(i).padStart(5, "0")}/${"m".repeat(64)}.py`,
+      data: Buffer.from(`n = ${i}\n`),
+    }));
+    const archive = await WheelArchive.open(await zip("many.whl", zipBytes(members)));
+    assert.deepEqual(
+      archive.members.map((m) => m.name),
+      members.map((m) => m.name),
+    );
+    for (const i of [0, 1999, 3999]) assert.equal((await archive.readMember(members[i]!.name)).toString(), `n = ${i}\n`);
+  });
+
   it("finds a member's data after a local extra field the central directory does not have", async () => {
     const data = Buffer.from("x = 1\n".repeat(100));
     const plain = zipBytes([{ name: "pkg/a.py", data }]);
