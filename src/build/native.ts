@@ -45,7 +45,10 @@ export class NativePlanBuilder implements PlanBuilder {
     if (plan.blockers.length > 0) throw blockedError(plan);
 
     const cacheDir = this.options.cacheDir ?? defaultCacheDir();
-    const compression: CompressionOptions = this.options.compression ? { compression: this.options.compression } : {};
+    const compression: CompressionOptions = {
+      ...(this.options.compression ? { compression: this.options.compression } : {}),
+      ...(this.options.compressionLevel !== undefined ? { level: this.options.compressionLevel } : {}),
+    };
     const identity: LayerIdentity = { compressor: (await resolveCompressor(compression)).id, epoch: buildEpoch(this.options.epoch) };
 
     const registryCache = destination.kind === "registry" ? { registry: this.registry, repository: destination.reference } : undefined;

@@ -27,7 +27,7 @@ import * as zlib from "node:zlib";
 import { DigestingStream, MediaType, type Descriptor, type Digest } from "../oci/index.js";
 import { LayerError } from "./errors.js";
 import { INCOMPRESSIBLE_TEST } from "./gzip-workers.js";
-import { DEFAULT_GZIP_BLOCK_SIZE, ParallelGzip } from "./parallel-gzip.js";
+import { DEFAULT_GZIP_BLOCK_SIZE, DEFAULT_GZIP_LEVEL, ParallelGzip } from "./parallel-gzip.js";
 import { findExecutable, ProcessStream } from "./process-stream.js";
 
 /** Names the incompressible-block test in the compressor id, so changing it changes the id. */
@@ -41,7 +41,7 @@ export type ZstdImplementation = "cli" | "node";
 export interface CompressionOptions {
   /** Default "gzip". */
   compression?: Compression;
-  /** gzip 0-9 (default 6), zstd 1-19 (default 3). */
+  /** gzip 0-9 (default 4: DEFAULT_GZIP_LEVEL), zstd 1-19 (default 3). */
   level?: number;
   /** Default "node" (worker threads); "pigz" requires pigz on PATH. */
   gzip?: GzipImplementation;
@@ -54,7 +54,7 @@ export interface CompressionOptions {
 export interface Compressor {
   readonly compression: Compression;
   readonly mediaType: string;
-  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-6/block-1048576/store-8x8192-min131072-0.98`. */
+  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-4/block-1048576/store-8x8192-min131072-0.98`. */
   readonly id: string;
   /** A fresh stream that compresses what is written to it. */
   create(): Duplex;
@@ -79,7 +79,7 @@ export async function resolveCompressor(options: CompressionOptions = {}): Promi
     case "none":
       return { compression, mediaType: MediaType.OciLayerTar, id: "none", create: () => new PassThrough() };
     case "gzip": {
-      const level = checkLevel(options.level ?? 6, 0, 9, "gzip");
+      const level = checkLevel(options.level ?? DEFAULT_GZIP_LEVEL, 0, 9, "gzip");
       if (checkChoice("gzip", options.gzip ?? "node", ["node", "pigz"]) === "node") {
         return {
           compression,
