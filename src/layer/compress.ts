@@ -16,7 +16,6 @@
 // block size); anything that caches layers by key must include it.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -28,6 +27,7 @@ import { DigestingStream, MediaType, type Descriptor, type Digest } from "../oci
 import { LayerError } from "./errors.js";
 import { INCOMPRESSIBLE_TEST } from "./gzip-workers.js";
 import { DEFAULT_GZIP_BLOCK_SIZE, DEFAULT_GZIP_LEVEL, ParallelGzip } from "./parallel-gzip.js";
+import { GrowingFile } from "./growing-file.js";
 import { findExecutable, ProcessStream } from "./process-stream.js";
 
 /** Names the incompressible-block test in the compressor id, so changing it changes the id. */
@@ -69,6 +69,24 @@ export interface CompressedBlob {
   readonly uncompressedSize: number;
   /** The Compressor.id that produced the file. */
   readonly compressor: string;
+}
+
+/**
+ * A compressed blob while it is being written: its bytes from the start as they land in the cache
+ * file, and its descriptor once complete. Lets an upload overlap the compression.
+ */
+export interface GrowingBlob {
+  readonly mediaType: string;
+  /** The compressed bytes from the start, following the file as it grows; fails when the compression does. Read it or destroy it. */
+  readonly stream: Readable;
+  /** The complete blob, or the compression's failure. */
+  readonly done: Promise<Descriptor>;
+}
+
+/** How a layer's compressed bytes are made and who may watch them being written. */
+export interface LayerWriteOptions extends CompressionOptions {
+  /** Called once, before the first byte is written, with the blob as it grows (see GrowingBlob). */
+  onGrowing?: (blob: GrowingBlob) => void;
 }
 
 /** Picks the compressor the options describe, or explains what to install. */
@@ -130,25 +148,40 @@ export async function resolveCompressor(options: CompressionOptions = {}): Promi
  */
 export async function compressToCache(
   tar: Readable,
-  options: CompressionOptions & { cacheDir: string; compressor?: Compressor },
+  options: LayerWriteOptions & { cacheDir: string; compressor?: Compressor },
 ): Promise<CompressedBlob> {
   const compressor = options.compressor ?? (await resolveCompressor(options));
   await mkdir(options.cacheDir, { recursive: true });
   const temp = join(options.cacheDir, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
   const uncompressed = new DigestingStream();
   const compressed = new DigestingStream();
+  const file = await GrowingFile.create(temp);
+  let settle: { resolve: (d: Descriptor) => void; reject: (e: unknown) => void } | undefined;
+  if (options.onGrowing) {
+    const done = new Promise<Descriptor>((resolve, reject) => (settle = { resolve, reject }));
+    done.catch(() => undefined); // the watcher may have stopped listening
+    const stream = file.reader();
+    try {
+      options.onGrowing({ mediaType: compressor.mediaType, stream, done });
+    } catch {
+      stream.destroy(); // a watcher that cannot start is no reason not to write the layer
+    }
+  }
   try {
-    await pipeline(tar, uncompressed, compressor.create(), compressed, createWriteStream(temp));
+    await pipeline(tar, uncompressed, compressor.create(), compressed, file.writable());
     const path = join(options.cacheDir, `sha256-${compressed.digest.slice("sha256:".length)}`);
     await rename(temp, path);
+    const descriptor = { mediaType: compressor.mediaType, digest: compressed.digest, size: compressed.size };
+    settle?.resolve(descriptor);
     return {
       path,
-      descriptor: { mediaType: compressor.mediaType, digest: compressed.digest, size: compressed.size },
+      descriptor,
       diffId: uncompressed.digest,
       uncompressedSize: uncompressed.size,
       compressor: compressor.id,
     };
   } catch (error) {
+    settle?.reject(error);
     await rm(temp, { force: true });
     throw error;
   }
