@@ -19,7 +19,7 @@ import {
   resolveApt,
   type AptEvent,
 } from "../apt/index.js";
-import { layerFromEntries, type CompressionOptions } from "../layer/index.js";
+import { layerFromEntries, type LayerWriteOptions } from "../layer/index.js";
 import { formatPlatform, type Blob, type Platform } from "../oci/index.js";
 import type { Reference } from "../reference/index.js";
 import type { Registry } from "../registry/index.js";
@@ -85,7 +85,7 @@ export interface AptStepOptions {
   readonly platform: Platform;
   readonly base: { readonly layers: readonly Blob[] };
   readonly cacheDir: string;
-  readonly compression: CompressionOptions;
+  readonly compression: LayerWriteOptions;
   readonly identity: LayerIdentity;
   readonly refresh?: boolean;
   /** The repository the image is pushed to, whose step cache is read before downloading. */

@@ -1,7 +1,7 @@
 // The layer of the spec's files (`sourceRoot` and `copy`), reused from the local step cache when
 // the tree is unchanged: hashing the files is much cheaper than tarring and compressing them.
 import { join } from "node:path";
-import { layerFromEntries, type CompressionOptions, type FileLayer, type LayerEntry } from "../layer/index.js";
+import { layerFromEntries, type LayerWriteOptions, type FileLayer, type LayerEntry } from "../layer/index.js";
 import { treeDigest, type FileEntry } from "../spec/index.js";
 import type { CacheWarning } from "./steps/cached-layer.js";
 import { readLayerRecord, writeLayerRecord } from "./steps/layer-record.js";
@@ -10,7 +10,7 @@ import { filesLayerKey, type LayerIdentity } from "./step-keys.js";
 export interface FilesLayerOptions {
   readonly cacheDir: string;
   readonly workdir: string;
-  readonly compression: CompressionOptions;
+  readonly compression: LayerWriteOptions;
   readonly identity: LayerIdentity;
   /** Told when a damaged cache entry is dropped (and the layer rebuilt). */
   readonly warn?: CacheWarning;

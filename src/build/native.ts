@@ -3,7 +3,7 @@
 // are written reproducibly on top, and the image is handed back to the driver (image-builder.ts),
 // which publishes it to a registry or an OCI image layout.
 import { ImagespecError } from "../errors.js";
-import { resolveCompressor, type CompressionOptions } from "../layer/index.js";
+import { resolveCompressor, type CompressionOptions, type LayerWriteOptions } from "../layer/index.js";
 import { formatPlatform, indexFromImages, readLayoutImage, type Image, type ImageIndex, type Platform } from "../oci/index.js";
 import { readConfig, type Registry } from "../registry/index.js";
 import type { BaseImage, BuildRequest, Built, PlanBuilder } from "./builders/types.js";
@@ -45,15 +45,21 @@ export class NativePlanBuilder implements PlanBuilder {
     if (plan.blockers.length > 0) throw blockedError(plan);
 
     const cacheDir = this.options.cacheDir ?? defaultCacheDir();
-    const compression: CompressionOptions = this.options.compression ? { compression: this.options.compression } : {};
+    const compression: CompressionOptions = {
+      ...(this.options.compression ? { compression: this.options.compression } : {}),
+      ...(this.options.compressionLevel !== undefined ? { level: this.options.compressionLevel } : {}),
+    };
     const identity: LayerIdentity = { compressor: (await resolveCompressor(compression)).id, epoch: buildEpoch(this.options.epoch) };
 
     const registryCache = destination.kind === "registry" ? { registry: this.registry, repository: destination.reference } : undefined;
+    // Layers made now start on their way to the registry while they are compressed.
+    const layerWrite: LayerWriteOptions =
+      destination.kind === "registry" ? { ...compression, onGrowing: (blob) => this.registry.uploadWhileWriting(destination.reference, blob, this.options.signal) } : compression;
     const context: StepContext = {
       plan,
       image,
       cacheDir,
-      compression,
+      compression: layerWrite,
       identity,
       ...(registryCache ? { registryCache } : {}),
       ...(this.options.refresh ? { refresh: true } : {}),

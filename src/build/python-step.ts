@@ -15,7 +15,7 @@
 import { basename, join } from "node:path";
 import { pipeline, Transform } from "node:stream";
 import { mapLimited } from "../concurrency.js";
-import { layerFromTarStream, tarStream, type CompressionOptions, type FileLayer } from "../layer/index.js";
+import { layerFromTarStream, tarStream, type FileLayer, type LayerWriteOptions } from "../layer/index.js";
 import { formatPlatform, type Blob, type ImageConfig, type Platform } from "../oci/index.js";
 import {
   DEFAULT_LARGE_WHEEL_BYTES,
@@ -51,7 +51,7 @@ export interface PythonStepOptions {
   /** The spec's pythonVersion: the interpreter must be this version. */
   readonly pythonVersion?: string;
   readonly cacheDir: string;
-  readonly compression: CompressionOptions;
+  readonly compression: LayerWriteOptions;
   readonly identity: LayerIdentity;
   readonly refresh?: boolean;
   readonly largeWheelBytes?: number;

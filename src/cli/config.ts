@@ -17,7 +17,7 @@ import { parseTimeout } from "./registry-options.js";
 export const PROJECT_CONFIG_NAMES = ["imagespec.config.json", "imagespec.config.yaml", "imagespec.config.yml"];
 const USER_CONFIG_NAMES = ["config.json", "config.yaml", "config.yml", ...PROJECT_CONFIG_NAMES];
 
-type Kind = "string" | "path" | "hosts" | "count" | "builder" | "compression" | "duration";
+type Kind = "string" | "path" | "hosts" | "count" | "builder" | "compression" | "level" | "duration";
 
 interface SettingDefinition {
   /** camelCase key in config files (snake_case accepted too). */
@@ -42,6 +42,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
   { key: "concurrency", env: "IMAGESPEC_CONCURRENCY", option: "concurrency", flag: "--concurrency", kind: "count", description: "blobs transferred at once" },
   { key: "timeout", env: "IMAGESPEC_TIMEOUT", option: "timeout", flag: "--timeout", kind: "duration", description: "registry timeout (connect, headers, body idle), e.g. 30s" },
   { key: "compression", env: "IMAGESPEC_COMPRESSION", option: "compression", flag: "--compression", kind: "compression", description: "layer compression: gzip or zstd" },
+  { key: "compressionLevel", env: "IMAGESPEC_COMPRESSION_LEVEL", option: "compressionLevel", flag: "--compression-level", kind: "level", description: "compression level: gzip 0-9 (default 4), zstd 1-19 (default 3)" },
 ];
 
 export type SettingValue = string | number | string[];
@@ -180,6 +181,11 @@ function checkValue(setting: SettingDefinition, raw: unknown, where: string): Se
     case "compression": {
       if (raw !== "gzip" && raw !== "zstd") return fail("gzip or zstd");
       return raw;
+    }
+    case "level": {
+      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n) || n < 0 || n > 19) return fail("a whole number: 0-9 for gzip, 1-19 for zstd");
+      return n;
     }
     case "duration": {
       const seconds = typeof raw === "number" ? parseTimeout(String(raw)) : typeof raw === "string" ? parseTimeout(raw) : undefined;

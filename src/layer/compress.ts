@@ -16,7 +16,6 @@
 // block size); anything that caches layers by key must include it.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -27,7 +26,8 @@ import * as zlib from "node:zlib";
 import { DigestingStream, MediaType, type Descriptor, type Digest } from "../oci/index.js";
 import { LayerError } from "./errors.js";
 import { INCOMPRESSIBLE_TEST } from "./gzip-workers.js";
-import { DEFAULT_GZIP_BLOCK_SIZE, ParallelGzip } from "./parallel-gzip.js";
+import { DEFAULT_GZIP_BLOCK_SIZE, DEFAULT_GZIP_LEVEL, ParallelGzip } from "./parallel-gzip.js";
+import { GrowingFile } from "./growing-file.js";
 import { findExecutable, ProcessStream } from "./process-stream.js";
 
 /** Names the incompressible-block test in the compressor id, so changing it changes the id. */
@@ -41,7 +41,7 @@ export type ZstdImplementation = "cli" | "node";
 export interface CompressionOptions {
   /** Default "gzip". */
   compression?: Compression;
-  /** gzip 0-9 (default 6), zstd 1-19 (default 3). */
+  /** gzip 0-9 (default 4: DEFAULT_GZIP_LEVEL), zstd 1-19 (default 3). */
   level?: number;
   /** Default "node" (worker threads); "pigz" requires pigz on PATH. */
   gzip?: GzipImplementation;
@@ -54,7 +54,7 @@ export interface CompressionOptions {
 export interface Compressor {
   readonly compression: Compression;
   readonly mediaType: string;
-  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-6/block-1048576/store-8x8192-min131072-0.98`. */
+  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-4/block-1048576/store-8x8192-min131072-0.98`. */
   readonly id: string;
   /** A fresh stream that compresses what is written to it. */
   create(): Duplex;
@@ -71,6 +71,24 @@ export interface CompressedBlob {
   readonly compressor: string;
 }
 
+/**
+ * A compressed blob while it is being written: its bytes from the start as they land in the cache
+ * file, and its descriptor once complete. Lets an upload overlap the compression.
+ */
+export interface GrowingBlob {
+  readonly mediaType: string;
+  /** The compressed bytes from the start, following the file as it grows; fails when the compression does. Read it or destroy it. */
+  readonly stream: Readable;
+  /** The complete blob, or the compression's failure. */
+  readonly done: Promise<Descriptor>;
+}
+
+/** How a layer's compressed bytes are made and who may watch them being written. */
+export interface LayerWriteOptions extends CompressionOptions {
+  /** Called once, before the first byte is written, with the blob as it grows (see GrowingBlob). */
+  onGrowing?: (blob: GrowingBlob) => void;
+}
+
 /** Picks the compressor the options describe, or explains what to install. */
 export async function resolveCompressor(options: CompressionOptions = {}): Promise<Compressor> {
   const compression = options.compression ?? "gzip";
@@ -79,7 +97,7 @@ export async function resolveCompressor(options: CompressionOptions = {}): Promi
     case "none":
       return { compression, mediaType: MediaType.OciLayerTar, id: "none", create: () => new PassThrough() };
     case "gzip": {
-      const level = checkLevel(options.level ?? 6, 0, 9, "gzip");
+      const level = checkLevel(options.level ?? DEFAULT_GZIP_LEVEL, 0, 9, "gzip");
       if (checkChoice("gzip", options.gzip ?? "node", ["node", "pigz"]) === "node") {
         return {
           compression,
@@ -130,25 +148,40 @@ export async function resolveCompressor(options: CompressionOptions = {}): Promi
  */
 export async function compressToCache(
   tar: Readable,
-  options: CompressionOptions & { cacheDir: string; compressor?: Compressor },
+  options: LayerWriteOptions & { cacheDir: string; compressor?: Compressor },
 ): Promise<CompressedBlob> {
   const compressor = options.compressor ?? (await resolveCompressor(options));
   await mkdir(options.cacheDir, { recursive: true });
   const temp = join(options.cacheDir, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
   const uncompressed = new DigestingStream();
   const compressed = new DigestingStream();
+  const file = await GrowingFile.create(temp);
+  let settle: { resolve: (d: Descriptor) => void; reject: (e: unknown) => void } | undefined;
+  if (options.onGrowing) {
+    const done = new Promise<Descriptor>((resolve, reject) => (settle = { resolve, reject }));
+    done.catch(() => undefined); // the watcher may have stopped listening
+    const stream = file.reader();
+    try {
+      options.onGrowing({ mediaType: compressor.mediaType, stream, done });
+    } catch {
+      stream.destroy(); // a watcher that cannot start is no reason not to write the layer
+    }
+  }
   try {
-    await pipeline(tar, uncompressed, compressor.create(), compressed, createWriteStream(temp));
+    await pipeline(tar, uncompressed, compressor.create(), compressed, file.writable());
     const path = join(options.cacheDir, `sha256-${compressed.digest.slice("sha256:".length)}`);
     await rename(temp, path);
+    const descriptor = { mediaType: compressor.mediaType, digest: compressed.digest, size: compressed.size };
+    settle?.resolve(descriptor);
     return {
       path,
-      descriptor: { mediaType: compressor.mediaType, digest: compressed.digest, size: compressed.size },
+      descriptor,
       diffId: uncompressed.digest,
       uncompressedSize: uncompressed.size,
       compressor: compressor.id,
     };
   } catch (error) {
+    settle?.reject(error);
     await rm(temp, { force: true });
     throw error;
   }

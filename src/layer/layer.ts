@@ -6,7 +6,7 @@ import { stat } from "node:fs/promises";
 import { pipeline, type Readable } from "node:stream";
 import { DigestingStream, isDigest, MediaType, type Blob, type Descriptor } from "../oci/index.js";
 import type { Reference } from "../reference/index.js";
-import { compressToCache, type CompressionOptions } from "./compress.js";
+import { compressToCache, type LayerWriteOptions } from "./compress.js";
 import type { LayerEntry } from "./entries.js";
 import { LayerError } from "./errors.js";
 import { tarStream } from "./tar.js";
@@ -24,7 +24,7 @@ export interface FileLayer extends Layer {
   readonly compressor?: string;
 }
 
-export interface LayerBuildOptions extends CompressionOptions {
+export interface LayerBuildOptions extends LayerWriteOptions {
   /** Directory the compressed blob is written to (as `sha256-<hex>`). */
   cacheDir: string;
 }

@@ -10,6 +10,7 @@ import { isImageIndex, type Blob, type Image, type ImageIndex } from "../oci/ind
 import type { DistributionClient } from "./client.js";
 import { forEachLimited } from "../concurrency.js";
 import type { BlobLocations } from "./blob-locations.js";
+import type { EarlyUploads } from "./early-upload.js";
 import { RegistryError } from "./errors.js";
 import { manifestExists } from "./exists.js";
 import { backoffDelay, isRetryableStatus, mayRetry, sleep } from "./retry.js";
@@ -35,6 +36,8 @@ export interface PushOptions {
   readonly diagnose?: FailureDiagnosis;
   /** Where blobs were seen before: mounted from there, and told where this push put them. */
   readonly locations?: BlobLocations;
+  /** Uploads started while the build wrote the layers: a blob one of them sent is not sent again. */
+  readonly early?: EarlyUploads;
 }
 
 /**
@@ -221,6 +224,11 @@ async function ensureBlob(
   const { signal } = options;
   const repository = ref.repository;
   const remember = (where: string): Promise<void> => options.locations?.add(ref.registry, digest, where) ?? Promise.resolve();
+  const early = await options.early?.take(ref.registry, repository, digest);
+  if (early !== undefined) {
+    emit({ type: "blob", status: early === "uploaded" ? "uploaded" : "exists", digest, size });
+    return early;
+  }
   if (await client.hasBlob(repository, digest, [repositoryScope(repository, "pull", "push")], signal)) {
     await remember(repository);
     emit({ type: "blob", status: "exists", digest, size });

@@ -6,6 +6,7 @@ import { isImageIndex, type Image, type ImageIndex, type Platform } from "../oci
 import { readLayout, writeLayout, type LayoutWriteResult } from "../oci/layout.js";
 import { Authenticator, TokenCache } from "./auth.js";
 import type { BlobLocations } from "./blob-locations.js";
+import { EARLY_CHUNK_SIZE, EarlyUploads, type GrowingSource } from "./early-upload.js";
 import { DistributionClient, type FetchedManifest } from "./client.js";
 import { manifestExists, type ExistsResult } from "./exists.js";
 import { defaultKeychain, type Keychain } from "./keychain.js";
@@ -93,6 +94,7 @@ export class Registry {
   private readonly tokens: TokenCache;
   private readonly clients = new Map<string, DistributionClient>();
   private readonly inflight = new InflightBlobs();
+  private readonly early = new EarlyUploads();
   private locations: BlobLocations | undefined;
 
   private readonly vendors: readonly RegistryVendor[];
@@ -174,6 +176,27 @@ export class Registry {
     await vendorFor(this.vendors, reference.registry)?.beforePush?.(reference);
   }
 
+  /**
+   * Starts sending a blob that is still being written (a layer being compressed) to the
+   * reference's repository, so the upload overlaps the build; the push of an image holding it then
+   * waits for that upload instead of sending the blob again. Only a head start: whatever it does
+   * not finish, the push does (early-upload.ts). It sends chunks, so it is off when the upload
+   * mode is set to anything but chunked (a registry that needs monolithic or streamed uploads).
+   */
+  uploadWhileWriting(ref: RefInput, blob: GrowingSource, signal?: AbortSignal): void {
+    const upload = this.options.upload;
+    if (upload?.whileWriting === false || (upload?.mode !== undefined && upload.mode !== "auto" && upload.mode !== "chunked")) {
+      blob.stream.destroy();
+      return;
+    }
+    const reference = toReference(ref);
+    this.early.start(this.client(reference.registry), reference, blob, {
+      beforeUpload: () => this.beforePush(reference),
+      ...(this.locations ? { locations: this.locations } : {}),
+      ...(upload?.chunkSize !== undefined ? { chunkSize: Math.max(upload.chunkSize, EARLY_CHUNK_SIZE) } : {}),
+    }, signal);
+  }
+
   async push(ref: RefInput, image: Image | ImageIndex, options: PushOptions = {}): Promise<PushResult> {
     const reference = toReference(ref);
     await this.beforePush(reference);
@@ -189,6 +212,7 @@ export class Registry {
           ...(this.options.upload ? { upload: this.options.upload } : {}),
           ...(diagnose ? { diagnose } : {}),
           ...(this.locations ? { locations: this.locations } : {}),
+          early: this.early,
           ...options,
         },
         this.inflight,
@@ -246,6 +270,7 @@ export class Registry {
 
   /** Closes pooled connections. */
   async close(): Promise<void> {
+    this.early.close();
     await this.locations?.save();
     await this.transport.close();
     await this.options.onClose?.();

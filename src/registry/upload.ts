@@ -23,6 +23,11 @@ export interface UploadSettings {
   readonly monolithicMaxBytes?: number;
   /** PATCH size in chunked mode (default 5 MiB, the smallest some registries accept); raised to the registry's OCI-Chunk-Min-Length. */
   readonly chunkSize?: number;
+  /**
+   * Start uploading a layer while the build is still compressing it, in chunks (early-upload.ts;
+   * default true; only in the auto and chunked modes). Off, the push sends each blob after the build.
+   */
+  readonly whileWriting?: boolean;
 }
 
 export const DEFAULT_MONOLITHIC_MAX = 1 << 20;
@@ -105,7 +110,7 @@ export async function uploadBlob(request: UploadRequest): Promise<void> {
   }
 }
 
-async function openSession(client: DistributionClient, repository: string, signal?: AbortSignal): Promise<UploadSession> {
+export async function openSession(client: DistributionClient, repository: string, signal?: AbortSignal): Promise<UploadSession> {
   const start = await client.startUpload(repository, signal ? { signal } : {});
   if (start.mounted) throw new ImagespecError("UPLOAD_INVALID", `${client.registry}: the registry reported a mount that was not asked for`, { hint: "the registry is not following the distribution spec; tell its operator" });
   return start;
@@ -147,12 +152,19 @@ async function sendStream(client: DistributionClient, repository: string, locati
   return nextLocation(res.header("location"), location);
 }
 
+/** What sendChunks sends: the bytes, and (when reading them failed) why, as the content's own failure. */
+export interface ChunkSource {
+  readonly stream: Readable;
+  streamFrom(offset: number): Readable;
+  failure(): ImagespecError | undefined;
+}
+
 /** PATCHes of `chunkSize` bytes with Content-Range, resending whatever the registry's Range says it did not keep. */
-async function sendChunks(
+export async function sendChunks(
   client: DistributionClient,
   repository: string,
   location: URL,
-  content: VerifiedContent,
+  content: ChunkSource,
   chunkSize: number,
   startAt: number,
   onLocation: ((location: URL) => void) | undefined,
@@ -227,7 +239,7 @@ export async function resumableSession(client: DistributionClient, repository: s
 }
 
 /** Closes the session: PUT `?digest=`, with the bytes for a monolithic upload. */
-async function finish(client: DistributionClient, repository: string, location: URL, digest: string, bytes: Buffer | undefined, signal?: AbortSignal): Promise<void> {
+export async function finish(client: DistributionClient, repository: string, location: URL, digest: string, bytes: Buffer | undefined, signal?: AbortSignal): Promise<void> {
   const url = new URL(location);
   url.searchParams.set("digest", digest);
   const body = bytes ?? Buffer.alloc(0);

@@ -47,6 +47,40 @@ describe("imagespec build from the command line", () => {
     assert.deepEqual(await readdir(dir), ["spec.yaml"]);
   });
 
+  it("rejects a --compression-level out of the compressor's range with exit 2, naming the range", async () => {
+    const gzip = await cli(["build", "--compression-level", "12", "spec.yaml"]);
+    assert.equal(gzip.code, 2, gzip.stderr);
+    assert.match(gzip.stderr, /^error: --compression-level 12 is out of range for gzip$/m);
+    assert.match(gzip.stderr, /^hint: use 0-9 for gzip$/m);
+    const zstd = await cli(["build", "--compression", "zstd", "--compression-level", "0", "spec.yaml"]);
+    assert.equal(zstd.code, 2, zstd.stderr);
+    assert.match(zstd.stderr, /^hint: use 1-19 for zstd$/m);
+    const word = await cli(["build", "--compression-level", "best", "spec.yaml"]);
+    assert.equal(word.code, 2, word.stderr);
+    assert.match(word.stderr, /--compression-level.*expected a whole number/);
+    assert.deepEqual(await readdir(dir), ["spec.yaml"]);
+  });
+
+  it("--compression-level (or IMAGESPEC_COMPRESSION_LEVEL) decides the layer's bytes: level 9 is another, smaller blob than level 1", async () => {
+    const project = await tempDir("imagespec-level-");
+    await mkdir(join(project, "src"), { recursive: true });
+    await writeFile(join(project, "src", "words.txt"), Array.from({ length: 40_000 }, (_, i) => `line ${i} ${(i * 7919) % 1000} of the words file\n`).join(""));
+    await writeFile(join(project, "spec.yaml"), ["name: level", "base_image: scratch", "source_root: src", ""].join("\n"));
+    const layerOf = async (out: string): Promise<{ digest: string; size: number }> => {
+      const index = JSON.parse(await readFile(join(project, out, "index.json"), "utf8")) as { manifests: { digest: string }[] };
+      const manifest = JSON.parse(await readFile(join(project, out, "blobs", "sha256", index.manifests[0]!.digest.slice(7)), "utf8")) as { layers: { digest: string; size: number }[] };
+      return manifest.layers.at(-1)!;
+    };
+    const fast = await imagespecCli(["build", "-q", "--compression-level", "1", "-o", "oci:fast", "spec.yaml"], { cwd: project });
+    assert.equal(fast.code, 0, fast.stderr);
+    const small = await imagespecCli(["build", "-q", "-o", "oci:small", "spec.yaml"], { cwd: project, env: { PATH: process.env.PATH, HOME: "/nonexistent-imagespec-home", IMAGESPEC_COMPRESSION_LEVEL: "9" } });
+    assert.equal(small.code, 0, small.stderr);
+    const [a, b] = [await layerOf("fast"), await layerOf("small")];
+    assert.notEqual(a.digest, b.digest);
+    assert.ok(b.size < a.size, `level 9 (${b.size} bytes) should be smaller than level 1 (${a.size} bytes)`);
+    await removeDir(project);
+  });
+
   it("--builder native on a spec with commands is bad input (exit 2), names the field and writes nothing", async () => {
     await writeFile(join(dir, "cmds.yaml"), ["name: cmds", "base_image: scratch", "commands: [\"echo hi\"]", ""].join("\n"));
     const r = await cli(["build", "--builder", "native", "cmds.yaml"]);

@@ -65,11 +65,11 @@ const PATCH = /\/blobs\/uploads\/[^?]+/;
 const uploads = /\/blobs\/uploads\//;
 const manifestPut = (fault: Fault, times = 1): FaultRule => ({ method: "PUT", path: /\/manifests\//, times, fault });
 
-async function pushProject(): Promise<{ dir: string; name: string; layerBytes: Buffer }> {
+async function pushProject(payloadBytes = 3 << 20): Promise<{ dir: string; name: string; layerBytes: Buffer }> {
   const name = `app-${++seq}`;
   const dir = join(work, name);
   await mkdir(dir, { recursive: true });
-  const layerBytes = randomBytes(3 << 20);
+  const layerBytes = randomBytes(payloadBytes);
   await writeFile(join(dir, "payload.bin"), layerBytes);
   await writeFile(join(dir, "note.txt"), `scenario ${name}\n`);
   await writeFile(join(dir, "spec.yaml"), [`name: ${name}`, `registry: ${proxy.host}/faults`, "base_image: scratch", "copy: [payload.bin, note.txt]", "env: {A: b}", ""].join("\n"));
@@ -140,6 +140,37 @@ describe("push (imagespec build) under faults", () => {
     it(s.name, async () => {
       const project = await pushProject();
       await runScenario(s, () => cli(["build", "--progress", "plain", ...(s.args ?? []), "spec.yaml"], project.dir), reg.host, `faults/${project.name}`, reg.dir);
+    });
+  }
+});
+
+describe("push of a layer sent while it is compressed (above one 8 MiB upload chunk) under faults", () => {
+  // The layer's upload starts during the build (early-upload.ts); a fault there must leave the
+  // push to send it, and a fault the push cannot get past must still fail cleanly.
+  const scenarios: Scenario[] = [
+    { name: "a reset mid-chunk", rules: () => [{ method: "PATCH", path: PATCH, nth: 2, fault: { kind: "reset-upload", afterBytes: 1 << 20 } }], expect: "survive" },
+    { name: "three 503s on PATCH", rules: () => [{ method: "PATCH", path: PATCH, times: 3, fault: { kind: "status", status: 503 } }], expect: "survive" },
+    { name: "three 503s on POST", rules: () => [{ method: "POST", path: uploads, times: 3, fault: { kind: "status", status: 503 } }], expect: "survive" },
+    { name: "the registry stops reading a chunk (--timeout 1)", rules: () => [{ method: "PATCH", path: PATCH, nth: 2, fault: { kind: "stall-upload", afterBytes: 1 << 20 } }], expect: "survive", args: ["--timeout", "1"] },
+    { name: "a reset of the closing blob PUT", rules: () => [{ method: "PUT", path: /\/blobs\/uploads\/.*digest=/, fault: { kind: "drop-after" } }], expect: "survive" },
+    { name: "a reset on every PATCH", rules: () => [{ method: "PATCH", path: PATCH, times: Infinity, fault: { kind: "reset-upload", afterBytes: 1 << 20 } }], expect: { code: 1, says: /target registry: PATCH http:\/\/127\.0\.0\.1:\d+\/v2\/faults\/app-\d+\/blobs\/uploads\// } },
+    { name: "an HTML 200 for PATCH (a captive portal)", rules: () => [{ method: "PATCH", path: PATCH, times: Infinity, fault: { kind: "html-200" } }], expect: { code: 1, says: /answered text\/html.* where 202 Accepted was expected/ } },
+  ];
+  for (const s of scenarios) {
+    it(s.name, async () => {
+      const project = await pushProject(20 << 20);
+      await runScenario(
+        s,
+        async () => {
+          const r = await cli(["build", "--progress", "plain", ...(s.args ?? []), "spec.yaml"], project.dir);
+          // The upload started during the build: 8 MiB chunks, not the push's one streamed PATCH.
+          if (proxy.requests.some((q) => q.fault !== undefined)) assert.ok(proxy.requests.filter((q) => q.method === "PATCH").length >= 2, "the layer was being sent while it was compressed");
+          return r;
+        },
+        reg.host,
+        `faults/${project.name}`,
+        reg.dir,
+      );
     });
   }
 });

@@ -1,6 +1,6 @@
 // What the plan's steps share as the executor runs them: the context of a build, and the image of
 // one platform as the steps build it up (the base, the layers added on top, what the config needs).
-import type { CompressionOptions } from "../../layer/index.js";
+import type { LayerWriteOptions } from "../../layer/index.js";
 import type { Blob, Image, ImageConfig, Platform } from "../../oci/index.js";
 import type { AddedLayer } from "../config.js";
 import type { BuildEvent } from "../events.js";
@@ -22,7 +22,7 @@ export interface StepContext {
   /** The plan's image name, on every event. */
   readonly image: string;
   readonly cacheDir: string;
-  readonly compression: CompressionOptions;
+  readonly compression: LayerWriteOptions;
   readonly identity: LayerIdentity;
   /** The target repository, when the image goes to a registry: its step cache is read, and written after the push. */
   readonly registryCache?: RegistryCache;

@@ -1,7 +1,7 @@
 // `imagespec build SPEC_FILE...`: builds every spec in the files (each image once, in parallel),
 // skipping those whose tag already exists. Progress goes to stderr as timestamped lines; stdout
 // gets one `name@digest` line per image (or one JSON object per image with --json).
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { writeFile } from "node:fs/promises";
 import { dockerfileSettings } from "../../build/dockerfile.js";
 import { ImageBuilder } from "../../build/image-builder.js";
@@ -27,6 +27,7 @@ interface BuildFlags extends RegistryFlags, SpecDefaultFlags {
   json?: boolean;
   quiet?: boolean;
   compression?: Compression;
+  compressionLevel?: number;
   cacheDir?: string;
   metadataFile?: string;
   builder?: string;
@@ -45,6 +46,7 @@ export const registerBuildCommand: RegisterCommand = (program: Command) => {
     .option("--json", "print one JSON result per image on stdout")
     .option("-q, --quiet", "print only the image names")
     .option("--compression <gzip|zstd>", "layer compression (default gzip)")
+    .option("--compression-level <n>", "compression level: gzip 0-9 (default 4), zstd 1-19 (default 3)", compressionLevel)
     .option("--cache-dir <dir>", "where reusable build data is kept (default $XDG_CACHE_HOME/imagespec)")
     .option("--metadata-file <file>", "also write the results as a JSON array to this file")
     .option("--builder <name>", `override every spec's builder: ${BUILDERS.join(", ")}`)
@@ -73,10 +75,22 @@ Examples:
   });
 };
 
+function compressionLevel(value: string): number {
+  if (!/^\s*\d+\s*$/.test(value)) throw new InvalidArgumentError("expected a whole number: 0-9 for gzip, 1-19 for zstd");
+  return Number(value);
+}
+
 async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
   if (flags.compression !== undefined && !["gzip", "zstd"].includes(flags.compression)) {
     process.stderr.write(`error: --compression ${JSON.stringify(flags.compression)} is not supported\nhint: use gzip or zstd\n`);
     return 2;
+  }
+  if (flags.compressionLevel !== undefined) {
+    const [min, max] = flags.compression === "zstd" ? [1, 19] : [0, 9];
+    if (flags.compressionLevel < min || flags.compressionLevel > max) {
+      process.stderr.write(`error: --compression-level ${flags.compressionLevel} is out of range for ${flags.compression ?? "gzip"}\nhint: use ${min}-${max} for ${flags.compression ?? "gzip"}\n`);
+      return 2;
+    }
   }
   if (flags.progress !== undefined && !(PROGRESS_MODES as readonly string[]).includes(flags.progress)) {
     process.stderr.write(`error: --progress ${JSON.stringify(flags.progress)} is not a progress mode\nhint: use one of ${PROGRESS_MODES.join(", ")}\n`);
@@ -121,6 +135,7 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
         ...(flags.output !== undefined ? { output: flags.output } : {}),
         ...(flags.force ? { force: true } : {}),
         ...(flags.compression !== undefined ? { compression: flags.compression } : {}),
+        ...(flags.compressionLevel !== undefined ? { compressionLevel: flags.compressionLevel } : {}),
         ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
       },
       // Each ECR repository gets its spec's settings, applied before the first push to it.

@@ -1,0 +1,121 @@
+// A file that can be read while it is still being written: the compressed layer goes to its cache
+// file, and an upload follows it from the start as the bytes land, so the push of a big layer
+// overlaps its compression instead of starting after it. The writer never waits for a reader
+// (a slow network must not slow the build); readers wait for the writer. Reads and writes use
+// explicit positions on one open file, which stays valid when the file is renamed.
+import { open, type FileHandle } from "node:fs/promises";
+import { Readable, Writable } from "node:stream";
+
+/** Bytes a reader asks for at once. */
+const READ_SIZE = 1 << 20;
+
+export class GrowingFile {
+  private written = 0;
+  private complete = false;
+  private failure: Error | undefined;
+  private wake: (() => void)[] = [];
+  /** The writer and each open reader hold the file; the last to let go closes it. */
+  private holders = 1;
+
+  private constructor(private readonly handle: FileHandle) {}
+
+  static async create(path: string): Promise<GrowingFile> {
+    return new GrowingFile(await open(path, "wx+"));
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.written;
+  }
+
+  /** The writing end. Finishing it marks the file complete; destroying it with an error fails the readers. */
+  writable(): Writable {
+    return new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.writeAll(chunk).then(() => callback(), callback);
+      },
+      final: (callback) => {
+        this.complete = true;
+        this.notify();
+        this.release().then(() => callback(), callback);
+      },
+      destroy: (error, callback) => {
+        if (!this.complete) {
+          this.failure = error ?? new Error("the file was abandoned before it was complete");
+          this.notify();
+          this.release().then(() => callback(error), () => callback(error));
+        } else callback(error);
+      },
+    });
+  }
+
+  /** The bytes from `offset` on, as they are written; ends at the file's end once it is complete. */
+  reader(offset = 0): Readable {
+    this.holders++;
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      await this.release();
+    };
+    let position = offset;
+    const stream: Readable = new Readable({
+      read: (size) => {
+        this.readNext(position, Math.max(size, READ_SIZE)).then(
+          (bytes) => {
+            if (bytes === null) {
+              stream.push(null);
+              void release();
+              return;
+            }
+            position += bytes.length;
+            stream.push(bytes);
+          },
+          (error: Error) => stream.destroy(error),
+        );
+      },
+      destroy: (error, callback) => {
+        release().then(
+          () => callback(error),
+          () => callback(error),
+        );
+      },
+    });
+    return stream;
+  }
+
+  /** The next bytes at `position` (waiting for them if need be), or null at the end of a complete file. */
+  private async readNext(position: number, max: number): Promise<Buffer | null> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (position < this.written) {
+        const length = Math.min(max, this.written - position);
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = await this.handle.read(buffer, 0, length, position);
+        return buffer.subarray(0, bytesRead);
+      }
+      if (this.complete) return null;
+      await new Promise<void>((resolve) => this.wake.push(resolve));
+    }
+  }
+
+  private async writeAll(chunk: Buffer): Promise<void> {
+    let done = 0;
+    while (done < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done, this.written + done);
+      done += bytesWritten;
+    }
+    this.written += chunk.length;
+    this.notify();
+  }
+
+  private notify(): void {
+    const waiting = this.wake;
+    this.wake = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  private async release(): Promise<void> {
+    if (--this.holders === 0) await this.handle.close();
+  }
+}

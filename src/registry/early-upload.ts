@@ -1,0 +1,200 @@
+// Uploads that start while a blob is still being written. A layer the build is compressing is
+// followed from its first bytes and sent in Content-Range chunks; its digest, known only at the
+// end, goes in the closing PUT. So a big layer's upload overlaps its compression, and the push
+// that comes after finds it done.
+//
+// It is only ever a head start, never the one way a blob reaches the registry: a blob smaller than
+// one chunk is left to the push (HEAD, mount or one request); a blob the registry turns out to hold
+// already (or that a remembered repository can lend by mount) stops being sent once its digest is
+// known; and any failure is dropped quietly, leaving the push to send the blob the ordinary way,
+// with its retries and resumes. The manifest, and so the tag, is only ever written by the push.
+import { Readable } from "node:stream";
+import type { Reference } from "../reference/index.js";
+import type { BlobLocations } from "./blob-locations.js";
+import type { DistributionClient } from "./client.js";
+import type { BlobOutcome } from "./push.js";
+import { repositoryScope } from "./scope.js";
+import { finish, openSession, sendChunks } from "./upload.js";
+
+/** A blob being written: its bytes as they land, and its descriptor once complete (see layer's GrowingBlob). */
+export interface GrowingSource {
+  readonly stream: Readable;
+  readonly done: Promise<{ readonly digest: string; readonly size: number }>;
+}
+
+/**
+ * 8 MiB chunks: at least the 5 MiB some registries require of every chunk but the last, at most the
+ * 20 MiB an ECR layer part may hold, and few enough requests for a GiB.
+ */
+export const EARLY_CHUNK_SIZE = 8 << 20;
+
+interface Entry {
+  readonly registry: string;
+  readonly repository: string;
+  /** Set as soon as the blob is complete, so a push can match it without waiting. */
+  digest?: string;
+  readonly outcome: Promise<BlobOutcome | undefined>;
+}
+
+export interface EarlyUploadOptions {
+  /** Run before the first request to the repository (the registry's beforePush: a vendor may create it). */
+  readonly beforeUpload?: () => Promise<void>;
+  readonly locations?: BlobLocations;
+  readonly chunkSize?: number;
+}
+
+/** The early uploads of one registry client set, matched by the push of the image that holds them. */
+export class EarlyUploads {
+  private readonly entries: Entry[] = [];
+  private readonly stopAll = new AbortController();
+
+  /** Starts following `blob` to `ref`'s repository (until `signal` or close()); never throws, never rejects. */
+  start(client: DistributionClient, ref: Reference, blob: GrowingSource, options: EarlyUploadOptions = {}, signal?: AbortSignal): void {
+    const stop = signal ? AbortSignal.any([this.stopAll.signal, signal]) : this.stopAll.signal;
+    const outcome = uploadGrowing(client, ref, blob, { ...options, signal: stop }).catch(() => undefined);
+    const entry: Entry = { registry: ref.registry, repository: ref.repository, outcome };
+    blob.done.then(
+      (descriptor) => (entry.digest = descriptor.digest),
+      () => undefined,
+    );
+    this.entries.push(entry);
+    // One that came to nothing has nothing to tell a push.
+    void outcome.then((result) => {
+      if (result === undefined) this.remove(entry);
+    });
+  }
+
+  /**
+   * What became of the early upload of `digest` to the repository: "uploaded" or "exists" (the
+   * registry has it), or undefined when there was none or it gave up. Each is reported once.
+   */
+  async take(registry: string, repository: string, digest: string): Promise<BlobOutcome | undefined> {
+    const entry = this.entries.find((e) => e.digest === digest && e.registry === registry && e.repository === repository);
+    if (!entry) return undefined;
+    this.remove(entry);
+    return entry.outcome;
+  }
+
+  /** Stops every upload still running (the process is closing the registry). */
+  close(): void {
+    this.stopAll.abort(new Error("the registry was closed"));
+  }
+
+  private remove(entry: Entry): void {
+    const at = this.entries.indexOf(entry);
+    if (at >= 0) this.entries.splice(at, 1);
+  }
+}
+
+async function uploadGrowing(
+  client: DistributionClient,
+  ref: Reference,
+  blob: GrowingSource,
+  options: EarlyUploadOptions & { signal: AbortSignal },
+): Promise<BlobOutcome | undefined> {
+  const { repository } = ref;
+  const chunkSize = options.chunkSize ?? EARLY_CHUNK_SIZE;
+  const source = blob.stream;
+  // Nothing is asked of the registry until a whole chunk is there: a small blob is the push's.
+  const first = await readAtLeast(source, chunkSize);
+  if (first.ended) return undefined;
+  const stop = new AbortController();
+  const signal = AbortSignal.any([options.signal, stop.signal]);
+  let location: URL | undefined;
+  let found: BlobOutcome | undefined;
+  // Once the digest is known: the registry may have the blob already, or a remembered repository
+  // may lend it by mount. Either way sending it is wasted; stop and let the push decide.
+  const check = blob.done.then(async ({ digest }) => {
+    try {
+      if (await client.hasBlob(repository, digest, [repositoryScope(repository, "pull", "push")], signal)) {
+        found = "exists";
+        stop.abort();
+      } else if (((await options.locations?.repositories(ref.registry, digest)) ?? []).some((r) => r !== repository)) {
+        stop.abort();
+      }
+    } catch {
+      // Cannot tell: go on sending; the push's own check comes after.
+    }
+  });
+  check.catch(() => undefined); // a failed compression is seen where the upload reads
+  try {
+    await options.beforeUpload?.();
+    const session = await openSession(client, repository, signal);
+    location = session.location;
+    const rest = prefixed(first.chunks, source);
+    const size = Math.max(chunkSize, session.minChunkLength ?? 0);
+    location = await sendChunks(client, repository, location, { stream: rest, streamFrom: () => rest, failure: () => undefined }, size, 0, (l) => (location = l), signal);
+    await check;
+    if (stop.signal.aborted) throw new Error("stopped");
+    const { digest } = await blob.done;
+    await finish(client, repository, location, digest, undefined, signal);
+    await options.locations?.add(ref.registry, digest, repository);
+    return "uploaded";
+  } catch {
+    await check.catch(() => undefined);
+    if (location) await cancel(client, repository, location);
+    return found;
+  } finally {
+    if (!source.destroyed) source.destroy();
+  }
+}
+
+/** Reads until `bytes` have come (or the stream ended): the chunks read, and whether it ended. */
+async function readAtLeast(stream: Readable, bytes: number): Promise<{ chunks: Buffer[]; ended: boolean }> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = await nextChunk(stream);
+    if (chunk === null) return { chunks, ended: true };
+    chunks.push(chunk);
+    total += chunk.length;
+    if (total >= bytes) return { chunks, ended: false };
+  }
+}
+
+function nextChunk(stream: Readable): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunk = stream.read() as Buffer | null;
+    if (chunk !== null) return resolve(chunk);
+    if (stream.readableEnded) return resolve(null);
+    const onReadable = (): void => {
+      cleanup();
+      resolve(nextChunk(stream));
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(null);
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = (): void => {
+      stream.off("readable", onReadable);
+      stream.off("end", onEnd);
+      stream.off("error", onError);
+    };
+    stream.on("readable", onReadable);
+    stream.on("end", onEnd);
+    stream.on("error", onError);
+  });
+}
+
+/** The chunks already read, then the rest of the stream. */
+function prefixed(head: readonly Buffer[], rest: Readable): Readable {
+  async function* all(): AsyncGenerator<Buffer> {
+    yield* head;
+    for await (const chunk of rest) yield chunk as Buffer;
+  }
+  return Readable.from(all(), { objectMode: false });
+}
+
+/** Best effort: tell the registry the session is abandoned (it would expire it anyway). */
+async function cancel(client: DistributionClient, repository: string, location: URL): Promise<void> {
+  try {
+    const res = await client.send({ method: "DELETE", url: location }, [repositoryScope(repository, "pull", "push")]);
+    await res.discard();
+  } catch {
+    // The registry forgets abandoned sessions by itself.
+  }
+}

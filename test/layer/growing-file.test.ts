@@ -1,0 +1,144 @@
+// A file read while it is written: readers follow the writer, end only when it is complete, fail
+// with it, and keep reading across the rename that gives the finished blob its digest name.
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { readFile, rename } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { GrowingFile } from "../../src/layer/growing-file.js";
+import { compressToCache } from "../../src/layer/index.js";
+import { removeDir, tempDir } from "../support/tools.js";
+
+let dir: string;
+let n = 0;
+before(async () => {
+  dir = await tempDir("imagespec-growing-");
+});
+after(async () => {
+  await removeDir(dir);
+});
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Yields the pieces with a pause before each, so readers catch up with the writer. */
+async function* slowly(pieces: readonly Buffer[]): AsyncGenerator<Buffer> {
+  for (const piece of pieces) {
+    await sleep(5);
+    yield piece;
+  }
+}
+
+describe("GrowingFile", () => {
+  it("a reader opened before the first byte gets every byte, in order, and ends once the writer is done", async () => {
+    const path = join(dir, `f${++n}`);
+    const file = await GrowingFile.create(path);
+    const pieces = Array.from({ length: 12 }, (_, i) => randomBytes(100_000 + i * 7_001));
+    const reader = file.reader();
+    let ended = false;
+    const read = collect(reader).then((bytes) => {
+      ended = true;
+      return bytes;
+    });
+    let endedBeforeWriterDone = false;
+    const writer = file.writable();
+    writer.on("finish", () => (endedBeforeWriterDone = ended));
+    await pipeline(Readable.from(slowly(pieces)), writer);
+    const bytes = await read;
+    assert.equal(endedBeforeWriterDone, false, "the reader must not end while the file is still being written");
+    assert.ok(bytes.equals(Buffer.concat(pieces)));
+    assert.equal(file.size, bytes.length);
+    assert.ok((await readFile(path)).equals(bytes));
+  });
+
+  it("a reader from an offset skips what came before it", async () => {
+    const path = join(dir, `f${++n}`);
+    const file = await GrowingFile.create(path);
+    const data = randomBytes(3 << 20);
+    const reader = file.reader(1_234_567);
+    const [bytes] = await Promise.all([collect(reader), pipeline(Readable.from(slowly([data.subarray(0, 2 << 20), data.subarray(2 << 20)])), file.writable())]);
+    assert.ok(bytes.equals(data.subarray(1_234_567)));
+  });
+
+  it("keeps reading after the file is renamed (the blob gets its digest name before the upload is done)", async () => {
+    const path = join(dir, `f${++n}`);
+    const file = await GrowingFile.create(path);
+    const data = randomBytes(5 << 20);
+    const reader = file.reader();
+    await pipeline(Readable.from([data]), file.writable());
+    await rename(path, `${path}-renamed`);
+    assert.ok((await collect(reader)).equals(data));
+  });
+
+  it("a writer that fails takes its readers down with its error", async () => {
+    const file = await GrowingFile.create(join(dir, `f${++n}`));
+    const reader = file.reader();
+    const read = collect(reader);
+    read.catch(() => undefined); // asserted below
+    async function* broken(): AsyncGenerator<Buffer> {
+      yield randomBytes(64 << 10);
+      await sleep(5);
+      throw new Error("the tar source failed");
+    }
+    await assert.rejects(pipeline(Readable.from(broken()), file.writable()), /the tar source failed/);
+    await assert.rejects(read, /the tar source failed/);
+  });
+
+  it("never creates over an existing file", async () => {
+    const path = join(dir, `f${++n}`);
+    await pipeline(Readable.from([Buffer.from("x")]), (await GrowingFile.create(path)).writable());
+    await assert.rejects(GrowingFile.create(path), { code: "EEXIST" });
+  });
+});
+
+describe("compressToCache with onGrowing", () => {
+  it("hands out the compressed bytes as they are written, and the descriptor once complete", async () => {
+    const tar = randomBytes(6 << 20);
+    let watched: Promise<Buffer> | undefined;
+    let descriptor: Promise<{ digest: string; size: number }> | undefined;
+    const blob = await compressToCache(Readable.from(slowly([tar.subarray(0, 3 << 20), tar.subarray(3 << 20)])), {
+      cacheDir: join(dir, "cache"),
+      onGrowing: (growing) => {
+        watched = collect(growing.stream);
+        descriptor = growing.done;
+      },
+    });
+    assert.ok(watched && descriptor, "onGrowing is called before compressToCache returns");
+    const bytes = await watched;
+    assert.ok(bytes.equals(await readFile(blob.path)), "the watcher saw exactly the cache file's bytes");
+    assert.equal(`sha256:${createHash("sha256").update(bytes).digest("hex")}`, blob.descriptor.digest);
+    assert.deepEqual(await descriptor, blob.descriptor);
+  });
+
+  it("a failed compression rejects done and fails the watcher's stream; no blob is left", async () => {
+    async function* broken(): AsyncGenerator<Buffer> {
+      yield randomBytes(2 << 20);
+      await sleep(5);
+      throw new Error("wheel unreadable");
+    }
+    let watched: Promise<Buffer> | undefined;
+    let done: Promise<unknown> | undefined;
+    const cacheDir = join(dir, "cache-broken");
+    await assert.rejects(
+      compressToCache(Readable.from(broken()), {
+        cacheDir,
+        onGrowing: (growing) => {
+          watched = collect(growing.stream);
+          watched.catch(() => undefined); // asserted below, once the compression has failed
+          done = growing.done;
+        },
+      }),
+      /wheel unreadable/,
+    );
+    await assert.rejects(watched!, /wheel unreadable/);
+    await assert.rejects(done!, /wheel unreadable/);
+    const { readdir } = await import("node:fs/promises");
+    assert.deepEqual(await readdir(cacheDir), []);
+  });
+});

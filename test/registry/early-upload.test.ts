@@ -1,0 +1,162 @@
+// Uploads that start while a layer is still being compressed, against a real docker-registry
+// behind the fault proxy: the bytes leave before the layer is complete, the push that follows
+// does not send them again, a blob the registry already holds stops being sent, and every failure
+// leaves the push to send the blob the ordinary way, with nothing tagged that is not whole.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { compressToCache, type CompressedBlob } from "../../src/layer/index.js";
+import { imageFromParts, type Blob } from "../../src/oci/index.js";
+import type { Registry, RegistryOptions } from "../../src/registry/index.js";
+import { assertNoBrokenTag, startFaultProxy, uploadedDigests, type FaultProxy } from "../support/fault-proxy.js";
+import { startRegistry, type TestRegistry } from "../support/registry.js";
+import { removeDir, tempDir } from "../support/tools.js";
+import { registryFor } from "./util.js";
+import { createReadStream } from "node:fs";
+
+let reg: TestRegistry;
+let proxy: FaultProxy;
+let dir: string;
+let seq = 0;
+const open: Registry[] = [];
+
+before(async () => {
+  reg = await startRegistry({ mode: "plain" });
+  proxy = await startFaultProxy(reg);
+  dir = await tempDir("imagespec-early-");
+});
+after(async () => {
+  for (const r of open) await r.close();
+  await proxy?.stop();
+  await reg?.stop();
+  await removeDir(dir);
+});
+beforeEach(() => {
+  proxy.setRules([]);
+  proxy.resetRequests();
+});
+
+function viaProxy(options: RegistryOptions = {}): Registry {
+  const { registry } = registryFor(reg, { retry: { baseDelayMs: 5, maxDelayMs: 50 }, ...options });
+  open.push(registry);
+  return registry;
+}
+
+const UPLOADS = /\/blobs\/uploads\//;
+
+/**
+ * A layer's tar in 2 MiB pieces (random: compression stores them, so the blob is about as big),
+ * pausing before the last `holdBack` bytes until `gate` resolves.
+ */
+async function* tarPieces(data: Buffer, gate?: () => Promise<void>, holdBack = 4 << 20): AsyncGenerator<Buffer> {
+  const step = 2 << 20;
+  for (let at = 0; at < data.length; at += step) {
+    if (gate && at >= data.length - holdBack && at - step < data.length - holdBack) await gate();
+    await sleep(2);
+    yield data.subarray(at, at + step);
+  }
+}
+
+/** Compresses `tar` into a layer the registry starts receiving (uploadWhileWriting) as it is written. */
+async function layerWhileUploading(registry: Registry, ref: string, tar: AsyncIterable<Buffer>): Promise<CompressedBlob> {
+  return compressToCache(Readable.from(tar), { cacheDir: join(dir, "cache"), onGrowing: (blob) => registry.uploadWhileWriting(ref, blob) });
+}
+
+function imageOf(layer: CompressedBlob): ReturnType<typeof imageFromParts> {
+  const blob: Blob = { descriptor: layer.descriptor, open: async () => createReadStream(layer.path) };
+  return imageFromParts({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [layer.diffId] }, config: {} }, [blob]);
+}
+
+describe("uploads while the layer is written", () => {
+  it("sends the layer's bytes before it is complete, and the push does not send them again", async () => {
+    const registry = viaProxy();
+    const name = `${proxy.host}/early/app-${++seq}`;
+    const data = randomBytes(24 << 20);
+    // The last pieces wait until a chunk has reached the registry: it cannot come after the layer.
+    const layer = await layerWhileUploading(registry, name, tarPieces(data, () => proxy.waitFor("PATCH", UPLOADS, 20_000)));
+    const image = imageOf(layer);
+    const pushed = await registry.push(`${name}:v1`, image);
+    assert.equal(pushed.blobs.uploaded, 2, "the layer (sent early) and the config count as uploaded");
+    const closed = uploadedDigests(proxy.requests);
+    assert.equal(closed.filter((d) => d === layer.descriptor.digest).length, 1, "the layer's upload was closed once");
+    assert.equal(proxy.requests.filter((r) => r.method === "POST" && UPLOADS.test(r.path)).length, 2, "one session for the layer, one for the config");
+    const patches = proxy.requests.filter((r) => r.method === "PATCH");
+    assert.ok(patches.length >= 3, `the layer went up in 8 MiB chunks (${patches.length} PATCHes)`);
+    assert.ok(patches.every((r) => r.status === 202));
+    assert.deepEqual(await assertNoBrokenTag(registry, reg.host, name.slice(proxy.host.length + 1)), ["v1"]);
+  });
+
+  it("leaves a layer smaller than one chunk to the push: nothing is asked of the registry while it is written", async () => {
+    const registry = viaProxy();
+    const name = `${proxy.host}/early/small-${++seq}`;
+    const layer = await layerWhileUploading(registry, name, tarPieces(randomBytes(3 << 20)));
+    await sleep(50);
+    assert.deepEqual(proxy.requests, [], "no request before the push");
+    const pushed = await registry.push(`${name}:v1`, imageOf(layer));
+    assert.equal(pushed.blobs.uploaded, 2);
+    assert.equal(uploadedDigests(proxy.requests).filter((d) => d === layer.descriptor.digest).length, 1);
+  });
+
+  it("stops sending a blob the registry turns out to hold, cancels the session, and the push finds it there", async () => {
+    const name = `${proxy.host}/early/again-${++seq}`;
+    const data = randomBytes(24 << 20);
+    const first = viaProxy();
+    const layer = await layerWhileUploading(first, name, tarPieces(data));
+    await first.push(`${name}:v1`, imageOf(layer));
+    proxy.resetRequests();
+
+    // Another runner, another process: the same layer made again.
+    const second = viaProxy();
+    const again = await layerWhileUploading(second, name, tarPieces(data, () => proxy.waitFor("PATCH", UPLOADS, 20_000)));
+    assert.equal(again.descriptor.digest, layer.descriptor.digest);
+    const pushed = await second.push(`${name}:v2`, imageOf(again));
+    assert.equal(pushed.blobs.uploaded, 0);
+    assert.equal(pushed.blobs.exists, 2);
+    assert.deepEqual(uploadedDigests(proxy.requests), [], "no upload was closed: the registry had the blob");
+    assert.ok(proxy.requests.some((r) => r.method === "DELETE" && UPLOADS.test(r.path)), "the abandoned session was cancelled");
+    assert.deepEqual((await assertNoBrokenTag(second, reg.host, name.slice(proxy.host.length + 1))).sort(), ["v1", "v2"]);
+  });
+
+  it("a chunk the network drops ends the head start; the push uploads the layer itself and the image is whole", async () => {
+    const registry = viaProxy();
+    const name = `${proxy.host}/early/dropped-${++seq}`;
+    proxy.setRules([{ method: "PATCH", path: UPLOADS, nth: 2, fault: { kind: "reset-upload", afterBytes: 1 << 20 } }]);
+    const layer = await layerWhileUploading(registry, name, tarPieces(randomBytes(24 << 20)));
+    const pushed = await registry.push(`${name}:v1`, imageOf(layer));
+    assert.equal(pushed.blobs.uploaded, 2);
+    assert.ok(proxy.requests.some((r) => r.fault === "reset-upload"), "the fault was hit");
+    assert.equal(uploadedDigests(proxy.requests).filter((d) => d === layer.descriptor.digest).length, 1, "closed once, by the push");
+    assert.deepEqual(await assertNoBrokenTag(registry, reg.host, name.slice(proxy.host.length + 1)), ["v1"]);
+  });
+
+  it("a compression that fails part-way cancels the session and closes no upload", async () => {
+    const registry = viaProxy();
+    const name = `${proxy.host}/early/broken-${++seq}`;
+    async function* broken(): AsyncGenerator<Buffer> {
+      // Blocks still compressing lag behind the tar: enough that a chunk is written while it waits.
+      yield* tarPieces(randomBytes(24 << 20));
+      await proxy.waitFor("PATCH", UPLOADS, 20_000);
+      throw new Error("the wheel could not be read");
+    }
+    await assert.rejects(layerWhileUploading(registry, name, broken()), /the wheel could not be read/);
+    for (let i = 0; i < 200 && !proxy.requests.some((r) => r.method === "DELETE"); i++) await sleep(10);
+    assert.ok(proxy.requests.some((r) => r.method === "DELETE" && UPLOADS.test(r.path)), "the session was cancelled");
+    assert.deepEqual(uploadedDigests(proxy.requests), []);
+  });
+
+  it("is off with upload.whileWriting false and in the monolithic and streaming modes", async () => {
+    for (const upload of [{ whileWriting: false }, { mode: "monolithic" as const }, { mode: "streaming" as const }]) {
+      proxy.resetRequests();
+      const registry = viaProxy({ upload });
+      const name = `${proxy.host}/early/off-${++seq}`;
+      const layer = await layerWhileUploading(registry, name, tarPieces(randomBytes(12 << 20)));
+      await sleep(50);
+      assert.deepEqual(proxy.requests, [], `no request before the push (${JSON.stringify(upload)})`);
+      await registry.push(`${name}:v1`, imageOf(layer));
+      assert.equal(uploadedDigests(proxy.requests).filter((d) => d === layer.descriptor.digest).length, 1);
+    }
+  });
+});
