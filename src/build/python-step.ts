@@ -6,7 +6,7 @@
 //   1. the local step record (same key: same inputs)         -> the layer files on this disk
 //   2. the step-cache artifact in the target repository      -> layers already in the registry
 //   3. resolve (cached by inputs), download (cached by hash), then per layer group either the
-//      locally cached layer (same wheels) or a freshly written one
+//      locally cached layer (same wheels) or a freshly written one, two groups at a time
 //
 // The key of 1 and 2 is computed before resolution from the resolution inputs, the install target
 // and the layer identity, so a hit costs no resolver run and no download. `refresh` skips 1, 2 and
