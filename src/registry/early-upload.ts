@@ -24,7 +24,7 @@ export interface GrowingSource {
 
 /**
  * 8 MiB chunks: at least the 5 MiB some registries require of every chunk but the last, at most the
- * 20 MiB an ECR layer part may hold, and few enough requests for a GiB.
+ * 20 MiB some registries take in one part, and few enough requests for a GiB.
  */
 export const EARLY_CHUNK_SIZE = 8 << 20;
 
