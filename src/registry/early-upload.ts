@@ -136,7 +136,8 @@ async function uploadGrowing(
     return "uploaded";
   } catch {
     await check.catch(() => undefined);
-    if (location) await cancel(client, repository, location);
+    // Closing or cancelled: the registry expires the session by itself; do not hold the exit up.
+    if (location && !options.signal.aborted) await cancel(client, repository, location);
     return found;
   } finally {
     if (!source.destroyed) source.destroy();
@@ -196,7 +197,7 @@ function prefixed(head: readonly Buffer[], rest: Readable): Readable {
 /** Best effort: tell the registry the session is abandoned (it would expire it anyway). */
 async function cancel(client: DistributionClient, repository: string, location: URL): Promise<void> {
   try {
-    const res = await client.send({ method: "DELETE", url: location }, [repositoryScope(repository, "pull", "push")]);
+    const res = await client.send({ method: "DELETE", url: location, signal: AbortSignal.timeout(5_000) }, [repositoryScope(repository, "pull", "push")]);
     await res.discard();
   } catch {
     // The registry forgets abandoned sessions by itself.
