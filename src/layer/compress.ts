@@ -77,8 +77,12 @@ export interface CompressedBlob {
  */
 export interface GrowingBlob {
   readonly mediaType: string;
-  /** The compressed bytes from the start, following the file as it grows; fails when the compression does. Read it or destroy it. */
-  readonly stream: Readable;
+  /**
+   * The compressed bytes from the start, following the file as it grows, in pieces of `readSize`
+   * bytes (default 1 MiB; the last one shorter); the stream fails when the compression does. Open
+   * it within onGrowing (later, the file may be closed), then read it to the end or destroy it.
+   */
+  open(readSize?: number): Readable;
   /** The complete blob, or the compression's failure. */
   readonly done: Promise<Descriptor>;
 }
@@ -160,11 +164,16 @@ export async function compressToCache(
   if (options.onGrowing) {
     const done = new Promise<Descriptor>((resolve, reject) => (settle = { resolve, reject }));
     done.catch(() => undefined); // the watcher may have stopped listening
-    const stream = file.reader();
+    const opened: Readable[] = [];
+    const open = (readSize?: number): Readable => {
+      const stream = file.reader(0, readSize);
+      opened.push(stream);
+      return stream;
+    };
     try {
-      options.onGrowing({ mediaType: compressor.mediaType, stream, done });
+      options.onGrowing({ mediaType: compressor.mediaType, open, done });
     } catch {
-      stream.destroy(); // a watcher that cannot start is no reason not to write the layer
+      for (const stream of opened) stream.destroy(); // a watcher that cannot start is no reason not to write the layer
     }
   }
   try {

@@ -49,8 +49,12 @@ export class GrowingFile {
     });
   }
 
-  /** The bytes from `offset` on, as they are written; ends at the file's end once it is complete. */
-  reader(offset = 0): Readable {
+  /**
+   * The bytes from `offset` on, as they are written, in pieces of `readSize` bytes (the last one
+   * shorter); ends at the file's end once it is complete.
+   */
+  reader(offset = 0, readSize = READ_SIZE): Readable {
+    if (this.holders === 0) throw new Error("the growing file is closed: open its readers before it is complete");
     this.holders++;
     let released = false;
     const release = async (): Promise<void> => {
@@ -61,7 +65,8 @@ export class GrowingFile {
     let position = offset;
     const stream: Readable = new Readable({
       read: (size) => {
-        this.readNext(position, Math.max(size, READ_SIZE)).then(
+        void size; // whole pieces of readSize: a consumer that sends them as they are copies nothing
+        this.readNext(position, readSize).then(
           (bytes) => {
             if (bytes === null) {
               stream.push(null);
@@ -84,12 +89,12 @@ export class GrowingFile {
     return stream;
   }
 
-  /** The next bytes at `position` (waiting for them if need be), or null at the end of a complete file. */
-  private async readNext(position: number, max: number): Promise<Buffer | null> {
+  /** The `length` bytes at `position` (waiting for them), fewer at the end of the file, or null past its end. */
+  private async readNext(position: number, length: number): Promise<Buffer | null> {
     for (;;) {
       if (this.failure) throw this.failure;
-      if (position < this.written) {
-        const length = Math.min(max, this.written - position);
+      if (position + length <= this.written || (this.complete && position < this.written)) {
+        length = Math.min(length, this.written - position);
         const buffer = Buffer.allocUnsafe(length);
         const { bytesRead } = await this.handle.read(buffer, 0, length, position);
         return buffer.subarray(0, bytesRead);

@@ -129,7 +129,8 @@ async function sourceSize(entry: PlannedEntry): Promise<number> {
 
 async function openContent(entry: PlannedEntry): Promise<Readable> {
   try {
-    return entry.open !== undefined ? await entry.open() : createReadStream(entry.source!);
+    // 1 MiB reads for big files: a sixteenth of the read calls of the default 64 KiB.
+    return entry.open !== undefined ? await entry.open() : createReadStream(entry.source!, { highWaterMark: Math.min(1 << 20, Math.max(64 << 10, entry.size ?? 0)) });
   } catch (error) {
     throw contentError(entry, error);
   }

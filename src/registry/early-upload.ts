@@ -18,13 +18,14 @@ import { finish, openSession, sendChunks } from "./upload.js";
 
 /** A blob being written: its bytes as they land, and its descriptor once complete (see layer's GrowingBlob). */
 export interface GrowingSource {
-  readonly stream: Readable;
+  /** Its bytes from the start in pieces of `readSize`, following the writer; opened at once, before the blob is complete. */
+  open(readSize?: number): Readable;
   readonly done: Promise<{ readonly digest: string; readonly size: number }>;
 }
 
 /**
  * 8 MiB chunks: at least the 5 MiB some registries require of every chunk but the last, at most the
- * 20 MiB an ECR layer part may hold, and few enough requests for a GiB.
+ * 20 MiB some registries take in one part, and few enough requests for a GiB.
  */
 export const EARLY_CHUNK_SIZE = 8 << 20;
 
@@ -51,7 +52,10 @@ export class EarlyUploads {
   /** Starts following `blob` to `ref`'s repository (until `signal` or close()); never throws, never rejects. */
   start(client: DistributionClient, ref: Reference, blob: GrowingSource, options: EarlyUploadOptions = {}, signal?: AbortSignal): void {
     const stop = signal ? AbortSignal.any([this.stopAll.signal, signal]) : this.stopAll.signal;
-    const outcome = uploadGrowing(client, ref, blob, { ...options, signal: stop }).catch(() => undefined);
+    const chunkSize = options.chunkSize ?? EARLY_CHUNK_SIZE;
+    // Whole chunks from the file, so each goes out as read, without a copy.
+    const source = blob.open(chunkSize);
+    const outcome = uploadGrowing(client, ref, source, blob.done, { ...options, chunkSize, signal: stop }).catch(() => undefined);
     const entry: Entry = { registry: ref.registry, repository: ref.repository, outcome };
     blob.done.then(
       (descriptor) => (entry.digest = descriptor.digest),
@@ -89,12 +93,12 @@ export class EarlyUploads {
 async function uploadGrowing(
   client: DistributionClient,
   ref: Reference,
-  blob: GrowingSource,
-  options: EarlyUploadOptions & { signal: AbortSignal },
+  source: Readable,
+  complete: GrowingSource["done"],
+  options: EarlyUploadOptions & { chunkSize: number; signal: AbortSignal },
 ): Promise<BlobOutcome | undefined> {
   const { repository } = ref;
-  const chunkSize = options.chunkSize ?? EARLY_CHUNK_SIZE;
-  const source = blob.stream;
+  const { chunkSize } = options;
   // Nothing is asked of the registry until a whole chunk is there: a small blob is the push's.
   const first = await readAtLeast(source, chunkSize);
   if (first.ended) return undefined;
@@ -104,7 +108,7 @@ async function uploadGrowing(
   let found: BlobOutcome | undefined;
   // Once the digest is known: the registry may have the blob already, or a remembered repository
   // may lend it by mount. Either way sending it is wasted; stop and let the push decide.
-  const check = blob.done.then(async ({ digest }) => {
+  const check = complete.then(async ({ digest }) => {
     try {
       if (await client.hasBlob(repository, digest, [repositoryScope(repository, "pull", "push")], signal)) {
         found = "exists";
@@ -126,13 +130,14 @@ async function uploadGrowing(
     location = await sendChunks(client, repository, location, { stream: rest, streamFrom: () => rest, failure: () => undefined }, size, 0, (l) => (location = l), signal);
     await check;
     if (stop.signal.aborted) throw new Error("stopped");
-    const { digest } = await blob.done;
+    const { digest } = await complete;
     await finish(client, repository, location, digest, undefined, signal);
     await options.locations?.add(ref.registry, digest, repository);
     return "uploaded";
   } catch {
     await check.catch(() => undefined);
-    if (location) await cancel(client, repository, location);
+    // Closing or cancelled: the registry expires the session by itself; do not hold the exit up.
+    if (location && !options.signal.aborted) await cancel(client, repository, location);
     return found;
   } finally {
     if (!source.destroyed) source.destroy();
@@ -192,7 +197,7 @@ function prefixed(head: readonly Buffer[], rest: Readable): Readable {
 /** Best effort: tell the registry the session is abandoned (it would expire it anyway). */
 async function cancel(client: DistributionClient, repository: string, location: URL): Promise<void> {
   try {
-    const res = await client.send({ method: "DELETE", url: location }, [repositoryScope(repository, "pull", "push")]);
+    const res = await client.send({ method: "DELETE", url: location, signal: AbortSignal.timeout(5_000) }, [repositoryScope(repository, "pull", "push")]);
     await res.discard();
   } catch {
     // The registry forgets abandoned sessions by itself.

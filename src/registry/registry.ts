@@ -185,10 +185,7 @@ export class Registry {
    */
   uploadWhileWriting(ref: RefInput, blob: GrowingSource, signal?: AbortSignal): void {
     const upload = this.options.upload;
-    if (upload?.whileWriting === false || (upload?.mode !== undefined && upload.mode !== "auto" && upload.mode !== "chunked")) {
-      blob.stream.destroy();
-      return;
-    }
+    if (upload?.whileWriting === false || (upload?.mode !== undefined && upload.mode !== "auto" && upload.mode !== "chunked")) return;
     const reference = toReference(ref);
     this.early.start(this.client(reference.registry), reference, blob, {
       beforeUpload: () => this.beforePush(reference),

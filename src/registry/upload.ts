@@ -175,7 +175,8 @@ export async function sendChunks(
   const pending: Buffer[] = [];
   let pendingLength = 0;
   const flush = async (): Promise<void> => {
-    let chunk = Buffer.concat(pending, pendingLength);
+    // A source that reads whole chunks (a growing layer) is sent as it is, without a copy.
+    let chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength);
     pending.length = 0;
     pendingLength = 0;
     for (let tries = 0; chunk.length > 0; tries++) {

@@ -90,6 +90,23 @@ describe("GrowingFile", () => {
     await assert.rejects(read, /the tar source failed/);
   });
 
+  it("gives whole pieces of the read size as soon as they are written, the rest at the end", async () => {
+    const file = await GrowingFile.create(join(dir, `f${++n}`));
+    const reader = file.reader(0, 3 << 20);
+    const sizes: number[] = [];
+    reader.on("data", (chunk: Buffer) => sizes.push(chunk.length));
+    const ended = new Promise((resolve) => reader.on("end", resolve));
+    await pipeline(Readable.from(slowly(Array.from({ length: 10 }, () => randomBytes(1 << 20)))), file.writable());
+    await ended;
+    assert.deepEqual(sizes, [3 << 20, 3 << 20, 3 << 20, 1 << 20]);
+  });
+
+  it("refuses a reader once the file is complete and closed", async () => {
+    const file = await GrowingFile.create(join(dir, `f${++n}`));
+    await pipeline(Readable.from([Buffer.from("done")]), file.writable());
+    assert.throws(() => file.reader(), /closed: open its readers before it is complete/);
+  });
+
   it("never creates over an existing file", async () => {
     const path = join(dir, `f${++n}`);
     await pipeline(Readable.from([Buffer.from("x")]), (await GrowingFile.create(path)).writable());
@@ -105,7 +122,7 @@ describe("compressToCache with onGrowing", () => {
     const blob = await compressToCache(Readable.from(slowly([tar.subarray(0, 3 << 20), tar.subarray(3 << 20)])), {
       cacheDir: join(dir, "cache"),
       onGrowing: (growing) => {
-        watched = collect(growing.stream);
+        watched = collect(growing.open());
         descriptor = growing.done;
       },
     });
@@ -129,7 +146,7 @@ describe("compressToCache with onGrowing", () => {
       compressToCache(Readable.from(broken()), {
         cacheDir,
         onGrowing: (growing) => {
-          watched = collect(growing.stream);
+          watched = collect(growing.open());
           watched.catch(() => undefined); // asserted below, once the compression has failed
           done = growing.done;
         },
