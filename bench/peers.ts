@@ -33,7 +33,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createZstdDecompress } from "node:zlib";
 import { extract as tarExtract } from "tar-stream";
-import { buildImage, specDockerfile, writeContext } from "../src/build/index.js";
+import { buildImage, specDockerfile, writeContext, type PythonStepProgress } from "../src/build/index.js";
 import type { Registry } from "../src/registry/index.js";
 import { ImageSpec } from "../src/spec/index.js";
 import { registryFor } from "../test/registry/util.js";
@@ -532,6 +532,21 @@ async function physicalFloor(f: Fixture): Promise<Floor> {
   }
 }
 
+/**
+ * The Python step's phases as timeline labels: resolving, resolved, downloading, and each layer's
+ * compressing (first to last byte tick) and written (or cached), so overlapping layers show as such.
+ */
+function pythonPhase(p: PythonStepProgress): string {
+  switch (p.phase) {
+    case "resolving":
+    case "resolved":
+    case "downloading":
+      return `python ${p.phase}`;
+    case "layer":
+      return `python layer ${p.index}/${p.layers} (${p.wheels} wheel${p.wheels === 1 ? "" : "s"}) ${p.status}`;
+  }
+}
+
 /** One cold native build in-process with its events timed: where the time goes. */
 async function coldTimeline(f: Fixture, reg: TestRegistry, p: Project): Promise<string> {
   const { registry } = registryFor(reg);
@@ -544,7 +559,15 @@ async function coldTimeline(f: Fixture, reg: TestRegistry, p: Project): Promise<
       cacheDir: cache,
       onEvent: (e) => {
         const label =
-          e.kind === "push" ? `push ${e.event.type} ${e.event.status}` : e.kind === "layer" ? `layer ${e.step}${e.fromCache ? " (cached)" : ""}` : e.kind === "python" ? `python step done (${e.wheels} wheels, ${e.layers} layers, resolved ${String(e.resolved)})` : e.kind;
+          e.kind === "push"
+            ? `push ${e.event.type} ${e.event.status}`
+            : e.kind === "layer"
+              ? `layer ${e.step}${e.fromCache ? " (cached)" : ""}`
+              : e.kind === "python"
+                ? `python step done (${e.wheels} wheels, ${e.layers} layers, resolved ${String(e.resolved)})`
+                : e.kind === "python-progress"
+                  ? pythonPhase(e.progress)
+                  : e.kind;
         const t = (Date.now() - started) / 1000;
         const was = seen.get(label);
         seen.set(label, was ? [was[0], t] : [t, t]);

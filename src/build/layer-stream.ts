@@ -16,11 +16,16 @@ export function layerEncoding(mediaType: string): Encoding {
   });
 }
 
+const DECOMPRESSED_CHUNK_BYTES = 256 << 10;
+
 /** The layer's uncompressed tar, streamed; the blob's own digest check still runs underneath. */
 export async function openLayerTar(blob: Blob): Promise<Readable> {
   const encoding = layerEncoding(blob.descriptor.mediaType);
   const compressed = await blob.open();
   if (encoding === "none") return compressed;
-  const decompress = encoding === "gzip" ? zlib.createGunzip() : zlib.createZstdDecompress();
+  // 256 KiB output chunks instead of 16 KiB: each chunk is a round trip to libuv's thread pool,
+  // and at 16 KiB those, not the inflating, set the pace (a 68 MB base layer: 1.1-1.4 s -> 0.6 s).
+  const options = { chunkSize: DECOMPRESSED_CHUNK_BYTES };
+  const decompress = encoding === "gzip" ? zlib.createGunzip(options) : zlib.createZstdDecompress(options);
   return pipeline(compressed, decompress, () => {});
 }

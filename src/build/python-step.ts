@@ -6,7 +6,7 @@
 //   1. the local step record (same key: same inputs)         -> the layer files on this disk
 //   2. the step-cache artifact in the target repository      -> layers already in the registry
 //   3. resolve (cached by inputs), download (cached by hash), then per layer group either the
-//      locally cached layer (same wheels) or a freshly written one
+//      locally cached layer (same wheels) or a freshly written one, two groups at a time
 //
 // The key of 1 and 2 is computed before resolution from the resolution inputs, the install target
 // and the layer identity, so a hit costs no resolver run and no download. `refresh` skips 1, 2 and
@@ -14,7 +14,8 @@
 // (same wheels, same bytes).
 import { basename, join } from "node:path";
 import { pipeline, Transform } from "node:stream";
-import { layerFromTarStream, tarStream, type LayerWriteOptions } from "../layer/index.js";
+import { mapLimited } from "../concurrency.js";
+import { layerFromTarStream, tarStream, type FileLayer, type LayerWriteOptions } from "../layer/index.js";
 import { formatPlatform, type Blob, type ImageConfig, type Platform } from "../oci/index.js";
 import {
   DEFAULT_LARGE_WHEEL_BYTES,
@@ -29,9 +30,11 @@ import {
   wheelGroupEntries,
   wheelLayerCacheKey,
   type DiscoveredPython,
+  type DownloadedWheel,
   type DownloadProgress,
   type PythonRequirements,
   type PythonTarget,
+  type WheelLayerGroup,
 } from "../python/index.js";
 import { baseListingCached, readBaseListing } from "./base-listing.js";
 import { basePythonCodec, rememberBasePython, type BasePythonFacts } from "./base-python.js";
@@ -155,38 +158,26 @@ async function buildPythonLayers(
   const indexUrls = indexUrlsOf(requirements);
   const onDownload = downloadTally(resolution.wheels.length, report);
   const wheels = await downloadWheels(resolution.wheels, { cacheDir, indexUrls, onProgress: onDownload, warn: (message) => warnings.push(message), ...(options.signal ? { signal: options.signal } : {}) });
+  const { groups } = planWheelLayers(wheels, { largeWheelBytes });
+  // Two groups at a time: while one group's wheels are inflated, tarred and hashed on this thread,
+  // the other's blocks keep the compressor's workers busy. The largest start first, so the last
+  // one to finish is small. Results come back in group order: same layers, same record.
+  const order = groups.map((_, index) => index).sort((a, b) => groups[b]!.size - groups[a]!.size || a - b);
+  const made = new Array<{ layer: FileLayer; warnings: string[] }>(groups.length);
+  await mapLimited(
+    order,
+    LAYERS_AT_ONCE,
+    async (index) => {
+      made[index] = await groupLayer(options, groups[index]!, { index: index + 1, layers: groups.length, python, report });
+    },
+    { signal: options.signal },
+  );
   const layers: Blob[] = [];
   const recorded: PythonStepLayer[] = [];
-  const { groups } = planWheelLayers(wheels, { largeWheelBytes });
   for (const [index, group] of groups.entries()) {
-    const layerKey = wheelLayerKey(wheelLayerCacheKey(group.wheels, python), options.identity);
-    const where = { phase: "layer", index: index + 1, layers: groups.length, wheels: group.wheels.length } as const;
-    let layer = await readLayerRecord(cacheDir, layerKey, (message) => warnings.push(message));
-    if (layer === undefined) {
-      const { entries } = await wheelGroupEntries(group.wheels, python);
-      let read = 0;
-      let reported = 0;
-      report({ ...where, status: "compressing", read });
-      const tar = tarStream(entries, { epoch: options.identity.epoch });
-      const counted = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          read += chunk.length;
-          // About every MiB: the tar comes in small chunks, and each report redraws a view.
-          if (read - reported >= 1 << 20) {
-            reported = read;
-            report({ ...where, status: "compressing", read });
-          }
-          callback(null, chunk);
-        },
-      });
-      // A failing tar destroys the counter with its error, which the compressor then sees.
-      pipeline(tar, counted, () => undefined);
-      layer = await layerFromTarStream(counted, { cacheDir: join(cacheDir, "layers"), ...options.compression });
-      await writeLayerRecord(cacheDir, layerKey, layer);
-      report({ ...where, status: "written", read, size: layer.descriptor.size });
-    } else {
-      report({ ...where, status: "cached", read: 0, size: layer.descriptor.size });
-    }
+    const { layer, warnings: found } = made[index]!;
+    // In group order, whichever finished first, so the warnings read the same on every run.
+    warnings.push(...found);
     layers.push(layer);
     recorded.push({ ...cachedLayerOf(layer), kind: group.kind, wheels: group.wheels.map((w) => w.filename) });
   }
@@ -199,6 +190,49 @@ async function buildPythonLayers(
   };
   // A lock is taken as it is: no resolver ran.
   return { record, layers, resolved: !resolution.fromCache && (resolution.resolver === "native" || resolution.resolver === "pip" || resolution.resolver === "uv") };
+}
+
+/** Layer groups made at once; two keep both cores of a small machine busy (see buildPythonLayers). */
+const LAYERS_AT_ONCE = 2;
+
+/** One group's layer: the locally cached one (same wheels), or a new one written to the cache. */
+async function groupLayer(
+  options: PythonStepOptions,
+  group: WheelLayerGroup<DownloadedWheel>,
+  at: { index: number; layers: number; python: DiscoveredPython; report: (progress: PythonStepProgress) => void },
+): Promise<{ layer: FileLayer; warnings: string[] }> {
+  const { cacheDir } = options;
+  const { python, report } = at;
+  const warnings: string[] = [];
+  const layerKey = wheelLayerKey(wheelLayerCacheKey(group.wheels, python), options.identity);
+  const where = { phase: "layer", index: at.index, layers: at.layers, wheels: group.wheels.length } as const;
+  const cached = await readLayerRecord(cacheDir, layerKey, (message) => warnings.push(message));
+  if (cached !== undefined) {
+    report({ ...where, status: "cached", read: 0, size: cached.descriptor.size });
+    return { layer: cached, warnings };
+  }
+  const { entries } = await wheelGroupEntries(group.wheels, python);
+  let read = 0;
+  let reported = 0;
+  report({ ...where, status: "compressing", read });
+  const tar = tarStream(entries, { epoch: options.identity.epoch });
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      read += chunk.length;
+      // About every MiB: the tar comes in small chunks, and each report redraws a view.
+      if (read - reported >= 1 << 20) {
+        reported = read;
+        report({ ...where, status: "compressing", read });
+      }
+      callback(null, chunk);
+    },
+  });
+  // A failing tar destroys the counter with its error, which the compressor then sees.
+  pipeline(tar, counted, () => undefined);
+  const layer = await layerFromTarStream(counted, { cacheDir: join(cacheDir, "layers"), ...options.compression });
+  await writeLayerRecord(cacheDir, layerKey, layer);
+  report({ ...where, status: "written", read, size: layer.descriptor.size });
+  return { layer, warnings };
 }
 
 /** Folds each wheel's transfer events into counts and bytes over all wheels. */

@@ -4,12 +4,13 @@
 // unreadable registry cache, and the builder's warnings and PATH handling.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 import { buildSpec, type BuildEvent } from "../../src/build/index.js";
 import { stepCacheArtifact } from "../../src/build/python-record.js";
 import { cacheTag } from "../../src/build/step-keys.js";
 import { withScriptsOnPath } from "../../src/build/steps/run.js";
-import { runPythonStep, type PythonStepOptions } from "../../src/build/python-step.js";
+import { runPythonStep, type PythonStepOptions, type PythonStepProgress } from "../../src/build/python-step.js";
 import { resolveCompressor, type FileLayer } from "../../src/layer/index.js";
 import { parsePlatform, readLayoutImage, sha256, type ImageConfig } from "../../src/oci/index.js";
 import { parseReference } from "../../src/reference/index.js";
@@ -113,6 +114,46 @@ describe("python step", () => {
     assert.deepEqual(more.record.layers.map((l) => [l.kind, l.wheels]), [["large", [wheels.greet.filename]], ["shared", [wheels.helper.filename, wheels.modernOld.filename]]]);
     assert.equal(more.record.layers[0]!.digest, alone.record.layers[0]!.digest);
     assert.notEqual(more.record.layers[1]!.digest, alone.record.layers[1]!.digest);
+  });
+
+  it("makes the groups' layers side by side, yet records layers, progress and warnings in group order", async () => {
+    const cacheDir = join(work, "cache-groups");
+    const largeWheelBytes = Math.min(wheels.greet.size, wheels.fastmathAmd64.size) - 1;
+    const requirements = { packages: ["greet", "fastmath", "modern"], indexUrl: index.url };
+    const first = await runPythonStep(options(cacheDir, { largeWheelBytes, requirements }));
+    const groups = first.record.layers.map((l) => [l.kind, l.wheels]);
+    assert.deepEqual(groups, [
+      ["large", [wheels.fastmathAmd64.filename]],
+      ["large", [wheels.greet.filename]],
+      ["shared", [wheels.helper.filename, wheels.modernOld.filename]],
+    ]);
+    assert.deepEqual(
+      first.layers.map((l) => l.descriptor.digest),
+      first.record.layers.map((l) => l.digest),
+    );
+
+    // Damage every layer file: each group warns as it finds its own, and is built again.
+    for (const layer of first.layers) await appendFile((layer as FileLayer).path, "x");
+    const progress: PythonStepProgress[] = [];
+    const again = await runPythonStep(options(cacheDir, { largeWheelBytes, requirements, refresh: true, onProgress: (p) => progress.push(p) }));
+    assert.deepEqual(again.record.layers, first.record.layers, "the same bytes, in the same order");
+    const damaged = again.warnings.filter((w) => w.includes("the local cache entry is damaged"));
+    assert.deepEqual(
+      damaged.map((w) => first.layers.findIndex((l) => w.includes((l as FileLayer).path))),
+      [0, 1, 2],
+    );
+    const layerEvents = progress.filter((p) => p.phase === "layer");
+    for (const [i, layer] of first.record.layers.entries()) {
+      const own = layerEvents.filter((p) => p.index === i + 1);
+      assert.ok(own.length >= 2, `layer ${i + 1} reported`);
+      assert.ok(
+        own.every((p) => p.layers === 3 && p.wheels === layer.wheels.length),
+        `layer ${i + 1}'s events name its place and its wheels`,
+      );
+      assert.deepEqual([own[0]!.status, own[0]!.read], ["compressing", 0]);
+      const last = own.at(-1)!;
+      assert.deepEqual([last.status, last.size], ["written", layer.size]);
+    }
   });
 
   it("checks pythonVersion against the base's interpreter", async () => {
