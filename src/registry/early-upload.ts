@@ -1,10 +1,10 @@
 // Uploads that start while a blob is still being written. A layer the build is compressing is
-// followed from its first bytes and sent in Content-Range chunks; its digest, known only at the
-// end, goes in the closing PUT. So a big layer's upload overlaps its compression, and the push
-// that comes after finds it done.
+// followed from its first bytes and sent as the body of one PATCH (chunked transfer encoding, as
+// docker and containers/image push); its digest, known only at the end, goes in the closing PUT.
+// So a big layer's upload overlaps its compression, and the push that comes after finds it done.
 //
 // It is only ever a head start, never the one way a blob reaches the registry: a blob smaller than
-// one chunk is left to the push (HEAD, mount or one request); a blob the registry turns out to hold
+// EARLY_MIN_BYTES is left to the push (HEAD, mount or one request); a blob the registry turns out to hold
 // already (or that a remembered repository can lend by mount) stops being sent once its digest is
 // known; and any failure is dropped quietly, leaving the push to send the blob the ordinary way,
 // with its retries and resumes. The manifest, and so the tag, is only ever written by the push.
@@ -14,7 +14,8 @@ import type { BlobLocations } from "./blob-locations.js";
 import type { DistributionClient } from "./client.js";
 import type { BlobOutcome } from "./push.js";
 import { repositoryScope } from "./scope.js";
-import { finish, openSession, sendChunks } from "./upload.js";
+import { resolveLocation } from "./transport.js";
+import { finish, openSession } from "./upload.js";
 
 /** A blob being written: its bytes as they land, and its descriptor once complete (see layer's GrowingBlob). */
 export interface GrowingSource {
@@ -23,11 +24,11 @@ export interface GrowingSource {
   readonly done: Promise<{ readonly digest: string; readonly size: number }>;
 }
 
-/**
- * 8 MiB chunks: at least the 5 MiB some registries require of every chunk but the last, at most the
- * 20 MiB some registries take in one part, and few enough requests for a GiB.
- */
-export const EARLY_CHUNK_SIZE = 8 << 20;
+/** A blob that has not reached this size by its end is left to the push: a head start would not pay. */
+export const EARLY_MIN_BYTES = 4 << 20;
+
+/** Pieces read from the growing file and written to the request body. */
+const READ_SIZE = 1 << 20;
 
 interface Entry {
   readonly registry: string;
@@ -41,7 +42,6 @@ export interface EarlyUploadOptions {
   /** Run before the first request to the repository (the registry's beforePush: a vendor may create it). */
   readonly beforeUpload?: () => Promise<void>;
   readonly locations?: BlobLocations;
-  readonly chunkSize?: number;
 }
 
 /** The early uploads of one registry client set, matched by the push of the image that holds them. */
@@ -52,10 +52,8 @@ export class EarlyUploads {
   /** Starts following `blob` to `ref`'s repository (until `signal` or close()); never throws, never rejects. */
   start(client: DistributionClient, ref: Reference, blob: GrowingSource, options: EarlyUploadOptions = {}, signal?: AbortSignal): void {
     const stop = signal ? AbortSignal.any([this.stopAll.signal, signal]) : this.stopAll.signal;
-    const chunkSize = options.chunkSize ?? EARLY_CHUNK_SIZE;
-    // Whole chunks from the file, so each goes out as read, without a copy.
-    const source = blob.open(chunkSize);
-    const outcome = uploadGrowing(client, ref, source, blob.done, { ...options, chunkSize, signal: stop }).catch(() => undefined);
+    const source = blob.open(READ_SIZE);
+    const outcome = uploadGrowing(client, ref, source, blob.done, { ...options, signal: stop }).catch(() => undefined);
     const entry: Entry = { registry: ref.registry, repository: ref.repository, outcome };
     blob.done.then(
       (descriptor) => (entry.digest = descriptor.digest),
@@ -90,17 +88,18 @@ export class EarlyUploads {
   }
 }
 
+const pushScopes = (repository: string): string[] => [repositoryScope(repository, "pull", "push")];
+
 async function uploadGrowing(
   client: DistributionClient,
   ref: Reference,
   source: Readable,
   complete: GrowingSource["done"],
-  options: EarlyUploadOptions & { chunkSize: number; signal: AbortSignal },
+  options: EarlyUploadOptions & { signal: AbortSignal },
 ): Promise<BlobOutcome | undefined> {
   const { repository } = ref;
-  const { chunkSize } = options;
-  // Nothing is asked of the registry until a whole chunk is there: a small blob is the push's.
-  const first = await readAtLeast(source, chunkSize);
+  // Nothing is asked of the registry until EARLY_MIN_BYTES are there: a small blob is the push's.
+  const first = await readAtLeast(source, EARLY_MIN_BYTES);
   if (first.ended) return undefined;
   const stop = new AbortController();
   const signal = AbortSignal.any([options.signal, stop.signal]);
@@ -110,7 +109,7 @@ async function uploadGrowing(
   // may lend it by mount. Either way sending it is wasted; stop and let the push decide.
   const check = complete.then(async ({ digest }) => {
     try {
-      if (await client.hasBlob(repository, digest, [repositoryScope(repository, "pull", "push")], signal)) {
+      if (await client.hasBlob(repository, digest, pushScopes(repository), signal)) {
         found = "exists";
         stop.abort();
       } else if (((await options.locations?.repositories(ref.registry, digest)) ?? []).some((r) => r !== repository)) {
@@ -125,9 +124,15 @@ async function uploadGrowing(
     await options.beforeUpload?.();
     const session = await openSession(client, repository, signal);
     location = session.location;
-    const rest = prefixed(first.chunks, source);
-    const size = Math.max(chunkSize, session.minChunkLength ?? 0);
-    location = await sendChunks(client, repository, location, { stream: rest, streamFrom: () => rest, failure: () => undefined }, size, 0, (l) => (location = l), signal);
+    const res = await client.send(
+      { method: "PATCH", url: location, headers: { "content-type": "application/octet-stream" }, body: prefixed(first.chunks, source), signal },
+      pushScopes(repository),
+    );
+    // Some registries answer 201 where the spec says 202.
+    if (res.status !== 202 && res.status !== 201 && res.status !== 204) return await res.fail({ expected: "202 Accepted" });
+    await res.discard();
+    const next = res.header("location");
+    if (next) location = resolveLocation(next, location, "PATCH");
     await check;
     if (stop.signal.aborted) throw new Error("stopped");
     const { digest } = await complete;
@@ -197,7 +202,7 @@ function prefixed(head: readonly Buffer[], rest: Readable): Readable {
 /** Best effort: tell the registry the session is abandoned (it would expire it anyway). */
 async function cancel(client: DistributionClient, repository: string, location: URL): Promise<void> {
   try {
-    const res = await client.send({ method: "DELETE", url: location, signal: AbortSignal.timeout(5_000) }, [repositoryScope(repository, "pull", "push")]);
+    const res = await client.send({ method: "DELETE", url: location, signal: AbortSignal.timeout(5_000) }, pushScopes(repository));
     await res.discard();
   } catch {
     // The registry forgets abandoned sessions by itself.

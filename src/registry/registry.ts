@@ -6,7 +6,7 @@ import { isImageIndex, type Image, type ImageIndex, type Platform } from "../oci
 import { readLayout, writeLayout, type LayoutWriteResult } from "../oci/layout.js";
 import { Authenticator, TokenCache } from "./auth.js";
 import type { BlobLocations } from "./blob-locations.js";
-import { EARLY_CHUNK_SIZE, EarlyUploads, type GrowingSource } from "./early-upload.js";
+import { EarlyUploads, type GrowingSource } from "./early-upload.js";
 import { DistributionClient, type FetchedManifest } from "./client.js";
 import { manifestExists, type ExistsResult } from "./exists.js";
 import { defaultKeychain, type Keychain } from "./keychain.js";
@@ -180,18 +180,14 @@ export class Registry {
    * Starts sending a blob that is still being written (a layer being compressed) to the
    * reference's repository, so the upload overlaps the build; the push of an image holding it then
    * waits for that upload instead of sending the blob again. Only a head start: whatever it does
-   * not finish, the push does (early-upload.ts). It sends chunks, so it is off when the upload
-   * mode is set to anything but chunked (a registry that needs monolithic or streamed uploads).
+   * not finish, the push does (early-upload.ts). It streams one PATCH of unknown length, so it is
+   * off when the upload mode is set (a registry that needs monolithic, known-length or chunked uploads).
    */
   uploadWhileWriting(ref: RefInput, blob: GrowingSource, signal?: AbortSignal): void {
     const upload = this.options.upload;
-    if (upload?.whileWriting === false || (upload?.mode !== undefined && upload.mode !== "auto" && upload.mode !== "chunked")) return;
+    if (upload?.whileWriting === false || (upload?.mode !== undefined && upload.mode !== "auto")) return;
     const reference = toReference(ref);
-    this.early.start(this.client(reference.registry), reference, blob, {
-      beforeUpload: () => this.beforePush(reference),
-      ...(this.locations ? { locations: this.locations } : {}),
-      ...(upload?.chunkSize !== undefined ? { chunkSize: Math.max(upload.chunkSize, EARLY_CHUNK_SIZE) } : {}),
-    }, signal);
+    this.early.start(this.client(reference.registry), reference, blob, { beforeUpload: () => this.beforePush(reference), ...(this.locations ? { locations: this.locations } : {}) }, signal);
   }
 
   async push(ref: RefInput, image: Image | ImageIndex, options: PushOptions = {}): Promise<PushResult> {

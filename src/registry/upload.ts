@@ -24,8 +24,8 @@ export interface UploadSettings {
   /** PATCH size in chunked mode (default 5 MiB, the smallest some registries accept); raised to the registry's OCI-Chunk-Min-Length. */
   readonly chunkSize?: number;
   /**
-   * Start uploading a layer while the build is still compressing it, in chunks (early-upload.ts;
-   * default true; only in the auto and chunked modes). Off, the push sends each blob after the build.
+   * Start uploading a layer while the build is still compressing it, as one streamed PATCH
+   * (early-upload.ts). Default true, and only in the auto mode; off, the push sends each blob after the build.
    */
   readonly whileWriting?: boolean;
 }
@@ -152,19 +152,12 @@ async function sendStream(client: DistributionClient, repository: string, locati
   return nextLocation(res.header("location"), location);
 }
 
-/** What sendChunks sends: the bytes, and (when reading them failed) why, as the content's own failure. */
-export interface ChunkSource {
-  readonly stream: Readable;
-  streamFrom(offset: number): Readable;
-  failure(): ImagespecError | undefined;
-}
-
 /** PATCHes of `chunkSize` bytes with Content-Range, resending whatever the registry's Range says it did not keep. */
-export async function sendChunks(
+async function sendChunks(
   client: DistributionClient,
   repository: string,
   location: URL,
-  content: ChunkSource,
+  content: VerifiedContent,
   chunkSize: number,
   startAt: number,
   onLocation: ((location: URL) => void) | undefined,
@@ -175,8 +168,7 @@ export async function sendChunks(
   const pending: Buffer[] = [];
   let pendingLength = 0;
   const flush = async (): Promise<void> => {
-    // A source that reads whole chunks (a growing layer) is sent as it is, without a copy.
-    let chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength);
+    let chunk = Buffer.concat(pending, pendingLength);
     pending.length = 0;
     pendingLength = 0;
     for (let tries = 0; chunk.length > 0; tries++) {

@@ -56,6 +56,8 @@ export interface ProxiedRequest {
   readonly upstreamStatus?: number;
   /** The fault applied, if any. */
   readonly fault?: Fault["kind"];
+  /** The body came with Transfer-Encoding: chunked (a stream of unknown length), not a Content-Length. */
+  readonly chunkedBody?: boolean;
 }
 
 export interface FaultProxy {
@@ -103,7 +105,14 @@ export async function startFaultProxy(upstream: { host: string }): Promise<Fault
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
     const fault = pick(method, path, req.headers);
-    const record: { method: string; path: string; status: number; upstreamStatus?: number; fault?: Fault["kind"] } = { method, path, status: 0, ...(fault ? { fault: fault.kind } : {}) };
+    const chunkedBody = /\bchunked\b/i.test(String(req.headers["transfer-encoding"] ?? ""));
+    const record: { method: string; path: string; status: number; upstreamStatus?: number; fault?: Fault["kind"]; chunkedBody?: boolean } = {
+      method,
+      path,
+      status: 0,
+      ...(fault ? { fault: fault.kind } : {}),
+      ...(chunkedBody ? { chunkedBody } : {}),
+    };
     requests.push(record);
     for (const w of waiters.splice(0)) {
       if (w.method === method && w.path.test(path)) w.resolve();
