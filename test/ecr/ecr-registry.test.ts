@@ -9,6 +9,10 @@ import { ECRClient, SetRepositoryPolicyCommand } from "@aws-sdk/client-ecr";
 import { EcrError, EcrSupport, EcrTokenCache, PULL_STATEMENT_SID, ecrSchema, type EcrOptions } from "../../src/ecr/index.js";
 import { Keychain, Registry, RegistryError, type RegistryOptions } from "../../src/registry/index.js";
 import { ImagespecError } from "../../src/errors.js";
+import { compressToCache } from "../../src/layer/index.js";
+import { imageFromParts } from "../../src/oci/index.js";
+import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
 import { ecrFailureDiagnosis } from "../../src/ecr/diagnose.js";
 import { startEcrEmulator, useEmulatorAwsEnv, type EcrEmulator } from "../support/ecr-emulator/index.js";
 import { makeTestImage, removeDir, run, tempDir, type RunResult, type TestImage } from "../support/tools.js";
@@ -268,6 +272,40 @@ describe("uploads under ECR's rules", () => {
     } finally {
       await big.cleanup();
     }
+  });
+});
+
+describe("a layer uploaded while it is compressed, under ECR's rules", () => {
+  it("creates the repository first, sends one PATCH of unknown length, and the push finds the layer there", async () => {
+    const { registry } = setup();
+    const target = `${host()}/uploads/while-writing`;
+    const data = randomBytes(24 << 20);
+    // The last piece waits for the upload to have begun: before the push (and its own repository check) starts.
+    async function* pieces(): AsyncGenerator<Buffer> {
+      yield data.subarray(0, 20 << 20);
+      for (let i = 0; i < 1000 && !emu.registryRequests.some((r) => r.method === "PATCH" && r.chunkedBody && r.path.startsWith("/v2/uploads/while-writing/")); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      yield data.subarray(20 << 20);
+    }
+    const layer = await compressToCache(Readable.from(pieces()), {
+      cacheDir: join(cacheDir, "layers"),
+      onGrowing: (blob) => registry.uploadWhileWriting(target, blob),
+    });
+    const blob = { descriptor: layer.descriptor, open: async () => createReadStream(layer.path) };
+    const image = imageFromParts({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [layer.diffId] }, config: {} }, [blob]);
+    const pushed = await registry.push(`${target}:v1`, image);
+    assert.equal(pushed.blobs.uploaded, 2);
+    const here = emu.registryRequests.filter((r) => r.path.startsWith("/v2/uploads/while-writing/"));
+    const patches = here.filter((r) => r.method === "PATCH");
+    assert.equal(patches.length, 1, "one PATCH: the layer was not sent again by the push");
+    // Had the repository not been made before it, this PATCH would have failed and the push sent its own (with a Content-Length).
+    assert.equal(patches[0]!.chunkedBody, true, "of unknown length: sent while the layer was written");
+    assert.equal(patches[0]!.status, 201, "ECR answers PATCH with 201");
+    assert.equal(here.filter((r) => r.method === "PUT" && r.path.includes(`digest=${encodeURIComponent(layer.descriptor.digest)}`)).length, 1);
+    const got = await registry.getImage(`${target}:v1`);
+    assert.equal(got.digest, image.digest);
+    assert.equal(got.layers[0]!.descriptor.digest, layer.descriptor.digest);
   });
 });
 

@@ -435,6 +435,7 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
   let port = 0;
   const server = createServer((req, res) => {
     const record: RegistryRequest = { method: req.method ?? "GET", path: req.url ?? "/", status: 0 };
+    if (/\bchunked\b/i.test(String(req.headers["transfer-encoding"] ?? ""))) record.chunkedBody = true;
     state.registryRequests.push(record);
     res.on("finish", () => {
       record.status = res.statusCode;

@@ -77,6 +77,8 @@ export interface RegistryRequest {
   /** 0 when the emulator dropped the connection without an answer. */
   status: number;
   account?: string;
+  /** The body came with Transfer-Encoding: chunked (a stream of unknown length). */
+  chunkedBody?: boolean;
 }
 
 interface Token {
