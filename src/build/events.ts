@@ -64,7 +64,7 @@ export interface BuildOptions {
   /** Wheels above this many bytes get a layer of their own (default 1 MiB: DEFAULT_LARGE_WHEEL_BYTES of src/python). */
   largeWheelBytes?: number;
   compression?: Compression;
-  /** The compressor's level: gzip 0-9 (default 4), zstd 1-19 (default 3). Part of every layer's identity, so a change rebuilds them. */
+  /** The compressor's level: gzip 0-9 (default 1), zstd 1-19 (default 3). Part of every layer's identity, so a change rebuilds them. */
   compressionLevel?: number;
   /** Mtime of every file and the config's creation time, in seconds. Default SOURCE_DATE_EPOCH, else 0. */
   epoch?: number;

@@ -42,7 +42,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
   { key: "concurrency", env: "IMAGESPEC_CONCURRENCY", option: "concurrency", flag: "--concurrency", kind: "count", description: "blobs transferred at once" },
   { key: "timeout", env: "IMAGESPEC_TIMEOUT", option: "timeout", flag: "--timeout", kind: "duration", description: "registry timeout (connect, headers, body idle), e.g. 30s" },
   { key: "compression", env: "IMAGESPEC_COMPRESSION", option: "compression", flag: "--compression", kind: "compression", description: "layer compression: gzip or zstd" },
-  { key: "compressionLevel", env: "IMAGESPEC_COMPRESSION_LEVEL", option: "compressionLevel", flag: "--compression-level", kind: "level", description: "compression level: gzip 0-9 (default 4), zstd 1-19 (default 3)" },
+  { key: "compressionLevel", env: "IMAGESPEC_COMPRESSION_LEVEL", option: "compressionLevel", flag: "--compression-level", kind: "level", description: "compression level: gzip 0-9 (default 1), zstd 1-19 (default 3)" },
 ];
 
 export type SettingValue = string | number | string[];

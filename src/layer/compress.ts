@@ -41,7 +41,7 @@ export type ZstdImplementation = "cli" | "node";
 export interface CompressionOptions {
   /** Default "gzip". */
   compression?: Compression;
-  /** gzip 0-9 (default 4: DEFAULT_GZIP_LEVEL), zstd 1-19 (default 3). */
+  /** gzip 0-9 (default 1: DEFAULT_GZIP_LEVEL), zstd 1-19 (default 3). */
   level?: number;
   /** Default "node" (worker threads); "pigz" requires pigz on PATH. */
   gzip?: GzipImplementation;
@@ -54,7 +54,7 @@ export interface CompressionOptions {
 export interface Compressor {
   readonly compression: Compression;
   readonly mediaType: string;
-  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-4/block-1048576/store-8x8192-min131072-0.98`. */
+  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-1/block-1048576/store-8x8192-min131072-0.98`. */
   readonly id: string;
   /** A fresh stream that compresses what is written to it. */
   create(): Duplex;
@@ -116,8 +116,9 @@ export async function resolveCompressor(options: CompressionOptions = {}): Promi
         compression,
         mediaType: MediaType.OciLayerGzip,
         id: `gzip/pigz-${version}/level-${level}/block-128k`,
-        // -n: no file name or mtime in the header; -b fixed so the block layout is pinned.
-        create: () => new ProcessStream(pigz, ["-n", `-${level}`, "-b", "128", "-p", String(threads), "-c"]),
+        // -n: no file name or mtime in the header; -b fixed so the block layout is pinned. At least
+        // two threads: pigz -p 1 deflates in one stream, which at level 1 gives other bytes.
+        create: () => new ProcessStream(pigz, ["-n", `-${level}`, "-b", "128", "-p", String(Math.max(2, threads)), "-c"]),
       };
     }
     case "zstd": {

@@ -59,7 +59,7 @@ describe("compressToCache", () => {
       await runOk("gzip", ["-t", result.blob.path]);
       await assertDecompressesTo(result.blob.path, "gzip", result.blob.diffId);
       assert.ok(gunzipSync(result.bytes).equals(DATA), "node's gunzip reads all members");
-      assert.match(result.blob.compressor, /^gzip\/node-zlib-.+\/level-4\/block-1048576\/store-8x8192-min131072-0\.98$/);
+      assert.match(result.blob.compressor, /^gzip\/node-zlib-.+\/level-1\/block-1048576\/store-8x8192-min131072-0\.98$/);
     });
 
     it("gives the same bytes on every run and with any number of workers", async () => {
@@ -68,7 +68,7 @@ describe("compressToCache", () => {
       const c = await compress({});
       assert.equal(a.blob.descriptor.digest, b.blob.descriptor.digest);
       assert.equal(a.blob.descriptor.digest, c.blob.descriptor.digest);
-      const other = await compress({ level: 1 });
+      const other = await compress({ level: 6 });
       assert.notEqual(other.blob.descriptor.digest, a.blob.descriptor.digest, "the level changes the bytes");
       assert.notEqual(other.blob.compressor, a.blob.compressor, "so it is part of the compressor id");
     });

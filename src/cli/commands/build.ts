@@ -46,7 +46,7 @@ export const registerBuildCommand: RegisterCommand = (program: Command) => {
     .option("--json", "print one JSON result per image on stdout")
     .option("-q, --quiet", "print only the image names")
     .option("--compression <gzip|zstd>", "layer compression (default gzip)")
-    .option("--compression-level <n>", "compression level: gzip 0-9 (default 4), zstd 1-19 (default 3)", compressionLevel)
+    .option("--compression-level <n>", "compression level: gzip 0-9 (default 1), zstd 1-19 (default 3)", compressionLevel)
     .option("--cache-dir <dir>", "where reusable build data is kept (default $XDG_CACHE_HOME/imagespec)")
     .option("--metadata-file <file>", "also write the results as a JSON array to this file")
     .option("--builder <name>", `override every spec's builder: ${BUILDERS.join(", ")}`)
