@@ -119,8 +119,11 @@ async function main(): Promise<void> {
     console.log(`input: ${sizeMiB} MiB (half text-like, half random), ${cores} cores, node ${process.version}\n`);
 
     const rows: Row[] = [];
-    const nodeGzip = await resolveCompressor({ compression: "gzip", level: 6 });
-    rows.push(await viaStream(`gzip -6, node workers (${cores}) [default]`, file, nodeGzip.create));
+    const nodeGzip = await resolveCompressor({ compression: "gzip" });
+    const defaultLevel = /\/level-(\d)\//.exec(nodeGzip.id)?.[1] ?? "?";
+    rows.push(await viaStream(`gzip -${defaultLevel}, node workers (${cores}) [default]`, file, nodeGzip.create));
+    const nodeGzip6 = await resolveCompressor({ compression: "gzip", level: 6 });
+    rows.push(await viaStream(`gzip -6, node workers (${cores})`, file, nodeGzip6.create));
     rows.push(await viaStream("gzip -6, node zlib, 1 thread", file, () => createGzip({ level: 6 })));
     if (findExecutable("pigz")) {
       const pigz = await resolveCompressor({ compression: "gzip", gzip: "pigz", level: 6 });
