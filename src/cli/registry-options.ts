@@ -245,6 +245,9 @@ export function verboseLogger(write: (line: string) => void, secret?: string): (
       case "scheme":
         out(`* ${event.registry} speaks ${event.scheme}`);
         break;
+      case "early-upload":
+        out(`* upload while compressing to ${event.repository}: ${event.outcome}${event.reason ? ` (${event.reason})` : ""}`);
+        break;
       case "auth":
         out(`* auth ${event.registry}: ${event.action} (${event.scheme}${event.source ? `, credentials from ${event.source}` : ", anonymous"}) for ${event.scopes.join(" ") || "no scope"}`);
         break;

@@ -9,6 +9,7 @@
 // known; and any failure is dropped quietly, leaving the push to send the blob the ordinary way,
 // with its retries and resumes. The manifest, and so the tag, is only ever written by the push.
 import { Readable } from "node:stream";
+import { ImagespecError } from "../errors.js";
 import type { Reference } from "../reference/index.js";
 import type { BlobLocations } from "./blob-locations.js";
 import type { DistributionClient } from "./client.js";
@@ -44,22 +45,38 @@ export interface EarlyUploadOptions {
   readonly locations?: BlobLocations;
 }
 
+/** Outcomes kept for a push to take; older ones are forgotten (a push then finds the blob by its HEAD). */
+const MAX_ENTRIES = 256;
+
 /** The early uploads of one registry client set, matched by the push of the image that holds them. */
 export class EarlyUploads {
   private readonly entries: Entry[] = [];
-  private readonly stopAll = new AbortController();
+  private readonly running = new Set<AbortController>();
 
   /** Starts following `blob` to `ref`'s repository (until `signal` or close()); never throws, never rejects. */
   start(client: DistributionClient, ref: Reference, blob: GrowingSource, options: EarlyUploadOptions = {}, signal?: AbortSignal): void {
-    const stop = signal ? AbortSignal.any([this.stopAll.signal, signal]) : this.stopAll.signal;
     const source = blob.open(READ_SIZE);
-    const outcome = uploadGrowing(client, ref, source, blob.done, { ...options, signal: stop }).catch(() => undefined);
+    // A failed compression reaches this stream too; the upload learns of it from `done`, and an
+    // 'error' nobody listens to would end the process.
+    source.on("error", () => undefined);
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) stop.abort(signal.reason);
+    this.running.add(stop);
+    const outcome = uploadGrowing(client, ref, source, blob.done, { ...options, signal: stop.signal })
+      .catch(() => undefined)
+      .finally(() => {
+        this.running.delete(stop);
+        signal?.removeEventListener("abort", onAbort);
+      });
     const entry: Entry = { registry: ref.registry, repository: ref.repository, outcome };
     blob.done.then(
       (descriptor) => (entry.digest = descriptor.digest),
       () => undefined,
     );
     this.entries.push(entry);
+    if (this.entries.length > MAX_ENTRIES) this.entries.shift();
     // One that came to nothing has nothing to tell a push.
     void outcome.then((result) => {
       if (result === undefined) this.remove(entry);
@@ -67,19 +84,31 @@ export class EarlyUploads {
   }
 
   /**
-   * What became of the early upload of `digest` to the repository: "uploaded" or "exists" (the
-   * registry has it), or undefined when there was none or it gave up. Each is reported once.
+   * What became of the early upload of `digest` to the repository, waiting for it if it is still
+   * sending (until `signal`): "uploaded" or "exists", or undefined when there was none or it gave
+   * up. Each is reported once. The push still checks that the registry has the blob.
    */
-  async take(registry: string, repository: string, digest: string): Promise<BlobOutcome | undefined> {
+  async take(registry: string, repository: string, digest: string, signal?: AbortSignal): Promise<BlobOutcome | undefined> {
     const entry = this.entries.find((e) => e.digest === digest && e.registry === registry && e.repository === repository);
     if (!entry) return undefined;
     this.remove(entry);
-    return entry.outcome;
+    if (!signal) return entry.outcome;
+    signal.throwIfAborted();
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([entry.outcome, aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort!);
+    }
   }
 
   /** Stops every upload still running (the process is closing the registry). */
   close(): void {
-    this.stopAll.abort(new Error("the registry was closed"));
+    for (const stop of this.running) stop.abort(new Error("the registry was closed"));
   }
 
   private remove(entry: Entry): void {
@@ -98,13 +127,15 @@ async function uploadGrowing(
   options: EarlyUploadOptions & { signal: AbortSignal },
 ): Promise<BlobOutcome | undefined> {
   const { repository } = ref;
+  const log = (outcome: "uploaded" | "exists" | "stopped" | "dropped", reason?: string): void =>
+    client.logger?.({ type: "early-upload", repository: `${ref.registry}/${repository}`, outcome, ...(reason !== undefined ? { reason } : {}) });
   // Nothing is asked of the registry until EARLY_MIN_BYTES are there: a small blob is the push's.
   const first = await readAtLeast(source, EARLY_MIN_BYTES);
   if (first.ended) return undefined;
   const stop = new AbortController();
   const signal = AbortSignal.any([options.signal, stop.signal]);
   let location: URL | undefined;
-  let found: BlobOutcome | undefined;
+  let found: "exists" | undefined;
   // Once the digest is known: the registry may have the blob already, or a remembered repository
   // may lend it by mount. Either way sending it is wasted; stop and let the push decide.
   const check = complete.then(async ({ digest }) => {
@@ -119,9 +150,12 @@ async function uploadGrowing(
       // Cannot tell: go on sending; the push's own check comes after.
     }
   });
-  check.catch(() => undefined); // a failed compression is seen where the upload reads
+  let failed = false;
+  check.catch(() => (failed = true)); // a failed compression (also seen where the upload reads)
   try {
     await options.beforeUpload?.();
+    // The compression may have failed meanwhile: then there is nothing to send.
+    if (failed) throw new Error("the layer's compression failed");
     const session = await openSession(client, repository, signal);
     location = session.location;
     const res = await client.send(
@@ -138,11 +172,16 @@ async function uploadGrowing(
     const { digest } = await complete;
     await finish(client, repository, location, digest, undefined, signal);
     await options.locations?.add(ref.registry, digest, repository);
+    log("uploaded");
     return "uploaded";
-  } catch {
+  } catch (error) {
+    if (!source.destroyed) source.destroy(); // let go of the file now, not when the layer is done
     await check.catch(() => undefined);
     // Closing or cancelled: the registry expires the session by itself; do not hold the exit up.
     if (location && !options.signal.aborted) await cancel(client, repository, location);
+    if (found) log(found);
+    else if (stop.signal.aborted && !options.signal.aborted) log("stopped", "another repository can lend it by mount");
+    else log("dropped", error instanceof ImagespecError ? error.code : error instanceof Error ? error.name : "error");
     return found;
   } finally {
     if (!source.destroyed) source.destroy();

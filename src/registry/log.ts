@@ -18,6 +18,8 @@ export type RegistryLogEvent =
   | { readonly type: "retry"; readonly method: string; readonly url: string; readonly attempt: number; readonly delayMs: number; readonly reason: string }
   | { readonly type: "redirect"; readonly method: string; readonly from: string; readonly to: string; readonly droppedAuthorization: boolean }
   | { readonly type: "scheme"; readonly registry: string; readonly scheme: "http" | "https" }
+  /** What became of an upload started while its layer was compressed (early-upload.ts); "dropped" leaves the blob to the push. */
+  | { readonly type: "early-upload"; readonly repository: string; readonly outcome: "uploaded" | "exists" | "stopped" | "dropped"; readonly reason?: string }
   | { readonly type: "auth"; readonly registry: string; readonly scheme: string; readonly scopes: readonly string[]; readonly source?: string; readonly action: "token-fetched" | "token-refresh" | "basic" | "anonymous-token" | "credential-refresh" };
 
 export type RegistryLogger = (event: RegistryLogEvent) => void;

@@ -1,4 +1,5 @@
-// Pushing an image or index, go-containerregistry's way: HEAD every blob and skip what is there,
+// Pushing an image or index, go-containerregistry's way: HEAD every blob and skip what is there
+// (after waiting for an upload the build started while compressing it: early-upload.ts),
 // mount what another repository of the same registry holds (the blob's sources, then where
 // earlier pushes and pulls saw it: blob-locations.ts), upload the rest with bounded
 // concurrency (each digest once, even across concurrent pushes), then the manifests — children by
@@ -224,15 +225,14 @@ async function ensureBlob(
   const { signal } = options;
   const repository = ref.repository;
   const remember = (where: string): Promise<void> => options.locations?.add(ref.registry, digest, where) ?? Promise.resolve();
-  const early = await options.early?.take(ref.registry, repository, digest);
-  if (early !== undefined) {
-    emit({ type: "blob", status: early === "uploaded" ? "uploaded" : "exists", digest, size });
-    return early;
-  }
+  // An upload started while the layer was compressed is waited for (not started again); the HEAD
+  // below still decides, so an outcome that no longer holds is never trusted.
+  const early = await options.early?.take(ref.registry, repository, digest, signal);
   if (await client.hasBlob(repository, digest, [repositoryScope(repository, "pull", "push")], signal)) {
     await remember(repository);
-    emit({ type: "blob", status: "exists", digest, size });
-    return "exists";
+    const outcome = early ?? "exists";
+    emit({ type: "blob", status: outcome === "uploaded" ? "uploaded" : "exists", digest, size });
+    return outcome === "uploaded" ? "uploaded" : "exists";
   }
   let session: UploadSession | undefined;
   for (const candidate of await mountCandidates(ref, blob, options.locations)) {

@@ -34,7 +34,11 @@ export interface RegistryOptions extends TransportOptions {
   readonly upload?: UploadSettings;
   /** Share tokens between Registry objects that use the same keychain. */
   readonly tokenCache?: TokenCache;
-  /** Runs before each push to any registry, before any request and before the vendor's hook. A rejection fails the push. */
+  /**
+   * Runs before each push to any registry, before any request and before the vendor's hook (and
+   * before an upload started while a layer is compressed: uploadWhileWriting). A rejection fails
+   * the push; for such an upload it only leaves the blob to the push.
+   */
   readonly beforePush?: (ref: Reference) => Promise<void>;
   /**
    * A reading of a push request that failed without an HTTP answer, for every host (a vendor's

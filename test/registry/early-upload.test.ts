@@ -10,7 +10,7 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { compressToCache, type CompressedBlob } from "../../src/layer/index.js";
 import { imageFromParts, type Blob } from "../../src/oci/index.js";
-import type { Registry, RegistryOptions } from "../../src/registry/index.js";
+import type { Registry, RegistryLogEvent, RegistryOptions } from "../../src/registry/index.js";
 import { assertNoBrokenTag, startFaultProxy, uploadedDigests, type FaultProxy } from "../support/fault-proxy.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 import { removeDir, tempDir } from "../support/tools.js";
@@ -39,11 +39,17 @@ beforeEach(() => {
   proxy.resetRequests();
 });
 
+let logs: RegistryLogEvent[] = [];
+
+/** A Registry through the proxy; its log events go to `logs` (the latest one made). */
 function viaProxy(options: RegistryOptions = {}): Registry {
-  const { registry } = registryFor(reg, { retry: { baseDelayMs: 5, maxDelayMs: 50 }, ...options });
-  open.push(registry);
-  return registry;
+  const made = registryFor(reg, { retry: { baseDelayMs: 5, maxDelayMs: 50 }, ...options });
+  open.push(made.registry);
+  logs = made.logs;
+  return made.registry;
 }
+
+const earlyOutcomes = (): string[] => logs.flatMap((e) => (e.type === "early-upload" ? [e.outcome] : []));
 
 const UPLOADS = /\/blobs\/uploads\//;
 
@@ -87,6 +93,9 @@ describe("uploads while the layer is written", () => {
     assert.equal(patches.length, 1, "the layer went up as one PATCH");
     assert.equal(patches[0]!.chunkedBody, true, "of unknown length: it started before the layer was complete");
     assert.equal(patches[0]!.status, 202);
+    const layerHead = new RegExp(`^/v2/.*/blobs/${layer.descriptor.digest}$`);
+    assert.ok(proxy.requests.some((r) => r.method === "HEAD" && layerHead.test(r.path) && r.status === 200), "the push still checked that the registry has the layer");
+    assert.deepEqual(earlyOutcomes(), ["uploaded"]);
     assert.deepEqual(await assertNoBrokenTag(registry, reg.host, name.slice(proxy.host.length + 1)), ["v1"]);
   });
 
@@ -118,6 +127,7 @@ describe("uploads while the layer is written", () => {
     assert.equal(pushed.blobs.exists, 2);
     assert.deepEqual(uploadedDigests(proxy.requests), [], "no upload was closed: the registry had the blob");
     assert.ok(proxy.requests.some((r) => r.method === "DELETE" && UPLOADS.test(r.path)), "the abandoned session was cancelled");
+    assert.deepEqual(earlyOutcomes(), ["exists"]);
     assert.deepEqual((await assertNoBrokenTag(second, reg.host, name.slice(proxy.host.length + 1))).sort(), ["v1", "v2"]);
   });
 
@@ -129,6 +139,7 @@ describe("uploads while the layer is written", () => {
     const pushed = await registry.push(`${name}:v1`, imageOf(layer));
     assert.equal(pushed.blobs.uploaded, 2);
     assert.ok(proxy.requests.some((r) => r.fault === "reset-upload" && r.chunkedBody), "the fault was hit, on the upload made while the layer was written");
+    assert.deepEqual(earlyOutcomes(), ["dropped"]);
     assert.equal(uploadedDigests(proxy.requests).filter((d) => d === layer.descriptor.digest).length, 1, "closed once, by the push");
     assert.deepEqual(await assertNoBrokenTag(registry, reg.host, name.slice(proxy.host.length + 1)), ["v1"]);
   });
@@ -146,6 +157,33 @@ describe("uploads while the layer is written", () => {
     for (let i = 0; i < 200 && !proxy.requests.some((r) => r.method === "DELETE"); i++) await sleep(10);
     assert.ok(proxy.requests.some((r) => r.method === "DELETE" && UPLOADS.test(r.path)), "the session was cancelled");
     assert.deepEqual(uploadedDigests(proxy.requests), []);
+  });
+
+  it("a compression that fails while the repository hook is still running ends cleanly: no crash, no upload", async () => {
+    // The hook holds the upload back, so the failure reaches the growing file before anything reads it.
+    const registry = viaProxy({ beforePush: () => sleep(300) });
+    const name = `${proxy.host}/early/slow-hook-${++seq}`;
+    async function* broken(): AsyncGenerator<Buffer> {
+      yield* tarPieces(randomBytes(24 << 20));
+      throw new Error("the source went away");
+    }
+    await assert.rejects(layerWhileUploading(registry, name, broken()), /the source went away/);
+    await sleep(600);
+    assert.deepEqual(uploadedDigests(proxy.requests), []);
+    assert.ok(!proxy.requests.some((r) => (r.method === "PATCH" || r.method === "POST") && UPLOADS.test(r.path)), "no upload was started for a layer that failed");
+  });
+
+  it("a push waiting for an upload still running stops when the push is cancelled", async () => {
+    const registry = viaProxy();
+    const name = `${proxy.host}/early/cancel-${++seq}`;
+    // The registry answers the early PATCH only after a long delay: the upload is still running when the push starts.
+    proxy.setRules([{ method: "PATCH", path: UPLOADS, fault: { kind: "delay", ms: 5_000 } }]);
+    const layer = await layerWhileUploading(registry, name, tarPieces(randomBytes(12 << 20)));
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(new Error("cancelled by the caller")), 200);
+    await assert.rejects(registry.push(`${name}:v1`, imageOf(layer), { signal: controller.signal }), /cancelled by the caller|aborted/i);
+    assert.ok(Date.now() - started < 3_000, `the push stopped at once (${Date.now() - started} ms), not when the upload ended`);
   });
 
   it("is off with upload.whileWriting false and when an upload mode is set", async () => {
