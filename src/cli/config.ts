@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
+import { COMPRESSION_LEVELS, COMPRESSION_LEVELS_TEXT } from "../layer/levels.js";
 import { checkHost } from "../reference/index.js";
 import { BUILDERS, FLYTEKIT_BUILDERS } from "../spec/index.js";
 import { closest } from "../spec/suggest.js";
@@ -42,7 +43,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
   { key: "concurrency", env: "IMAGESPEC_CONCURRENCY", option: "concurrency", flag: "--concurrency", kind: "count", description: "blobs transferred at once" },
   { key: "timeout", env: "IMAGESPEC_TIMEOUT", option: "timeout", flag: "--timeout", kind: "duration", description: "registry timeout (connect, headers, body idle), e.g. 30s" },
   { key: "compression", env: "IMAGESPEC_COMPRESSION", option: "compression", flag: "--compression", kind: "compression", description: "layer compression: gzip or zstd" },
-  { key: "compressionLevel", env: "IMAGESPEC_COMPRESSION_LEVEL", option: "compressionLevel", flag: "--compression-level", kind: "level", description: "compression level: gzip 0-9 (default 1), zstd 1-19 (default 3)" },
+  { key: "compressionLevel", env: "IMAGESPEC_COMPRESSION_LEVEL", option: "compressionLevel", flag: "--compression-level", kind: "level", description: `compression level: ${COMPRESSION_LEVELS_TEXT}` },
 ];
 
 export type SettingValue = string | number | string[];
@@ -184,7 +185,9 @@ function checkValue(setting: SettingDefinition, raw: unknown, where: string): Se
     }
     case "level": {
       const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
-      if (!Number.isSafeInteger(n) || n < 0 || n > 19) return fail("a whole number: 0-9 for gzip, 1-19 for zstd");
+      // Which range applies depends on --compression: the build checks that; here, any level of any compressor.
+      const levels = Object.values(COMPRESSION_LEVELS);
+      if (!Number.isSafeInteger(n) || n < Math.min(...levels.map((l) => l.min)) || n > Math.max(...levels.map((l) => l.max))) return fail(`a whole number: ${COMPRESSION_LEVELS_TEXT}`);
       return n;
     }
     case "duration": {

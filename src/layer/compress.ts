@@ -26,7 +26,8 @@ import * as zlib from "node:zlib";
 import { DigestingStream, MediaType, type Descriptor, type Digest } from "../oci/index.js";
 import { LayerError } from "./errors.js";
 import { INCOMPRESSIBLE_TEST } from "./gzip-workers.js";
-import { DEFAULT_GZIP_BLOCK_SIZE, DEFAULT_GZIP_LEVEL, ParallelGzip } from "./parallel-gzip.js";
+import { COMPRESSION_LEVELS } from "./levels.js";
+import { DEFAULT_GZIP_BLOCK_SIZE, ParallelGzip } from "./parallel-gzip.js";
 import { GrowingFile } from "./growing-file.js";
 import { findExecutable, ProcessStream } from "./process-stream.js";
 
@@ -41,7 +42,7 @@ export type ZstdImplementation = "cli" | "node";
 export interface CompressionOptions {
   /** Default "gzip". */
   compression?: Compression;
-  /** gzip 0-9 (default 1: DEFAULT_GZIP_LEVEL), zstd 1-19 (default 3). */
+  /** gzip 0-9 (default 1: levels.ts), zstd 1-19 (default 3). */
   level?: number;
   /** Default "node" (worker threads); "pigz" requires pigz on PATH. */
   gzip?: GzipImplementation;
@@ -76,7 +77,6 @@ export interface CompressedBlob {
  * file, and its descriptor once complete. Lets an upload overlap the compression.
  */
 export interface GrowingBlob {
-  readonly mediaType: string;
   /**
    * The compressed bytes from the start, following the file as it grows, in pieces of `readSize`
    * bytes (default 1 MiB; the last one shorter); the stream fails when the compression does. Open
@@ -101,7 +101,7 @@ export async function resolveCompressor(options: CompressionOptions = {}): Promi
     case "none":
       return { compression, mediaType: MediaType.OciLayerTar, id: "none", create: () => new PassThrough() };
     case "gzip": {
-      const level = checkLevel(options.level ?? DEFAULT_GZIP_LEVEL, 0, 9, "gzip");
+      const level = checkLevel(options.level, "gzip");
       if (checkChoice("gzip", options.gzip ?? "node", ["node", "pigz"]) === "node") {
         return {
           compression,
@@ -122,7 +122,7 @@ export async function resolveCompressor(options: CompressionOptions = {}): Promi
       };
     }
     case "zstd": {
-      const level = checkLevel(options.level ?? 3, 1, 19, "zstd");
+      const level = checkLevel(options.level, "zstd");
       if (checkChoice("zstd", options.zstd ?? "cli", ["cli", "node"]) === "node") {
         const params = { [zlib.constants.ZSTD_c_compressionLevel]: level };
         return {
@@ -172,7 +172,7 @@ export async function compressToCache(
       return stream;
     };
     try {
-      options.onGrowing({ mediaType: compressor.mediaType, open, done });
+      options.onGrowing({ open, done });
     } catch {
       for (const stream of opened) stream.destroy(); // a watcher that cannot start is no reason not to write the layer
     }
@@ -197,7 +197,9 @@ export async function compressToCache(
   }
 }
 
-function checkLevel(level: number, min: number, max: number, name: string): number {
+function checkLevel(given: number | undefined, name: keyof typeof COMPRESSION_LEVELS): number {
+  const { min, max } = COMPRESSION_LEVELS[name];
+  const level = given ?? COMPRESSION_LEVELS[name].default;
   if (!Number.isInteger(level) || level < min || level > max) {
     throw new LayerError("LAYER_INVALID_OPTION", `${name} level ${String(level)} is out of range`, { hint: `use a whole number from ${min} to ${max}` });
   }

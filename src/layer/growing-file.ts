@@ -64,8 +64,8 @@ export class GrowingFile {
     };
     let position = offset;
     const stream: Readable = new Readable({
-      read: (size) => {
-        void size; // whole pieces of readSize: a consumer that sends them as they are copies nothing
+      // Whole pieces of readSize, whatever the consumer asks: one that sends them as they are copies nothing.
+      read: () => {
         this.readNext(position, readSize).then(
           (bytes) => {
             if (bytes === null) {

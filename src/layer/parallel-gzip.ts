@@ -7,16 +7,10 @@
 // compressing at once, and the stream stops accepting input while the reader lags behind.
 import { Transform, type TransformCallback } from "node:stream";
 import { gzipWorkerPool, type GzipBlockResult, type GzipWorkerPool } from "./gzip-workers.js";
+import { DEFAULT_GZIP_LEVEL } from "./levels.js";
 
 export const DEFAULT_GZIP_BLOCK_SIZE = 1024 * 1024;
-/**
- * Level 1, as ko and go-containerregistry push by default, not gzip's own 6. Compression is most of a
- * cold build and of a big push: with node's zlib on one core, unpacked wheels (scipy, pandas,
- * scikit-learn, numpy) go at 116 MiB/s at level 1, 86 at 4, 48 at 6, for layers 7% and 11% larger
- * than at 4 and 6; text goes at 103, 69 and 21 MiB/s. Level 1 is the one that keeps a 1 GiB push
- * as fast as skopeo's (bench/). --compression-level 6 or 9 for smaller layers.
- */
-export const DEFAULT_GZIP_LEVEL = 1;
+
 
 export interface ParallelGzipOptions {
   /** zlib level 0-9; default DEFAULT_GZIP_LEVEL (1). */

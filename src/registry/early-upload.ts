@@ -14,9 +14,7 @@ import type { Reference } from "../reference/index.js";
 import type { BlobLocations } from "./blob-locations.js";
 import type { DistributionClient } from "./client.js";
 import type { BlobOutcome } from "./push.js";
-import { repositoryScope } from "./scope.js";
-import { resolveLocation } from "./transport.js";
-import { finish, openSession } from "./upload.js";
+import { acceptedPatch, finish, openSession, pushScopes } from "./upload.js";
 
 /** A blob being written: its bytes as they land, and its descriptor once complete (see layer's GrowingBlob). */
 export interface GrowingSource {
@@ -117,8 +115,6 @@ export class EarlyUploads {
   }
 }
 
-const pushScopes = (repository: string): string[] => [repositoryScope(repository, "pull", "push")];
-
 async function uploadGrowing(
   client: DistributionClient,
   ref: Reference,
@@ -162,11 +158,7 @@ async function uploadGrowing(
       { method: "PATCH", url: location, headers: { "content-type": "application/octet-stream" }, body: prefixed(first.chunks, source), signal },
       pushScopes(repository),
     );
-    // Some registries answer 201 where the spec says 202.
-    if (res.status !== 202 && res.status !== 201 && res.status !== 204) return await res.fail({ expected: "202 Accepted" });
-    await res.discard();
-    const next = res.header("location");
-    if (next) location = resolveLocation(next, location, "PATCH");
+    location = await acceptedPatch(res, location);
     await check;
     if (stop.signal.aborted) throw new Error("stopped");
     const { digest } = await complete;

@@ -230,9 +230,9 @@ async function ensureBlob(
   const early = await options.early?.take(ref.registry, repository, digest, signal);
   if (await client.hasBlob(repository, digest, [repositoryScope(repository, "pull", "push")], signal)) {
     await remember(repository);
-    const outcome = early ?? "exists";
-    emit({ type: "blob", status: outcome === "uploaded" ? "uploaded" : "exists", digest, size });
-    return outcome === "uploaded" ? "uploaded" : "exists";
+    const outcome = early === "uploaded" ? "uploaded" : "exists";
+    emit({ type: "blob", status: outcome, digest, size });
+    return outcome;
   }
   let session: UploadSession | undefined;
   for (const candidate of await mountCandidates(ref, blob, options.locations)) {

@@ -11,7 +11,7 @@ import { ImagespecError } from "../errors.js";
 import { DigestingStream, DigestMismatchError, sha256, type Blob } from "../oci/index.js";
 import type { DistributionClient } from "./client.js";
 import { errorCode, RegistryError } from "./errors.js";
-import { resolveLocation } from "./transport.js";
+import { resolveLocation, type HttpResponse } from "./transport.js";
 import { repositoryScope } from "./scope.js";
 
 export type UploadMode = "auto" | "monolithic" | "streaming" | "chunked";
@@ -116,7 +116,17 @@ export async function openSession(client: DistributionClient, repository: string
   return start;
 }
 
-const pushScopes = (repository: string): string[] => [repositoryScope(repository, "pull", "push")];
+export const pushScopes = (repository: string): string[] => [repositoryScope(repository, "pull", "push")];
+
+/**
+ * A PATCH's answer taken: 202 (some registries answer 201, or 204) is read to its end and the
+ * session's next Location returned; anything else is the registry's error.
+ */
+export async function acceptedPatch(res: HttpResponse, location: URL): Promise<URL> {
+  if (res.status !== 202 && res.status !== 201 && res.status !== 204) return res.fail({ expected: "202 Accepted" });
+  await res.discard();
+  return nextLocation(res.header("location"), location);
+}
 
 /** One PATCH with the whole stream (from `offset`, with its Content-Range, when resuming) as its body. */
 async function sendStream(client: DistributionClient, repository: string, location: URL, content: VerifiedContent, size: number, offset: number, signal?: AbortSignal): Promise<URL> {
@@ -146,10 +156,7 @@ async function sendStream(client: DistributionClient, repository: string, locati
     await res.discard();
     throw failure;
   }
-  // Some registries answer 201 where the spec says 202.
-  if (res.status !== 202 && res.status !== 201 && res.status !== 204) return res.fail({ expected: "202 Accepted" });
-  await res.discard();
-  return nextLocation(res.header("location"), location);
+  return acceptedPatch(res, location);
 }
 
 /** PATCHes of `chunkSize` bytes with Content-Range, resending whatever the registry's Range says it did not keep. */
@@ -186,9 +193,7 @@ async function sendChunks(
         },
         pushScopes(repository),
       );
-      if (res.status !== 202 && res.status !== 201 && res.status !== 204) return res.fail({ expected: "202 Accepted" });
-      await res.discard();
-      current = nextLocation(res.header("location"), current);
+      current = await acceptedPatch(res, current);
       onLocation?.(current);
       const accepted = acceptedLength(res.header("range")) ?? end + 1;
       if (accepted > end + 1 || accepted < offset) {

@@ -8,6 +8,7 @@ import { ImageBuilder } from "../../build/image-builder.js";
 import { describePlan, planBuild } from "../../build/plan.js";
 import type { EnsureResult } from "../../ecr/index.js";
 import type { Compression } from "../../layer/index.js";
+import { COMPRESSION_LEVELS, COMPRESSION_LEVELS_TEXT } from "../../layer/levels.js";
 import { checkLayoutDirectory, isLayoutReference, parseLayoutReference } from "../../oci/index.js";
 import { parseRegistryLocation } from "../../reference/index.js";
 import type { LoadedSpec } from "../../spec/index.js";
@@ -46,7 +47,7 @@ export const registerBuildCommand: RegisterCommand = (program: Command) => {
     .option("--json", "print one JSON result per image on stdout")
     .option("-q, --quiet", "print only the image names")
     .option("--compression <gzip|zstd>", "layer compression (default gzip)")
-    .option("--compression-level <n>", "compression level: gzip 0-9 (default 1), zstd 1-19 (default 3)", compressionLevel)
+    .option("--compression-level <n>", `compression level: ${COMPRESSION_LEVELS_TEXT}`, compressionLevel)
     .option("--cache-dir <dir>", "where reusable build data is kept (default $XDG_CACHE_HOME/imagespec)")
     .option("--metadata-file <file>", "also write the results as a JSON array to this file")
     .option("--builder <name>", `override every spec's builder: ${BUILDERS.join(", ")}`)
@@ -76,7 +77,7 @@ Examples:
 };
 
 function compressionLevel(value: string): number {
-  if (!/^\s*\d+\s*$/.test(value)) throw new InvalidArgumentError("expected a whole number: 0-9 for gzip, 1-19 for zstd");
+  if (!/^\s*\d+\s*$/.test(value)) throw new InvalidArgumentError(`expected a whole number: ${COMPRESSION_LEVELS_TEXT}`);
   return Number(value);
 }
 
@@ -86,7 +87,7 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
     return 2;
   }
   if (flags.compressionLevel !== undefined) {
-    const [min, max] = flags.compression === "zstd" ? [1, 19] : [0, 9];
+    const { min, max } = COMPRESSION_LEVELS[flags.compression === "zstd" ? "zstd" : "gzip"];
     if (flags.compressionLevel < min || flags.compressionLevel > max) {
       process.stderr.write(`error: --compression-level ${flags.compressionLevel} is out of range for ${flags.compression ?? "gzip"}\nhint: use ${min}-${max} for ${flags.compression ?? "gzip"}\n`);
       return 2;
