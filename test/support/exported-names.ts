@@ -5,15 +5,7 @@ import ts from "typescript";
 
 /** Every name a module exports (values and types), sorted. */
 export function exportedNames(file: string, options: ts.CompilerOptions = {}): string[] {
-  const program = ts.createProgram([file], {
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    target: ts.ScriptTarget.ES2022,
-    strict: true,
-    skipLibCheck: true,
-    noEmit: true,
-    ...options,
-  });
+  const program = userProgram(file, options);
   const checker = program.getTypeChecker();
   const source = program.getSourceFile(file);
   assert.ok(source, `${file} is part of the program`);
@@ -23,7 +15,7 @@ export function exportedNames(file: string, options: ts.CompilerOptions = {}): s
 }
 
 /** A program of one file, compiled as a user's project compiles it (package.json "exports", "types" condition). */
-function userProgram(file: string): ts.Program {
+function userProgram(file: string, options: ts.CompilerOptions = {}): ts.Program {
   return ts.createProgram([file], {
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
@@ -31,6 +23,7 @@ function userProgram(file: string): ts.Program {
     strict: true,
     skipLibCheck: true,
     noEmit: true,
+    ...options,
   });
 }
 
