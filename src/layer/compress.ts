@@ -32,8 +32,8 @@ import { GrowingFile } from "./growing-file.js";
 import { findExecutable, ProcessStream } from "./process-stream.js";
 
 /** Names the incompressible-block test in the compressor id, so changing it changes the id. */
-const { samples, sampleBytes, minBlock, storedRatio } = INCOMPRESSIBLE_TEST;
-const INCOMPRESSIBLE_ID = `store-${samples}x${sampleBytes}-min${minBlock}-${storedRatio}`;
+const { samples, sampleBytes, minBlock, storedRatio, firstRatio } = INCOMPRESSIBLE_TEST;
+const INCOMPRESSIBLE_ID = `store-${samples}x${sampleBytes}-min${minBlock}-${storedRatio}-first${firstRatio}`;
 
 export type Compression = "gzip" | "zstd" | "none";
 export type GzipImplementation = "node" | "pigz";
@@ -55,7 +55,7 @@ export interface CompressionOptions {
 export interface Compressor {
   readonly compression: Compression;
   readonly mediaType: string;
-  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-1/block-1048576/store-8x8192-min131072-0.98`. */
+  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-1/block-1048576/store-8x8192-min131072-0.98-first0.9`. */
   readonly id: string;
   /** A fresh stream that compresses what is written to it. */
   create(): Duplex;

@@ -2,12 +2,16 @@
 // file, and an upload follows it from the start as the bytes land, so the push of a big layer
 // overlaps its compression instead of starting after it. The writer never waits for a reader
 // (a slow network must not slow the build); readers wait for the writer. Reads and writes use
-// explicit positions on one open file, which stays valid when the file is renamed.
+// explicit positions on one open file, which stays valid when the file is renamed. A reader that
+// keeps up takes the bytes from the last few writes, still in memory, instead of reading them
+// back: for a 1 GiB layer that is 1 GiB less to copy out of the page cache and allocate.
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable, Writable } from "node:stream";
 
 /** Bytes a reader asks for at once. */
 const READ_SIZE = 1 << 20;
+/** Bytes of the latest writes kept for readers that keep up (besides the newest write). */
+const RECENT_BYTES = 8 << 20;
 
 export class GrowingFile {
   private written = 0;
@@ -16,6 +20,9 @@ export class GrowingFile {
   private wake: (() => void)[] = [];
   /** The writer and each open reader hold the file; the last to let go closes it. */
   private holders = 1;
+  /** The latest writes, oldest first, ending at `written`: where a reader that keeps up finds its bytes. */
+  private recent: { offset: number; bytes: Buffer }[] = [];
+  private recentSize = 0;
 
   private constructor(private readonly handle: FileHandle) {}
 
@@ -95,6 +102,8 @@ export class GrowingFile {
       if (this.failure) throw this.failure;
       if (position + length <= this.written || (this.complete && position < this.written)) {
         length = Math.min(length, this.written - position);
+        const kept = this.fromRecent(position, length);
+        if (kept !== undefined) return kept;
         const buffer = Buffer.allocUnsafe(length);
         const { bytesRead } = await this.handle.read(buffer, 0, length, position);
         return buffer.subarray(0, bytesRead);
@@ -110,8 +119,33 @@ export class GrowingFile {
       const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done, this.written + done);
       done += bytesWritten;
     }
+    this.remember(chunk);
     this.written += chunk.length;
     this.notify();
+  }
+
+  /** Keeps a written chunk for readers (writers hand over chunks they no longer change). */
+  private remember(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.recent.push({ offset: this.written, bytes: chunk });
+    this.recentSize += chunk.length;
+    while (this.recent.length > 1 && this.recentSize - this.recent[0]!.bytes.length >= RECENT_BYTES) {
+      this.recentSize -= this.recent.shift()!.bytes.length;
+    }
+  }
+
+  /** The `length` bytes at `position` from the kept writes (shared when they lie in one), or undefined when they are older. */
+  private fromRecent(position: number, length: number): Buffer | undefined {
+    const first = this.recent.findIndex((r) => position >= r.offset && position < r.offset + r.bytes.length);
+    if (first === -1) return undefined;
+    const start = this.recent[first]!;
+    const at = position - start.offset;
+    if (at + length <= start.bytes.length) return start.bytes.subarray(at, at + length);
+    // The kept writes run without a gap up to `written`, and position + length <= written.
+    const out = Buffer.allocUnsafe(length);
+    let filled = start.bytes.copy(out, 0, at);
+    for (let i = first + 1; filled < length; i++) filled += this.recent[i]!.bytes.copy(out, filled, 0, length - filled);
+    return out;
   }
 
   private notify(): void {
@@ -121,6 +155,9 @@ export class GrowingFile {
   }
 
   private async release(): Promise<void> {
-    if (--this.holders === 0) await this.handle.close();
+    if (--this.holders > 0) return;
+    this.recent = [];
+    this.recentSize = 0;
+    await this.handle.close();
   }
 }

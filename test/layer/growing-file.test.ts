@@ -2,7 +2,7 @@
 // with it, and keep reading across the rename that gives the finished blob its digest name.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { readFile, rename } from "node:fs/promises";
+import { open, readFile, rename, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Readable } from "node:stream";
@@ -20,6 +20,24 @@ before(async () => {
 after(async () => {
   await removeDir(dir);
 });
+
+/** Counts reads through any FileHandle while `fn` runs: how often readers went back to the file. */
+async function countingFileReads<T>(fn: () => Promise<T>): Promise<{ result: T; reads: number }> {
+  const probe = await open(join(dir, "probe"), "w");
+  const proto = Object.getPrototypeOf(probe) as FileHandle;
+  await probe.close();
+  const original = proto.read;
+  let reads = 0;
+  proto.read = function (this: FileHandle, ...args: unknown[]) {
+    reads++;
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as FileHandle["read"];
+  try {
+    return { result: await fn(), reads };
+  } finally {
+    proto.read = original;
+  }
+}
 
 async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -99,6 +117,32 @@ describe("GrowingFile", () => {
     await pipeline(Readable.from(slowly(Array.from({ length: 10 }, () => randomBytes(1 << 20)))), file.writable());
     await ended;
     assert.deepEqual(sizes, [3 << 20, 3 << 20, 3 << 20, 1 << 20]);
+  });
+
+  it("a reader that keeps up takes the bytes from memory, not from the file", async () => {
+    const path = join(dir, `f${++n}`);
+    const file = await GrowingFile.create(path);
+    const pieces = Array.from({ length: 8 }, (_, i) => randomBytes(300_000 + i * 50_001));
+    const { result: bytes, reads } = await countingFileReads(async () => {
+      const reader = file.reader(0, 256 << 10);
+      const [got] = await Promise.all([collect(reader), pipeline(Readable.from(slowly(pieces)), file.writable())]);
+      return got;
+    });
+    assert.ok(bytes.equals(Buffer.concat(pieces)));
+    assert.equal(reads, 0, "every piece was still in memory when the reader asked for it");
+  });
+
+  it("a reader far behind reads the older bytes back from the file and the rest from memory, across the seam", async () => {
+    const path = join(dir, `f${++n}`);
+    const file = await GrowingFile.create(path);
+    // 24 MiB in odd sizes, all written before the reader asks for anything: more than memory keeps.
+    const pieces = Array.from({ length: 34 }, () => randomBytes(740_001));
+    const reader = file.reader(0, 1 << 20);
+    await pipeline(Readable.from(pieces), file.writable());
+    const { result: bytes, reads } = await countingFileReads(() => collect(reader));
+    assert.ok(bytes.equals(Buffer.concat(pieces)));
+    assert.ok(reads > 0, "the oldest bytes are no longer in memory");
+    assert.ok(reads < Math.ceil(bytes.length / (1 << 20)), `the newest bytes come from memory (${reads} file reads)`);
   });
 
   it("refuses a reader once the file is complete and closed", async () => {
