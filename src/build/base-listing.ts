@@ -10,7 +10,8 @@ import { extract as tarExtract, type Header } from "tar-stream";
 import type { Blob } from "../oci/index.js";
 import type { BaseImagePath } from "../python/index.js";
 import { DEFAULT_MUSL, type Libc } from "../python/index.js";
-import { digestHex, readJsonRecord, writeJsonRecord } from "./cache-dir.js";
+import { readJsonRecord, writeJsonRecord } from "../json-record.js";
+import { digestHex } from "./cache-dir.js";
 import { openLayerTar } from "./layer-stream.js";
 
 /** What one layer adds and removes. */

@@ -11,7 +11,8 @@ import { formatPlatform, sha256, type Platform } from "../oci/index.js";
 import { checkInstallTarget, type DiscoveredPython, type Libc } from "../python/index.js";
 import type { Reference } from "../reference/index.js";
 import type { Registry } from "../registry/index.js";
-import { digestHex, readJsonRecord, writeJsonRecord } from "./cache-dir.js";
+import { readJsonRecord, writeJsonRecord } from "../json-record.js";
+import { digestHex } from "./cache-dir.js";
 import { cacheEntryError, jsonAnnotation, StepCacheAnnotation } from "./steps/artifact.js";
 import { lookupRegistry, parseStepArtifact, stepArtifact, storeRegistry, type RegistryLookup, type StepCodec } from "./steps/cache.js";
 

@@ -21,7 +21,8 @@ import type { FileLayer } from "../../layer/index.js";
 import type { Blob, Descriptor } from "../../oci/index.js";
 import type { Reference } from "../../reference/index.js";
 import type { Registry } from "../../registry/index.js";
-import { digestHex, readJsonRecord, writeJsonRecord } from "../cache-dir.js";
+import { readJsonRecord, writeJsonRecord } from "../../json-record.js";
+import { digestHex } from "../cache-dir.js";
 import { layerFilePath, openCachedLayer, stampOf, type CacheWarning, type CachedLayer, type LayerStamp } from "./cached-layer.js";
 import { cacheEntryArtifact, fetchCacheEntry, parseCacheEntry, putCacheEntry, StepCacheAnnotation, type CacheStep, type ParsedCacheEntry } from "./artifact.js";
 
