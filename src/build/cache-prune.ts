@@ -16,6 +16,7 @@ export const CACHE_AREAS = [
   "apt/sha256",
   "apt/unpacked",
   "apt/base-files",
+  "digests",
 ] as const;
 /** Where downloads and layers are written before they are renamed into place. */
 const TEMP_AREAS = ["wheels/tmp", "apt/tmp"] as const;

@@ -97,7 +97,7 @@ export class ImageBuilder {
   }
 
   async build(spec: ImageSpec): Promise<BuildResult> {
-    return this.buildPlan(await planBuild(spec, { preview: false }));
+    return this.buildPlan(await planBuild(spec, { preview: false, cacheDir: this.options.cacheDir ?? defaultCacheDir() }));
   }
 
   /** Builds a plan made with planBuild (once per image name and destination, however often it is asked). */
@@ -188,7 +188,7 @@ export class ImageBuilder {
       case "image":
         return { kind: "image", name: source.reference, at: { kind: "registry", reference: parseReference(source.reference) } };
       case "spec": {
-        const { result, destination } = await this.outcome(await planBuild(source.spec, { preview: false }), true);
+        const { result, destination } = await this.outcome(await planBuild(source.spec, { preview: false, cacheDir: this.options.cacheDir ?? defaultCacheDir() }), true);
         return { kind: "image", name: result.image, at: destination };
       }
     }

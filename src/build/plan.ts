@@ -1,7 +1,7 @@
 // The planner: spec -> ordered steps, with what changes least at the bottom (base, system
 // packages (apt), Python packages, then the user's files, then config). `imagespec build --dry-run`
 // prints this plan; the native builder executes it.
-import { relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
 import { formatPlatform, type Platform } from "../oci/index.js";
 import { gpuCondaPackages, gpuRequirements } from "../python/gpu.js";
@@ -49,7 +49,11 @@ export interface Plan {
 }
 
 export interface PlanOptions {
-  /** Where cached resolutions are looked up for the plan's Python preview. Default `$XDG_CACHE_HOME/imagespec`. */
+  /**
+   * The build cache: where cached resolutions are looked up for the plan's Python preview (default
+   * `$XDG_CACHE_HOME/imagespec`), and, only when given, where the digests of big files are
+   * remembered between builds (`digests/`), so a build whose image exists reads none of them.
+   */
   cacheDir?: string;
   /** Look up cached resolutions to show which wheel goes into which layer (default true). */
   preview?: boolean;
@@ -124,7 +128,7 @@ export function pythonRequirements(spec: ImageSpec): PythonRequirements | undefi
 }
 
 export async function planBuild(spec: ImageSpec, options: PlanOptions = {}): Promise<Plan> {
-  const image = await imageName(spec);
+  const image = await imageName(spec, options.cacheDir !== undefined ? { rememberIn: join(options.cacheDir, "digests") } : undefined);
   const base = await baseSource(spec);
   const platforms = spec.platforms();
   const steps: Step[] = [{ kind: "base", base }];

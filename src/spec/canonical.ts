@@ -9,6 +9,7 @@ import { collectFiles, verifySpecFiles } from "./files.js";
 import type { ImageSpec } from "./image-spec.js";
 import type { ImageSpecFields } from "./schema.js";
 import { lockKindOf, pyprojectBeside } from "./lock-files.js";
+import type { FileHashing } from "./remembered-digests.js";
 import { fileDigest, treeDigest } from "./tree-digest.js";
 import { imageName } from "./tag.js";
 
@@ -28,7 +29,7 @@ type Entries = Record<string, JsonValue | undefined>;
  * against the schema's fields, so a new field that is not placed here does not compile.
  */
 type FieldRule =
-  | { readonly hash: (spec: ImageSpec) => Entries | Promise<Entries> }
+  | { readonly hash: (spec: ImageSpec, hashing?: FileHashing) => Entries | Promise<Entries> }
   | { readonly excluded: string }
   | { readonly hashedWith: keyof ImageSpecFields };
 
@@ -38,9 +39,9 @@ const FIELD_RULES = {
   registry: { excluded: "where the image goes, not what it is" },
   baseImage: {
     // A nested base counts as the image it builds; both forms are written as canonical references.
-    hash: async (spec) => {
+    hash: async (spec, hashing) => {
       if (spec.baseImage === undefined) return {};
-      const reference = typeof spec.baseImage === "string" ? spec.baseImage : await imageName(spec.baseImage);
+      const reference = typeof spec.baseImage === "string" ? spec.baseImage : await imageName(spec.baseImage, hashing);
       return { baseImage: formatReference(parseReference(reference)) };
     },
   },
@@ -50,11 +51,11 @@ const FIELD_RULES = {
   // pip and apt resolve a set: the order packages are listed in does not change what is installed.
   packages: { hash: (spec) => ({ packages: sortedUnique(spec.packages.map((p) => p.trim())) }) },
   requirements: {
-    hash: async (spec) => {
+    hash: async (spec, hashing) => {
       if (spec.requirements === undefined) return {};
-      const entries: Entries = { requirements: await fileDigest(resolve(spec.baseDir, spec.requirements)) };
+      const entries: Entries = { requirements: await fileDigest(resolve(spec.baseDir, spec.requirements), hashing) };
       // A lock installs together with its pyproject.toml (Poetry's optional groups, uv's --locked check).
-      if (lockKindOf(spec.requirements) !== undefined) entries.requirementsProject = await fileDigest(resolve(spec.baseDir, pyprojectBeside(spec.requirements)));
+      if (lockKindOf(spec.requirements) !== undefined) entries.requirementsProject = await fileDigest(resolve(spec.baseDir, pyprojectBeside(spec.requirements)), hashing);
       return entries;
     },
   },
@@ -65,7 +66,7 @@ const FIELD_RULES = {
   env: { hash: (spec) => ({ env: { ...spec.env } }) },
   // Commands run in order and each sees what the previous one did.
   commands: { hash: (spec) => ({ commands: [...spec.commands] }) },
-  copy: { hash: async (spec) => (spec.sourceRoot !== undefined || spec.copy.length > 0 ? { files: await treeDigest(await collectFiles(spec)) } : {}) },
+  copy: { hash: async (spec, hashing) => (spec.sourceRoot !== undefined || spec.copy.length > 0 ? { files: await treeDigest(await collectFiles(spec), hashing) } : {}) },
   sourceRoot: { hashedWith: "copy" },
   platform: { hash: (spec) => ({ platforms: sortedUnique(spec.platform) }) },
   // An index is identified by its URL, not by who logs in to it: a rotated password keeps the tag.
@@ -88,13 +89,14 @@ const FIELD_RULES = {
 /** Entries kept even when empty: an empty entrypoint or cmd clears the base image's. */
 const KEEP_EMPTY = new Set(["entrypoint", "cmd"]);
 
-export async function canonicalSpec(spec: ImageSpec): Promise<CanonicalSpec> {
+/** The canonical form of `spec`; `hashing` says where big files' digests are remembered. */
+export async function canonicalSpec(spec: ImageSpec, hashing?: FileHashing): Promise<CanonicalSpec> {
   // Fail on a missing file with the same ValidationError loadSpecs gives, before hashing anything.
   await verifySpecFiles(spec);
   const canonical: CanonicalSpec = { hashVersion: IMAGESPEC_HASH_VERSION };
   for (const rule of Object.values(FIELD_RULES) as FieldRule[]) {
     if (!("hash" in rule)) continue;
-    for (const [key, value] of Object.entries(await rule.hash(spec))) {
+    for (const [key, value] of Object.entries(await rule.hash(spec, hashing))) {
       if (value === undefined) continue;
       if (!KEEP_EMPTY.has(key) && isEmpty(value)) continue;
       canonical[key] = value;

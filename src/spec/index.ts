@@ -20,6 +20,7 @@ export { registerSpecVendor, specVendors, type SpecVendor, type VendorProblem, t
 export { loadSpecs, SpecFileError, SPECS_KEY, type LoadedSpec } from "./load.js";
 export { collectFiles, verifySpecFiles, type FileEntry } from "./files.js";
 export { canonicalSpec, IMAGESPEC_HASH_VERSION, type CanonicalSpec } from "./canonical.js";
+export { type FileHashing } from "./remembered-digests.js";
 export { canonicalJson, type JsonValue } from "./canonical-json.js";
 export { treeDigest, fileDigest } from "./tree-digest.js";
 export { imageName, imageReference, specHash, specTag } from "./tag.js";

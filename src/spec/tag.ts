@@ -6,6 +6,7 @@ import { base32 } from "./base32.js";
 import { canonicalJson } from "./canonical-json.js";
 import { canonicalSpec, type CanonicalSpec } from "./canonical.js";
 import type { ImageSpec } from "./image-spec.js";
+import type { FileHashing } from "./remembered-digests.js";
 import { SPEC_HASH_LENGTH, SPEC_HASH_PLACEHOLDER } from "./schema.js";
 
 /** The spec hash: sha256 of the canonical JSON, base32 (lower case, no padding), first 26 characters. */
@@ -15,8 +16,8 @@ export function specHash(canonical: CanonicalSpec): string {
 }
 
 /** The tag: the spec hash, or `tagFormat` with `{spec_hash}` replaced by it. */
-export async function specTag(spec: ImageSpec): Promise<string> {
-  const hash = specHash(await canonicalSpec(spec));
+export async function specTag(spec: ImageSpec, hashing?: FileHashing): Promise<string> {
+  const hash = specHash(await canonicalSpec(spec, hashing));
   return spec.tagFormat === undefined ? hash : spec.tagFormat.replaceAll(SPEC_HASH_PLACEHOLDER, hash);
 }
 
@@ -24,8 +25,8 @@ export async function specTag(spec: ImageSpec): Promise<string> {
  * The full image name: `registry/name:tag` in canonical form (Docker Hub's `library/` included),
  * or `name:tag` when the spec has no registry.
  */
-export async function imageName(spec: ImageSpec): Promise<string> {
-  const tag = await specTag(spec);
+export async function imageName(spec: ImageSpec, hashing?: FileHashing): Promise<string> {
+  const tag = await specTag(spec, hashing);
   const location = spec.registryLocation();
   if (!location) return `${spec.name}:${tag}`;
   const prefix = location.prefix === "" ? "" : `${location.prefix}/`;
@@ -33,6 +34,6 @@ export async function imageName(spec: ImageSpec): Promise<string> {
 }
 
 /** The image name as a parsed reference. */
-export async function imageReference(spec: ImageSpec): Promise<Reference> {
-  return parseReference(await imageName(spec));
+export async function imageReference(spec: ImageSpec, hashing?: FileHashing): Promise<Reference> {
+  return parseReference(await imageName(spec, hashing));
 }

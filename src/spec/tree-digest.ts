@@ -2,24 +2,25 @@
 // content (a symlink by its target). Host paths, mtimes, owners and walk order are not in it, so a
 // checkout anywhere gives the same digest.
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, type BigIntStats } from "node:fs";
 import { stat } from "node:fs/promises";
 import { mapLimited } from "../concurrency.js";
 import { canonicalJson, type JsonValue } from "./canonical-json.js";
 import type { FileEntry } from "./files.js";
+import { rememberDigest, rememberedDigest, stampOf, type FileHashing } from "./remembered-digests.js";
 
 /** Files hashed at once: enough to keep a disk busy, few enough not to run out of descriptors. */
 const PARALLEL_READS = 8;
 
 /** `sha256:<hex>` of the canonical JSON list of entry records (see docs/tag-algorithm.md). */
-export async function treeDigest(entries: readonly FileEntry[]): Promise<string> {
-  const records = await mapLimited(entries, PARALLEL_READS, (entry) => entryRecord(entry));
+export async function treeDigest(entries: readonly FileEntry[], hashing?: FileHashing): Promise<string> {
+  const records = await mapLimited(entries, PARALLEL_READS, (entry) => entryRecord(entry, hashing));
   return `sha256:${createHash("sha256").update(canonicalJson(records)).digest("hex")}`;
 }
 
-async function entryRecord(entry: FileEntry): Promise<JsonValue> {
+async function entryRecord(entry: FileEntry, hashing: FileHashing | undefined): Promise<JsonValue> {
   const record: Record<string, JsonValue> = { path: entry.path, type: entry.type, mode: entry.mode.toString(8).padStart(4, "0") };
-  if (entry.type === "file") record.digest = await fileDigest(entry.source);
+  if (entry.type === "file") record.digest = await fileDigest(entry.source, hashing);
   if (entry.type === "symlink") record.target = entry.linkTarget ?? "";
   return record;
 }
@@ -33,18 +34,30 @@ const digests = new Map<string, { stamp: string; digest: Promise<string> }>();
 /** A long-lived process (a library session) hashes many trees: the memo starts over past this many files. */
 const MAX_REMEMBERED_DIGESTS = 50_000;
 
-/** `sha256:<hex>` of a file's content, streamed so large files use little memory. */
-export async function fileDigest(path: string): Promise<string> {
+/**
+ * `sha256:<hex>` of a file's content, streamed so large files use little memory; for a big file,
+ * the digest remembered between processes when `hashing` names where (remembered-digests.ts).
+ */
+export async function fileDigest(path: string, hashing?: FileHashing): Promise<string> {
   const info = await stat(path, { bigint: true });
-  const stamp = `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+  const stamp = stampOf(info);
   const known = digests.get(path);
   if (known !== undefined && known.stamp === stamp) return known.digest;
-  const digest = readDigest(path);
+  const digest = rememberedOrRead(path, info, hashing);
   if (digests.size >= MAX_REMEMBERED_DIGESTS) digests.clear();
   digests.set(path, { stamp, digest });
   digest.catch(() => {
     if (digests.get(path)?.digest === digest) digests.delete(path);
   });
+  return digest;
+}
+
+async function rememberedOrRead(path: string, info: BigIntStats, hashing: FileHashing | undefined): Promise<string> {
+  const remembered = await rememberedDigest(hashing, path, info);
+  if (remembered !== undefined) return remembered;
+  const started = Date.now();
+  const digest = await readDigest(path);
+  await rememberDigest(hashing, path, info, digest, started);
   return digest;
 }
 

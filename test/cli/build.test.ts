@@ -5,7 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { buildResultJsonSchema } from "../../src/cli/results.js";
 import { join } from "node:path";
 import { removeDir, tempDir } from "../support/tools.js";
@@ -80,6 +80,41 @@ describe("imagespec build from the command line", () => {
     const [byDefault, nine, six] = [await layerOf("default"), await layerOf("flag"), await layerOf("env")];
     assert.equal(new Set([byDefault.digest, nine.digest, six.digest]).size, 3, "each level is another blob");
     assert.ok(nine.size <= six.size && six.size < byDefault.size, `level 9 (${nine.size} bytes) <= level 6 (${six.size}) < the default level 1 (${byDefault.size})`);
+    await removeDir(project);
+  });
+
+  it("remembers a big file's digest in the cache dir: the next build takes it instead of reading the file, until the file changes", async () => {
+    const project = await tempDir("imagespec-remembered-");
+    await mkdir(join(project, "src"), { recursive: true });
+    const model = join(project, "src", "model.bin");
+    const bytes = randomBytes(5 << 20);
+    await writeFile(model, bytes);
+    await writeFile(join(project, "spec.yaml"), ["name: model", "base_image: scratch", "source_root: src", ""].join("\n"));
+    const cacheDir = join(project, "cache");
+    const build = async (): Promise<{ image: string; status: string }> => {
+      const r = await imagespecCli(["build", "--json", "--cache-dir", cacheDir, "-o", "oci:out", "spec.yaml"], { cwd: project });
+      assert.equal(r.code, 0, r.stderr);
+      return buildResultJsonSchema.parse(JSON.parse(r.stdout.trim()));
+    };
+    // Only a file left alone for 2 s before it is read is remembered.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const first = await build();
+    assert.equal(first.status, "built");
+    const records = await readdir(join(cacheDir, "digests"));
+    assert.equal(records.length, 1, "one record: the 5 MiB file (spec.yaml is small)");
+    const recordFile = join(cacheDir, "digests", records[0]!);
+    const record = JSON.parse(await readFile(recordFile, "utf8")) as { path: string; digest: string };
+    assert.equal(record.path, model);
+    assert.equal(record.digest, `sha256:${createHash("sha256").update(bytes).digest("hex")}`);
+    // The next build believes the record: a record that lies gives another tag.
+    await writeFile(recordFile, JSON.stringify({ ...record, digest: `sha256:${"0".repeat(64)}` }));
+    const lied = await build();
+    assert.notEqual(lied.image, first.image, "the tag came from the record, not from reading the file");
+    // Writing the file (the same bytes) moves its ctime: the record no longer counts, the file is read.
+    await writeFile(model, bytes);
+    const again = await build();
+    assert.equal(again.image, first.image);
+    assert.equal(again.status, "exists");
     await removeDir(project);
   });
 
