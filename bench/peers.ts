@@ -927,6 +927,15 @@ async function withFreshRegistry<T>(fn: (reg: TestRegistry) => Promise<T>): Prom
   }
 }
 
+/**
+ * Waits until what earlier runs wrote is on disk (`sync`, untimed). A run that starts while the
+ * kernel is still writing back gigabytes of an earlier one is slowed by that flush: without this
+ * the side that ran second paid for the first (the same build measured 7 s or 16 s by its place).
+ */
+async function writeBack(): Promise<void> {
+  await measureOk("sync", []);
+}
+
 /** `skopeo copy` to a fresh registry, its own containers config dir, no credentials. */
 async function skopeoCopy(f: Fixture, reg: TestRegistry, source: string, extra: string[], label: string): Promise<Measured> {
   const data = join(f.work, `skopeo-${label}`);
@@ -970,6 +979,7 @@ async function push(): Promise<Section> {
       (i) =>
         withFreshRegistry(async (reg) => {
           log(`push ${kind} #${i + 1}: imagespec build (pack + gzip + push)`);
+          await writeBack();
           await writeFile(specFile, JSON.stringify({ name: "push", registry: `${reg.host}/bench`, baseImage: "scratch", sourceRoot: "data" }, null, 2));
           const home = await tempDir("imagespec-bench-push-home-");
           try {
@@ -993,6 +1003,7 @@ async function push(): Promise<Section> {
       (i) =>
         withFreshRegistry(async (reg) => {
           log(`push ${kind} #${i + 1}: skopeo copy (gzip -6 + push)`);
+          await writeBack();
           const m = await skopeoCopy(f, reg, `oci:${source.tarLayout}:bench`, ["--dest-compress-format", "gzip", "--dest-compress-level", "6"], `${kind}-${i}`);
           const u = await uploadsOf(reg.host, await reg.requests());
           uploaded.push(`skopeo #${i + 1} uploaded ${u.blobs.length} blobs ${fmtBytes(u.blobBytes)}`);
@@ -1021,13 +1032,15 @@ async function push(): Promise<Section> {
     const { a: ours, b: theirs } = await alternate(
       transferReps,
       (i) =>
-        withFreshRegistry((reg) => {
+        withFreshRegistry(async (reg) => {
           log(`push (transfer only) ${kind} #${i + 1}: imagespec copy`);
+          await writeBack();
           return measureOk(f.cli[0]!, [...f.cli.slice(1), "copy", `oci:${layout}:bench`, `${reg.host}/bench/imagespec:v1`], { env: { PATH: process.env.PATH, HOME: "/nonexistent-imagespec-home" }, resources: true, timeoutMs: 900_000 });
         }),
       (i) =>
-        withFreshRegistry((reg) => {
+        withFreshRegistry(async (reg) => {
           log(`push (transfer only) ${kind} #${i + 1}: skopeo copy`);
+          await writeBack();
           return skopeoCopy(f, reg, `oci:${layout}:bench`, [], `copy-${kind}-${i}`);
         }),
     );
@@ -1040,7 +1053,7 @@ async function push(): Promise<Section> {
   }
   return {
     title: "push throughput",
-    measures: `One ${sizeText} file (compressible: text-like lines; incompressible: random bytes) to a fresh local docker-registry per run, so nothing can be mounted or skipped. **imagespec**: \`imagespec build\` (the CLI as installed, whole process, empty cache dir and HOME) of a spec with base \`scratch\` and sourceRoot data/ holding the file: it reads the file, tars it, gzips it (its default compressor: zlib level 1 in 1 MiB members on worker threads) while uploading it (the upload follows the layer as it is written), and pushes the config and manifest. **skopeo**: \`skopeo copy --dest-compress-format gzip --dest-compress-level 6 oci:LAYOUT docker://...\` of an OCI layout whose one layer is the uncompressed tar of the same file: it reads the tar, gzips it (klauspost/pgzip, level 6, its own deflate: faster than zlib's and a few % larger) and uploads. Same input bytes, same registry, each side at its default gzip level (imagespec 1, skopeo 6): the bytes uploaded, below, show what each level costs in size; imagespec also hashes the source tree for its tag and writes the compressed layer to its cache dir. Cores = user+sys CPU of the process tree ÷ wall time: over the whole process (/usr/bin/time -v) and in the middle 80% of the run (/proc sampled every 200 ms), where the work is reading, compressing and sending. Below it, the transfer alone: an OCI layout whose layer is already gzip (pigz -6 beforehand), \`imagespec copy\` against \`skopeo copy\`, nothing compressed.`,
+    measures: `One ${sizeText} file (compressible: text-like lines; incompressible: random bytes) to a fresh local docker-registry per run, so nothing can be mounted or skipped. **imagespec**: \`imagespec build\` (the CLI as installed, whole process, empty cache dir and HOME) of a spec with base \`scratch\` and sourceRoot data/ holding the file: it reads the file, tars it, gzips it (its default compressor: zlib level 1 in 1 MiB members on worker threads) while uploading it (the upload follows the layer as it is written), and pushes the config and manifest. **skopeo**: \`skopeo copy --dest-compress-format gzip --dest-compress-level 6 oci:LAYOUT docker://...\` of an OCI layout whose one layer is the uncompressed tar of the same file: it reads the tar, gzips it (klauspost/pgzip, level 6, its own deflate: faster than zlib's and a few % larger) and uploads. Same input bytes, same registry, each side at its default gzip level (imagespec 1, skopeo 6): the bytes uploaded, below, show what each level costs in size; imagespec also hashes the source tree for its tag and writes the compressed layer to its cache dir. Every run starts after \`sync\` (untimed), so no run pays for writing back what the one before it wrote; each pays for its own writes. Cores = user+sys CPU of the process tree ÷ wall time: over the whole process (/usr/bin/time -v) and in the middle 80% of the run (/proc sampled every 200 ms), where the work is reading, compressing and sending. Below it, the transfer alone: an OCI layout whose layer is already gzip (pigz -6 beforehand), \`imagespec copy\` against \`skopeo copy\`, nothing compressed.`,
     lines: [
       table(["pusher (pack + gzip + upload)", "wall median", "min", "max", "n", "throughput (content bytes)", "cores, whole process", "cores, middle 80%", "peak RSS (max)"], rows, [1, 2, 3, 4, 5, 6, 7, 8]),
       "",
