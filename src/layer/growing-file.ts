@@ -10,7 +10,7 @@ import { Readable, Writable } from "node:stream";
 
 /** Bytes a reader asks for at once. */
 const READ_SIZE = 1 << 20;
-/** Bytes of the latest writes kept for readers that keep up (besides the newest write). */
+/** Bytes of the latest writes kept for readers that keep up (the oldest kept write may cross it). */
 const RECENT_BYTES = 8 << 20;
 
 export class GrowingFile {
@@ -35,7 +35,11 @@ export class GrowingFile {
     return this.written;
   }
 
-  /** The writing end. Finishing it marks the file complete; destroying it with an error fails the readers. */
+  /**
+   * The writing end. Finishing it marks the file complete; destroying it with an error fails the
+   * readers. Readers may be handed the very chunks written, so a writer must not change a chunk
+   * after writing it.
+   */
   writable(): Writable {
     return new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
@@ -127,7 +131,10 @@ export class GrowingFile {
   /** Keeps a written chunk for readers (writers hand over chunks they no longer change). */
   private remember(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    this.recent.push({ offset: this.written, bytes: chunk });
+    // A small view of a big buffer would keep the whole buffer (a 2 KiB member of zeros, its 1 MiB
+    // chunk): keep a copy of the view instead, so what is kept is at most twice what is counted.
+    const bytes = chunk.length * 2 < chunk.buffer.byteLength ? ownCopy(chunk) : chunk;
+    this.recent.push({ offset: this.written, bytes });
     this.recentSize += chunk.length;
     while (this.recent.length > 1 && this.recentSize - this.recent[0]!.bytes.length >= RECENT_BYTES) {
       this.recentSize -= this.recent.shift()!.bytes.length;
@@ -160,4 +167,11 @@ export class GrowingFile {
     this.recentSize = 0;
     await this.handle.close();
   }
+}
+
+/** The bytes in a buffer of their own (Buffer.from would put a small copy in node's shared pool). */
+function ownCopy(chunk: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(chunk.length);
+  chunk.copy(copy);
+  return copy;
 }

@@ -145,6 +145,20 @@ describe("GrowingFile", () => {
     assert.ok(reads < Math.ceil(bytes.length / (1 << 20)), `the newest bytes come from memory (${reads} file reads)`);
   });
 
+  it("keeps a copy of a small write that views a big buffer, not the big buffer (2 KiB members of zeros in 1 MiB chunks)", async () => {
+    const file = await GrowingFile.create(join(dir, `f${++n}`));
+    const reader = file.reader();
+    const read = collect(reader);
+    const pieces = Array.from({ length: 64 }, (_, i) => Buffer.alloc(1 << 20, i).subarray(0, 2048));
+    const writer = file.writable();
+    for (const piece of pieces) if (!writer.write(piece)) await new Promise((resolve) => writer.once("drain", resolve));
+    const kept = (file as unknown as { recent: { bytes: Buffer }[] }).recent;
+    assert.ok(kept.length > 0);
+    for (const { bytes } of kept) assert.ok(bytes.buffer.byteLength <= 2 * bytes.length, `a ${bytes.length}-byte write keeps ${bytes.buffer.byteLength} bytes`);
+    writer.end();
+    assert.ok((await read).equals(Buffer.concat(pieces)));
+  });
+
   it("refuses a reader once the file is complete and closed", async () => {
     const file = await GrowingFile.create(join(dir, `f${++n}`));
     await pipeline(Readable.from([Buffer.from("done")]), file.writable());
