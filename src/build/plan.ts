@@ -1,7 +1,7 @@
 // The planner: spec -> ordered steps, with what changes least at the bottom (base, system
 // packages (apt), Python packages, then the user's files, then config). `imagespec build --dry-run`
 // prints this plan; the native builder executes it.
-import { join, relative, resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import { ImagespecError } from "../errors.js";
 import { formatPlatform, type Platform } from "../oci/index.js";
 import { gpuCondaPackages, gpuRequirements } from "../python/gpu.js";
@@ -9,7 +9,7 @@ import type { PythonRequirements } from "../python/index.js";
 import { parseReference, formatReference, redactSecrets, redactUrl } from "../reference/index.js";
 import { humanSize } from "../units.js";
 import { collectFiles, imageName, lockKindOf, type FileEntry, type ImageSpec } from "../spec/index.js";
-import { defaultCacheDir } from "./cache-dir.js";
+import { defaultCacheDir, fileHashingIn } from "./cache-dir.js";
 import type { DockerfileSettings } from "./dockerfile.js";
 import type { PythonPreview } from "./python-preview.js";
 import type { Selection } from "./select.js";
@@ -128,7 +128,7 @@ export function pythonRequirements(spec: ImageSpec): PythonRequirements | undefi
 }
 
 export async function planBuild(spec: ImageSpec, options: PlanOptions = {}): Promise<Plan> {
-  const image = await imageName(spec, options.cacheDir !== undefined ? { rememberIn: join(options.cacheDir, "digests") } : undefined);
+  const image = await imageName(spec, options.cacheDir !== undefined ? fileHashingIn(options.cacheDir) : undefined);
   const base = await baseSource(spec);
   const platforms = spec.platforms();
   const steps: Step[] = [{ kind: "base", base }];

@@ -32,7 +32,7 @@ interface DigestRecord {
 }
 
 /** The file's stamp: what any write to it changes. */
-export function stampOf(info: BigIntStats): string {
+export function statStamp(info: BigIntStats): string {
   return `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
 }
 
@@ -44,7 +44,7 @@ function recordPath(folder: string, path: string): string {
 export async function rememberedDigest(hashing: FileHashing | undefined, path: string, info: BigIntStats): Promise<string | undefined> {
   if (hashing?.rememberIn === undefined || info.size < REMEMBERED_MIN_BYTES) return undefined;
   const record = (await readJsonRecord(recordPath(hashing.rememberIn, path))) as Partial<DigestRecord> | undefined;
-  if (record?.path !== resolve(path) || record.stamp !== stampOf(info)) return undefined;
+  if (record?.path !== resolve(path) || record.stamp !== statStamp(info)) return undefined;
   return typeof record.digest === "string" && isDigest(record.digest) ? record.digest : undefined;
 }
 
@@ -57,6 +57,6 @@ export async function rememberDigest(hashing: FileHashing | undefined, path: str
   if (hashing?.rememberIn === undefined || info.size < REMEMBERED_MIN_BYTES) return;
   const changedNs = info.ctimeNs > info.mtimeNs ? info.ctimeNs : info.mtimeNs;
   if (BigInt(Math.floor(readStartedMs)) * 1_000_000n - changedNs < BigInt(hashing.settleMs ?? SETTLE_MS) * 1_000_000n) return;
-  const record: DigestRecord = { path: resolve(path), stamp: stampOf(info), digest };
+  const record: DigestRecord = { path: resolve(path), stamp: statStamp(info), digest };
   await writeJsonRecord(recordPath(hashing.rememberIn, path), record).catch(() => undefined);
 }

@@ -7,7 +7,7 @@ import { stat } from "node:fs/promises";
 import { mapLimited } from "../concurrency.js";
 import { canonicalJson, type JsonValue } from "./canonical-json.js";
 import type { FileEntry } from "./files.js";
-import { rememberDigest, rememberedDigest, stampOf, type FileHashing } from "./remembered-digests.js";
+import { rememberDigest, rememberedDigest, statStamp, type FileHashing } from "./remembered-digests.js";
 
 /** Files hashed at once: enough to keep a disk busy, few enough not to run out of descriptors. */
 const PARALLEL_READS = 8;
@@ -26,13 +26,26 @@ async function entryRecord(entry: FileEntry, hashing: FileHashing | undefined): 
 }
 
 /**
- * Digests read in this process, by path and the stat fields a write changes. One build hashes
+ * Digests learnt in this process, by path and the stat fields a write changes. One build hashes
  * the source tree twice (the tag, then the files layer's cache key); for a 1 GiB file the second
  * read is a second of work that can only give the same answer.
  */
-const digests = new Map<string, { stamp: string; digest: Promise<string> }>();
+const digests = new Map<string, Known>();
 /** A long-lived process (a library session) hashes many trees: the memo starts over past this many files. */
 const MAX_REMEMBERED_DIGESTS = 50_000;
+
+interface Known {
+  readonly stamp: string;
+  readonly learnt: Promise<Learnt>;
+  /** Folders the digest is recorded in (or was looked up from). */
+  readonly recordedIn: Set<string>;
+}
+
+interface Learnt {
+  readonly digest: string;
+  /** When this process started reading the file; absent when the digest came from a record. */
+  readonly readStartedMs?: number;
+}
 
 /**
  * `sha256:<hex>` of a file's content, streamed so large files use little memory; for a big file,
@@ -40,25 +53,34 @@ const MAX_REMEMBERED_DIGESTS = 50_000;
  */
 export async function fileDigest(path: string, hashing?: FileHashing): Promise<string> {
   const info = await stat(path, { bigint: true });
-  const stamp = stampOf(info);
+  const stamp = statStamp(info);
+  const folder = hashing?.rememberIn;
   const known = digests.get(path);
-  if (known !== undefined && known.stamp === stamp) return known.digest;
-  const digest = rememberedOrRead(path, info, hashing);
+  if (known !== undefined && known.stamp === stamp) {
+    const { digest, readStartedMs } = await known.learnt;
+    // Learnt earlier without this folder (an image name asked for before the build): record it now.
+    if (folder !== undefined && !known.recordedIn.has(folder) && readStartedMs !== undefined) {
+      known.recordedIn.add(folder);
+      await rememberDigest(hashing, path, info, digest, readStartedMs);
+    }
+    return digest;
+  }
+  const learnt = rememberedOrRead(path, info, hashing);
   if (digests.size >= MAX_REMEMBERED_DIGESTS) digests.clear();
-  digests.set(path, { stamp, digest });
-  digest.catch(() => {
-    if (digests.get(path)?.digest === digest) digests.delete(path);
+  digests.set(path, { stamp, learnt, recordedIn: new Set(folder !== undefined ? [folder] : []) });
+  learnt.catch(() => {
+    if (digests.get(path)?.learnt === learnt) digests.delete(path);
   });
-  return digest;
+  return (await learnt).digest;
 }
 
-async function rememberedOrRead(path: string, info: BigIntStats, hashing: FileHashing | undefined): Promise<string> {
+async function rememberedOrRead(path: string, info: BigIntStats, hashing: FileHashing | undefined): Promise<Learnt> {
   const remembered = await rememberedDigest(hashing, path, info);
-  if (remembered !== undefined) return remembered;
-  const started = Date.now();
+  if (remembered !== undefined) return { digest: remembered };
+  const readStartedMs = Date.now();
   const digest = await readDigest(path);
-  await rememberDigest(hashing, path, info, digest, started);
-  return digest;
+  await rememberDigest(hashing, path, info, digest, readStartedMs);
+  return { digest, readStartedMs };
 }
 
 /** 256 KiB reads: a quarter of the calls of the default 64 KiB for the same bytes. */

@@ -3,6 +3,7 @@
 // gets one `name@digest` line per image (or one JSON object per image with --json).
 import { InvalidArgumentError, type Command } from "commander";
 import { writeFile } from "node:fs/promises";
+import { defaultCacheDir } from "../../build/cache-dir.js";
 import { dockerfileSettings } from "../../build/dockerfile.js";
 import { ImageBuilder } from "../../build/image-builder.js";
 import { describePlan, planBuild } from "../../build/plan.js";
@@ -196,7 +197,7 @@ async function dryRun(specs: readonly LoadedSpec[], flags: BuildFlags): Promise<
   try {
     for (const { spec } of specs) {
       try {
-        const plan = await planBuild(spec, flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {});
+        const plan = await planBuild(spec, { cacheDir: flags.cacheDir ?? defaultCacheDir() });
         const selection = await builder.selection(plan);
         const settings = selection.kind === "dockerfile" ? dockerfileSettings(spec) : undefined;
         process.stdout.write(`${describePlan(plan, { selection, ...(settings ? { settings } : {}) })}\n\n`);

@@ -4,6 +4,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { defaultCacheDir, fileHashingIn } from "../../build/cache-dir.js";
 import { DEFAULT_LAYOUT_DIR } from "../../build/destination.js";
 import { mapLimited } from "../../concurrency.js";
 import { ImagespecError } from "../../errors.js";
@@ -68,7 +69,7 @@ async function resolveTargets(args: readonly string[]): Promise<Target[]> {
         continue;
       }
       for (const { key, spec } of await loadSpecs(input)) {
-        const name = await imageName(spec);
+        const name = await imageName(spec, fileHashingIn(defaultCacheDir()));
         // Where `imagespec build` puts a spec that names no registry: the working folder's layout.
         const location: ImageLocation =
           spec.registry === undefined ? { kind: "layout", layout: { dir: DEFAULT_LAYOUT_DIR, tag: name } } : { kind: "registry", reference: parseReference(name) };

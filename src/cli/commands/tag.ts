@@ -1,6 +1,7 @@
 // `imagespec tag SPEC_FILE...`: the full image name of every spec, one per line, so scripts can do
 // `docker pull "$(imagespec tag imagespec.yaml)"`. Nothing is printed unless every spec is valid.
 import type { Command } from "commander";
+import { defaultCacheDir, fileHashingIn } from "../../build/cache-dir.js";
 import { canonicalJson, canonicalSpec, imageName, loadSpecs, type CanonicalSpec, type LoadedSpec } from "../../spec/index.js";
 import { addSpecDefaultOptions, applySpecDefaults, expandSpecArguments, type SpecDefaultFlags } from "../spec-files.js";
 import { reportError } from "../output.js";
@@ -61,8 +62,9 @@ Examples:
 
 async function describe(file: string, { key, spec }: LoadedSpec, explain: boolean): Promise<Row> {
   for (const warning of spec.warnings) process.stderr.write(`warning: ${file}${key === "default" ? "" : ` (${key})`}: ${warning.path}: ${warning.message}\n`);
-  const row: Row = { file, key, image: await imageName(spec) };
-  if (explain) row.canonical = await canonicalSpec(spec);
+  const hashing = fileHashingIn(defaultCacheDir());
+  const row: Row = { file, key, image: await imageName(spec, hashing) };
+  if (explain) row.canonical = await canonicalSpec(spec, hashing);
   return row;
 }
 
