@@ -3,11 +3,11 @@
 // symlink (to map package paths through `/bin -> usr/bin` and friends). Each layer's tar is
 // streamed once and only those small files are kept; the result is cached per layer digest, so a
 // base is read once per machine.
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join, posix } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join, posix } from "node:path";
 import { pipeline, type Readable } from "node:stream";
 import { extract as tarExtract } from "tar-stream";
+import { writeJsonRecord } from "../json-record.js";
 
 /** A base layer as the apt step reads it: its digest (the cache key) and its uncompressed tar. */
 export interface BaseLayerSource {
@@ -93,14 +93,7 @@ async function cachedLayerFiles(layer: BaseLayerSource, cacheDir: string): Promi
     // a miss
   }
   const read = await readLayerFiles(await layer.openTar());
-  await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-  try {
-    await writeFile(temp, JSON.stringify({ format: FORMAT, digest: layer.digest, layer: { ...read, files: read.files.map(([p, b]) => [p, b.toString("base64")]) } }));
-    await rename(temp, path);
-  } finally {
-    await rm(temp, { force: true });
-  }
+  await writeJsonRecord(path, { format: FORMAT, digest: layer.digest, layer: { ...read, files: read.files.map(([p, b]) => [p, b.toString("base64")]) } });
   return read;
 }
 

@@ -1,8 +1,8 @@
 // What a resolution is (the pinned wheels for one target), the key that identifies its inputs,
 // and the on-disk cache that lets the same inputs skip the resolver entirely.
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { writeJsonRecord } from "../json-record.js";
 import { sha256 } from "../oci/index.js";
 import { parseRequirement } from "../spec/index.js";
 import { normalizeProjectName } from "./wheel-filename.js";
@@ -116,14 +116,6 @@ export async function readCachedResolution(cacheDir: string, key: string): Promi
 
 /** Written to a temp name and renamed, so a reader never sees half a file. */
 export async function writeCachedResolution(cacheDir: string, resolution: Omit<Resolution, "fromCache">): Promise<void> {
-  const path = resolutionCachePath(cacheDir, resolution.key);
-  await mkdir(join(path, ".."), { recursive: true });
-  const temp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
   const body: CachedResolution = { format: RESOLUTION_FORMAT, key: resolution.key, resolver: resolution.resolver, wheels: [...resolution.wheels] };
-  try {
-    await writeFile(temp, `${JSON.stringify(body, null, 2)}\n`);
-    await rename(temp, path);
-  } finally {
-    await rm(temp, { force: true });
-  }
+  await writeJsonRecord(resolutionCachePath(cacheDir, resolution.key), body);
 }
