@@ -994,6 +994,8 @@ async function push(): Promise<Section> {
             uploaded.push(`imagespec #${i + 1} uploaded ${u.blobs.length} blobs ${fmtBytes(u.blobBytes)}`);
             // The same build again, untimed above: the image exists, and the big file's digest is in the cache dir.
             const again = await measureOk(f.cli[0]!, [...f.cli.slice(1), "build", "--json", "--cache-dir", join(home, "cache"), specFile], { cwd: source.dir, env: { PATH: process.env.PATH, HOME: home, TMPDIR: home } });
+            const status = (JSON.parse(again.stdout.trim().split("\n").at(-1) ?? "{}") as { status?: string }).status;
+            if (status !== "exists") throw new Error(`the second imagespec build of the push scenario said ${String(status)}, not exists`);
             noops.push(again.wallSeconds);
             return m;
           } finally {
