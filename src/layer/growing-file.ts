@@ -132,8 +132,8 @@ export class GrowingFile {
   private remember(chunk: Buffer): void {
     if (chunk.length === 0) return;
     // A small view of a big buffer would keep the whole buffer (a 2 KiB member of zeros, its 1 MiB
-    // chunk): keep a copy of the view instead, so what is kept is at most twice what is counted.
-    const bytes = chunk.length * 2 < chunk.buffer.byteLength ? ownCopy(chunk) : chunk;
+    // chunk): keep a copy of the view instead, so what is kept is at most 4 times what is counted.
+    const bytes = chunk.length * 4 < chunk.buffer.byteLength ? ownCopy(chunk) : chunk;
     this.recent.push({ offset: this.written, bytes });
     this.recentSize += chunk.length;
     while (this.recent.length > 1 && this.recentSize - this.recent[0]!.bytes.length >= RECENT_BYTES) {

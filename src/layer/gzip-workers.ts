@@ -51,9 +51,9 @@ parentPort.on("message", ({ id, input, length, level, storeIncompressible }) => 
     });
     // A small member may come from node's shared buffer pool (64 KiB on node 24), which must not
     // be transferred: node marks it, so ask instead of guessing from sizes. A member that fills
-    // less than half of its chunk is copied out instead: a 2 KiB member of zeros must not keep
-    // its 1 MiB chunk alive downstream.
-    const own = member.byteOffset === 0 && !isMarkedAsUntransferable(member.buffer) && member.length * 2 >= member.buffer.byteLength;
+    // less than a quarter of its chunk is copied out instead: a 2 KiB member of zeros must not keep
+    // its 1 MiB chunk alive downstream (text, at 0.4, is not worth a copy).
+    const own = member.byteOffset === 0 && !isMarkedAsUntransferable(member.buffer) && member.length * 4 >= member.buffer.byteLength;
     const output = own ? member.buffer : new Uint8Array(member).buffer;
     // The input goes back too, so the caller can reuse it for a later block.
     parentPort.postMessage({ id, input, output, outputLength: member.length }, [input, output]);
