@@ -4,7 +4,7 @@
 // present: a task is never registered against an image whose existence is unknown.
 import type { BuildResult, ImageBuilder } from "../build/index.js";
 import type { Registry } from "../registry/index.js";
-import type { ImageSpec } from "../spec/index.js";
+import type { FileHashing, ImageSpec } from "../spec/index.js";
 import { mapLimited } from "../concurrency.js";
 import type { AdminClient, CreateOutcome } from "./admin.js";
 import { WorkflowError } from "./errors.js";
@@ -19,6 +19,8 @@ export interface RegisterOptions {
   readonly baseDir?: string;
   /** Applied to every spec before its name is computed (a run's default registry or platform). */
   readonly adjustSpec?: (spec: ImageSpec) => ImageSpec;
+  /** Where the digests of big files the image names hash are remembered (see fileHashingIn); default: this process only. */
+  readonly hashing?: FileHashing;
   /** Builds the specs (each once; an existing tag is skipped). */
   readonly builder: Pick<ImageBuilder, "build">;
   /** Checks images named by a reference string, and verifies every image before registration. */
@@ -83,7 +85,7 @@ export async function registerEntities(entities: Entities, options: RegisterOpti
   if (options.version !== undefined && !VERSION_PATTERN.test(options.version)) {
     throw new WorkflowError("INVALID_OPTION", `--version ${JSON.stringify(options.version)} is not a usable version`, "use up to 128 letters, digits and . _ - + :");
   }
-  const images = await resolveImages(entities, options.baseDir, options.adjustSpec);
+  const images = await resolveImages(entities, options.baseDir, options.adjustSpec, options.hashing);
   const version = options.version ?? contentVersion(entities, images);
   options.onEvent?.({ kind: "version", version });
   const target: Target = { project: options.project, domain: options.domain, version };

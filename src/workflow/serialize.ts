@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import Long from "long";
 import { VERSION } from "../version.js";
-import { ImageSpec, imageName } from "../spec/index.js";
+import { ImageSpec, imageName, type FileHashing } from "../spec/index.js";
 import { isImageSpecValue } from "../spec/schema.js";
 import { WorkflowError } from "./errors.js";
 import { defaultLaunchPlanData, isLaunchPlan, isWorkflow, launchPlanData, workflowData, type Binding, type LaunchPlanData, type MapSettings, type NodeData, type WorkflowData } from "./graph.js";
@@ -109,7 +109,7 @@ function architectureOf(spec: ImageSpec): number {
  * (a registry for specs that name none, a platform). A spec without a registry is refused: Flyte pulls
  * task images from a registry, and an image in a local OCI layout cannot be pulled.
  */
-export async function resolveImages(entities: Entities, baseDir?: string, adjust?: (spec: ImageSpec) => ImageSpec): Promise<Map<string, TaskImage>> {
+export async function resolveImages(entities: Entities, baseDir?: string, adjust?: (spec: ImageSpec) => ImageSpec, hashing?: FileHashing): Promise<Map<string, TaskImage>> {
   const out = new Map<string, TaskImage>();
   for (const task of entities.tasks) {
     if (typeof task.image === "string") {
@@ -124,7 +124,7 @@ export async function resolveImages(entities: Entities, baseDir?: string, adjust
       throw new WorkflowError("WORKFLOW_IMAGE_NO_REGISTRY", `task "${task.name}": its image spec "${spec.name}" names no registry, and Flyte pulls task images from a registry`, "set registry in the spec (e.g. registry: \"ghcr.io/my-org\"), or pass --registry");
     }
     const flytekitVersion = task.python ? await checkPythonTask(task, spec) : undefined;
-    out.set(task.name, { image: await imageName(spec), spec, architecture: architectureOf(spec), ...(flytekitVersion !== undefined ? { flytekitVersion } : {}) });
+    out.set(task.name, { image: await imageName(spec, hashing), spec, architecture: architectureOf(spec), ...(flytekitVersion !== undefined ? { flytekitVersion } : {}) });
   }
   return out;
 }

@@ -4,6 +4,9 @@
 // base, through ImageBuilder, so the existence rules under test are the product's.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { ImageBuilder, buildImage } from "../../src/build/index.js";
 import type { Registry } from "../../src/registry/index.js";
 import { ImageSpec } from "../../src/spec/index.js";
@@ -258,6 +261,28 @@ describe("registering with FlyteAdmin", () => {
       await builder.close();
     }
     assert.equal(admin.received.length, first);
+  });
+
+  void it("image names remember the digests of big files where `hashing` says (a dry run, a 5 MiB file in the spec's source folder)", async () => {
+    const project = join(work, "big-source");
+    await mkdir(join(project, "src"), { recursive: true });
+    const model = join(project, "src", "model.bin");
+    const bytes = randomBytes(5 << 20);
+    await writeFile(model, bytes);
+    const bigSpec = new ImageSpec({ name: "big-source", registry: `${reg.host}/team`, baseImage: base(), sourceRoot: "src" }, { baseDir: project });
+    const task = containerTask({ name: "uses-model", image: bigSpec, command: ["true"], inputs: {}, outputs: {} });
+    const rememberIn = join(project, "digests");
+    const builder = new ImageBuilder({ registry, cacheDir: cache });
+    try {
+      const result = await registerEntities(collectEntities([task]), { project: "p", domain: "d", builder, registry, dryRun: true, hashing: { rememberIn, settleMs: 0 } });
+      assert.deepEqual(result.images.map((i) => i.status), ["would-build"]);
+    } finally {
+      await builder.close();
+    }
+    const [record] = await readdir(rememberIn);
+    const saved = JSON.parse(await readFile(join(rememberIn, record!), "utf8")) as { path: string; digest: string };
+    assert.equal(saved.path, model);
+    assert.equal(saved.digest, `sha256:${createHash("sha256").update(bytes).digest("hex")}`);
   });
 
   void it("an unreachable control plane is a clear error", async () => {

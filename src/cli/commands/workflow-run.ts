@@ -1,6 +1,7 @@
 // What `imagespec package` and `imagespec register` run (see workflow.ts, which loads this file on demand).
 import { readFile } from "node:fs/promises";
 import type { BuildEvent } from "../../build/index.js";
+import { defaultCacheDir, fileHashingIn } from "../../build/cache-dir.js";
 import { parseRegistryLocation } from "../../reference/index.js";
 import { BUILDERS, type Builder } from "../../spec/index.js";
 import { humanSize } from "../../units.js";
@@ -26,7 +27,7 @@ import { ENDPOINT_ENV, INSECURE_ENV, type PackageFlags, type RegisterFlags } fro
 export async function runPackage(file: string, flags: PackageFlags): Promise<number> {
   try {
     const loaded = await loadWorkflowFile(file);
-    const images = await resolveImages(loaded, loaded.baseDir, (spec) => applySpecDefaults(spec, flags));
+    const images = await resolveImages(loaded, loaded.baseDir, (spec) => applySpecDefaults(spec, flags), fileHashingIn(defaultCacheDir()));
     const entries = await writePackage(serializeEntities(loaded, images, PACKAGE_TARGET), flags.output);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ output: flags.output, entries: entries.map((e) => ({ name: e.name, kind: e.kind, entity: e.entity, size: e.bytes.length })) })}\n`);
@@ -108,9 +109,10 @@ export async function runRegister(file: string, flags: RegisterFlags): Promise<n
     return reportError(error);
   }
 
+  const hashing = fileHashingIn(flags.cacheDir ?? defaultCacheDir());
   let session: Session;
   try {
-    const images = await resolveImages(loaded, loaded.baseDir, (spec) => applySpecDefaults(spec, flags));
+    const images = await resolveImages(loaded, loaded.baseDir, (spec) => applySpecDefaults(spec, flags), hashing);
     const specs = [...images.values()].flatMap((image) => (image.spec ? [image.spec] : []));
     session = createSession({
       registry: await registryOptionsFromFlags(flags, { credentialHosts: [...new Set(specs.flatMap((spec) => (spec.registry !== undefined ? [parseRegistryLocation(spec.registry).host] : [])))] }),
@@ -136,6 +138,7 @@ export async function runRegister(file: string, flags: RegisterFlags): Promise<n
       ...(flags.version !== undefined ? { version: flags.version } : {}),
       baseDir: loaded.baseDir,
       adjustSpec: (spec) => applySpecDefaults(spec, flags),
+      hashing,
       builder,
       registry,
       ...(admin ? { admin } : {}),
