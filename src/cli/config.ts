@@ -184,7 +184,7 @@ function checkValue(setting: SettingDefinition, raw: unknown, where: string): Se
       return raw;
     }
     case "level": {
-      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      const n = wholeNumber(raw);
       // Which range applies depends on --compression: the build checks that; here, any level of any compressor.
       const levels = Object.values(COMPRESSION_LEVELS);
       if (!Number.isSafeInteger(n) || n < Math.min(...levels.map((l) => l.min)) || n > Math.max(...levels.map((l) => l.max))) return fail(`a whole number: ${COMPRESSION_LEVELS_TEXT}`);
@@ -196,7 +196,7 @@ function checkValue(setting: SettingDefinition, raw: unknown, where: string): Se
       return seconds;
     }
     case "count": {
-      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      const n = wholeNumber(raw);
       if (!Number.isSafeInteger(n) || n < 1) return fail("a whole number of at least 1");
       return n;
     }
@@ -233,4 +233,9 @@ export function applyConfig(command: Command, config: LoadedConfig): void {
     if (source !== undefined && source !== "default" && source !== "implied") continue;
     command.setOptionValueWithSource(setting.option, found.value, "config");
   }
+}
+
+/** A number as written in a config file or the environment (a number, or digits in a string); NaN otherwise. */
+function wholeNumber(raw: unknown): number {
+  return typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
 }

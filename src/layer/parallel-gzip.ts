@@ -11,7 +11,6 @@ import { DEFAULT_GZIP_LEVEL } from "./levels.js";
 
 export const DEFAULT_GZIP_BLOCK_SIZE = 1024 * 1024;
 
-
 export interface ParallelGzipOptions {
   /** zlib level 0-9; default DEFAULT_GZIP_LEVEL (1). */
   level?: number;
