@@ -55,7 +55,7 @@ export interface CompressionOptions {
 export interface Compressor {
   readonly compression: Compression;
   readonly mediaType: string;
-  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-1/block-1048576/store-8x8192-min131072-0.98-first0.9`. */
+  /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-1/block-1048576/store-8x2048-min131072-0.98-first0.9`. */
   readonly id: string;
   /** A fresh stream that compresses what is written to it. */
   create(): Duplex;

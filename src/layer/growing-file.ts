@@ -61,8 +61,9 @@ export class GrowingFile {
   }
 
   /**
-   * The bytes from `offset` on, as they are written, in pieces of `readSize` bytes (the last one
-   * shorter); ends at the file's end once it is complete.
+   * The bytes from `offset` on, as they are written, `readSize` bytes at a time (the last time
+   * fewer): nothing until that many are there. Bytes still in memory come as views of the writes
+   * that hold them, so one time may bring several pieces. Ends at the file's end once it is complete.
    */
   reader(offset = 0, readSize = READ_SIZE): Readable {
     if (this.holders === 0) throw new Error("the growing file is closed: open its readers before it is complete");
@@ -75,17 +76,20 @@ export class GrowingFile {
     };
     let position = offset;
     const stream: Readable = new Readable({
-      // Whole pieces of readSize, whatever the consumer asks: one that sends them as they are copies nothing.
+      // readSize at a time, whatever the consumer asks: one that sends what it is given as it is
+      // copies nothing.
       read: () => {
         this.readNext(position, readSize).then(
-          (bytes) => {
-            if (bytes === null) {
+          (pieces) => {
+            if (pieces === null) {
               stream.push(null);
               release().catch(() => undefined); // a failed close loses nothing: every byte was read
               return;
             }
-            position += bytes.length;
-            stream.push(bytes);
+            for (const piece of pieces) {
+              position += piece.length;
+              stream.push(piece);
+            }
           },
           (error: Error) => stream.destroy(error),
         );
@@ -101,7 +105,7 @@ export class GrowingFile {
   }
 
   /** The `length` bytes at `position` (waiting for them), fewer at the end of the file, or null past its end. */
-  private async readNext(position: number, length: number): Promise<Buffer | null> {
+  private async readNext(position: number, length: number): Promise<Buffer[] | null> {
     for (;;) {
       if (this.failure) throw this.failure;
       if (position + length <= this.written || (this.complete && position < this.written)) {
@@ -110,7 +114,7 @@ export class GrowingFile {
         if (kept !== undefined) return kept;
         const buffer = Buffer.allocUnsafe(length);
         const { bytesRead } = await this.handle.read(buffer, 0, length, position);
-        return buffer.subarray(0, bytesRead);
+        return [buffer.subarray(0, bytesRead)];
       }
       if (this.complete) return null;
       await new Promise<void>((resolve) => this.wake.push(resolve));
@@ -141,18 +145,23 @@ export class GrowingFile {
     }
   }
 
-  /** The `length` bytes at `position` from the kept writes (shared when they lie in one), or undefined when they are older. */
-  private fromRecent(position: number, length: number): Buffer | undefined {
-    const first = this.recent.findIndex((r) => position >= r.offset && position < r.offset + r.bytes.length);
-    if (first === -1) return undefined;
-    const start = this.recent[first]!;
-    const at = position - start.offset;
-    if (at + length <= start.bytes.length) return start.bytes.subarray(at, at + length);
+  /**
+   * The `length` bytes at `position` as views of the kept writes that hold them (a copy would cost
+   * an allocation per piece: members rarely line up with reads), or undefined when they are older.
+   */
+  private fromRecent(position: number, length: number): Buffer[] | undefined {
+    let index = this.recent.findIndex((r) => position >= r.offset && position < r.offset + r.bytes.length);
+    if (index === -1) return undefined;
     // The kept writes run without a gap up to `written`, and position + length <= written.
-    const out = Buffer.allocUnsafe(length);
-    let filled = start.bytes.copy(out, 0, at);
-    for (let i = first + 1; filled < length; i++) filled += this.recent[i]!.bytes.copy(out, filled, 0, length - filled);
-    return out;
+    const pieces: Buffer[] = [];
+    const end = position + length;
+    for (let at = position; at < end; index++) {
+      const { offset, bytes } = this.recent[index]!;
+      const piece = bytes.subarray(at - offset, Math.min(end - offset, bytes.length));
+      pieces.push(piece);
+      at += piece.length;
+    }
+    return pieces;
   }
 
   private notify(): void {

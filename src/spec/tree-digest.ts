@@ -2,8 +2,8 @@
 // content (a symlink by its target). Host paths, mtimes, owners and walk order are not in it, so a
 // checkout anywhere gives the same digest.
 import { createHash } from "node:crypto";
-import { createReadStream, type BigIntStats } from "node:fs";
-import { stat } from "node:fs/promises";
+import type { BigIntStats } from "node:fs";
+import { open, stat } from "node:fs/promises";
 import { mapLimited } from "../concurrency.js";
 import { canonicalJson, type JsonValue } from "./canonical-json.js";
 import type { FileEntry } from "./files.js";
@@ -83,9 +83,33 @@ async function rememberedOrRead(path: string, info: BigIntStats, hashing: FileHa
   return { digest, readStartedMs };
 }
 
-/** 256 KiB reads: a quarter of the calls of the default 64 KiB for the same bytes. */
+/** Bytes read at once: big enough to make calls cheap, small enough for eight files at a time. */
+const READ_BYTES = 1 << 20;
+
+/**
+ * Two buffers per file, read into again and again, the next read running while the last one is
+ * hashed. A fresh buffer per read would hand V8 1 GiB of new memory for a 1 GiB file, and with it
+ * a full garbage collection every 64 MB or so.
+ */
 async function readDigest(path: string): Promise<string> {
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 256 << 10 })) hash.update(chunk as Buffer);
+  const file = await open(path, "r");
+  try {
+    const { size } = await file.stat();
+    const length = Math.max(1, Math.min(READ_BYTES, size));
+    let [current, next] = [Buffer.allocUnsafeSlow(length), Buffer.allocUnsafeSlow(length)];
+    let position = 0;
+    let reading = file.read(current, 0, length, position);
+    for (;;) {
+      const { bytesRead } = await reading;
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      reading = file.read(next, 0, length, position);
+      hash.update(current.subarray(0, bytesRead));
+      [current, next] = [next, current];
+    }
+  } finally {
+    await file.close();
+  }
   return `sha256:${hash.digest("hex")}`;
 }

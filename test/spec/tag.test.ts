@@ -2,7 +2,7 @@
 // properties that say what the tag depends on and what it ignores.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { appendFile, chmod, cp, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -20,6 +20,7 @@ import {
   specHash,
   specTag,
   treeDigest,
+  fileDigest,
   type FileEntry,
   type ImageSpecInput,
 } from "../../src/spec/index.js";
@@ -159,6 +160,20 @@ void describe("the algorithm as documented", () => {
       `{"digest":"sha256:${hello}","mode":"0644","path":"/root/d/f","type":"file"},` +
       '{"mode":"0777","path":"/root/l","target":"d/f","type":"symlink"}]';
     assert.equal(await treeDigest(entries), `sha256:${createHash("sha256").update(records).digest("hex")}`);
+  });
+
+  void it("a file's digest is the sha256 of all its bytes: empty, one byte, and reads that end part-way", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "imagespec-file-digest-"));
+    try {
+      for (const size of [0, 1, (5 << 20) / 2 + 3]) {
+        const bytes = randomBytes(size);
+        const path = join(dir, `f${size}`);
+        await writeFile(path, bytes);
+        assert.equal(await fileDigest(path), `sha256:${createHash("sha256").update(bytes).digest("hex")}`, `${size} bytes`);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   void it("tagFormat wraps the hash", async () => {
