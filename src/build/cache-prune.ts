@@ -17,6 +17,7 @@ export const CACHE_AREAS = [
   "apt/unpacked",
   "apt/base-files",
   "digests",
+  "sent",
 ] as const;
 /** Where downloads and layers are written before they are renamed into place. */
 const TEMP_AREAS = ["wheels/tmp", "apt/tmp"] as const;

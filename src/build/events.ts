@@ -63,6 +63,12 @@ export interface BuildOptions {
   refresh?: boolean;
   /** Wheels above this many bytes get a layer of their own (default 1 MiB: DEFAULT_LARGE_WHEEL_BYTES of src/python). */
   largeWheelBytes?: number;
+  /**
+   * A files layer of at least this many bytes (the files' sizes summed) that goes to a registry is
+   * only uploaded, as it is compressed, with no copy in the cache dir (default 128 MiB:
+   * UPLOAD_ONLY_MIN_BYTES). Infinity keeps a copy of every layer.
+   */
+  uploadOnlyBytes?: number;
   compression?: Compression;
   /** The compressor's level: gzip 0-9 (default 1), zstd 1-19 (default 3). Part of every layer's identity, so a change rebuilds them. */
   compressionLevel?: number;

@@ -1,22 +1,60 @@
 // The layer of the spec's files (`sourceRoot` and `copy`), reused from the local step cache when
 // the tree is unchanged: hashing the files is much cheaper than tarring and compressing them.
+//
+// A big one bound for a registry is uploaded as it is compressed and not copied to the cache dir:
+// writing 1 GiB to this disk costs more than the upload it overlaps, and a registry push does not
+// need it. A record in `sent/` says where it went, so the next build with the same files asks the
+// registry (one HEAD) instead of making the layer again; where the registry lacks it, it is made again.
 import { join } from "node:path";
-import { layerFromEntries, type LayerWriteOptions, type FileLayer, type LayerEntry } from "../layer/index.js";
+import {
+  layerFromEntries,
+  layerFromEntriesWithoutCopy,
+  remadeLayer,
+  type Layer,
+  type LayerEntry,
+  type LayerWriteOptions,
+} from "../layer/index.js";
+import type { Reference } from "../reference/index.js";
+import type { Registry } from "../registry/index.js";
+import { readJsonRecord, writeJsonRecord } from "../json-record.js";
 import { treeDigest, type FileEntry } from "../spec/index.js";
-import type { CacheWarning } from "./steps/cached-layer.js";
+import { digestHex } from "./cache-dir.js";
+import { cachedLayerOf, isCachedLayer, type CacheWarning } from "./steps/cached-layer.js";
 import { readLayerRecord, writeLayerRecord } from "./steps/layer-record.js";
 import { filesLayerKey, type LayerIdentity } from "./step-keys.js";
+
+/** A files layer of at least this many bytes that goes to a registry is not copied to the cache dir. */
+export const UPLOAD_ONLY_MIN_BYTES = 128 << 20;
+
+/** Where a big files layer goes without a local copy, and how to ask whether it is still there. */
+export interface UploadOnly {
+  readonly registry: string;
+  readonly repository: string;
+  readonly minBytes: number;
+  has(digest: string): Promise<boolean>;
+}
+
+export function uploadOnlyTo(registry: Registry, reference: Reference, minBytes: number, signal?: AbortSignal): UploadOnly {
+  return {
+    registry: reference.registry,
+    repository: reference.repository,
+    minBytes,
+    has: (digest) => registry.hasBlob(reference, digest, signal),
+  };
+}
 
 export interface FilesLayerOptions {
   readonly cacheDir: string;
   readonly workdir: string;
   readonly compression: LayerWriteOptions;
   readonly identity: LayerIdentity;
+  /** Set when the layer goes to a registry that takes uploads while it is written. */
+  readonly uploadOnly?: UploadOnly;
   /** Told when a damaged cache entry is dropped (and the layer rebuilt). */
   readonly warn?: CacheWarning;
 }
 
-export async function filesLayer(files: readonly FileEntry[], options: FilesLayerOptions): Promise<{ layer: FileLayer; fromCache: boolean }> {
+export async function filesLayer(files: readonly FileEntry[], options: FilesLayerOptions): Promise<{ layer: Layer; fromCache: boolean }> {
   const key = filesLayerKey(await treeDigest(files), options.workdir, options.identity);
   const cached = await readLayerRecord(options.cacheDir, key, options.warn);
   if (cached !== undefined) return { layer: cached, fromCache: true };
@@ -28,7 +66,39 @@ export async function filesLayer(files: readonly FileEntry[], options: FilesLaye
     ...(e.type === "file" ? { source: e.source } : {}),
     ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
   }));
+  const { uploadOnly } = options;
+  if (uploadOnly !== undefined) {
+    const layerOptions = { ...options.compression, epoch: options.identity.epoch };
+    const sent = await readSentRecord(options.cacheDir, key, uploadOnly);
+    if (sent !== undefined) return { layer: remadeLayer(entries, sent, layerOptions), fromCache: true };
+    const bytes = files.reduce((sum, file) => sum + (file.type === "file" ? file.size : 0), 0);
+    if (bytes >= uploadOnly.minBytes) {
+      const layer = await layerFromEntriesWithoutCopy(entries, layerOptions);
+      await writeSentRecord(options.cacheDir, key, uploadOnly, layer).catch(() => undefined); // only a shortcut for the next build
+      return { layer, fromCache: false };
+    }
+  }
   const layer = await layerFromEntries(entries, { cacheDir: join(options.cacheDir, "layers"), epoch: options.identity.epoch, ...options.compression });
   await writeLayerRecord(options.cacheDir, key, layer);
   return { layer, fromCache: false };
+}
+
+function sentRecordPath(cacheDir: string, key: string): string {
+  return join(cacheDir, "sent", `${digestHex(key)}.json`);
+}
+
+async function writeSentRecord(cacheDir: string, key: string, to: UploadOnly, layer: Layer): Promise<void> {
+  await writeJsonRecord(sentRecordPath(cacheDir, key), { key, registry: to.registry, repository: to.repository, layer: cachedLayerOf(layer) });
+}
+
+/**
+ * The layer a build with the same key sent to the same repository, if the repository still holds
+ * it; a record for elsewhere, a damaged one, or a registry that cannot say is a miss.
+ */
+async function readSentRecord(cacheDir: string, key: string, to: UploadOnly): Promise<{ descriptor: Layer["descriptor"]; diffId: string } | undefined> {
+  const json = (await readJsonRecord(sentRecordPath(cacheDir, key))) as Record<string, unknown> | undefined;
+  if (json?.key !== key || json.registry !== to.registry || json.repository !== to.repository || !isCachedLayer(json.layer)) return undefined;
+  const { mediaType, digest, size, diffId } = json.layer;
+  if (!(await to.has(digest).catch(() => false))) return undefined;
+  return { descriptor: { mediaType, digest, size }, diffId };
 }

@@ -8,6 +8,7 @@ import { formatPlatform, indexFromImages, readLayoutImage, type Image, type Imag
 import { readConfig, type Registry } from "../registry/index.js";
 import type { BaseImage, BuildRequest, Built, PlanBuilder } from "./builders/types.js";
 import { defaultCacheDir } from "./cache-dir.js";
+import { UPLOAD_ONLY_MIN_BYTES, uploadOnlyTo } from "./files-layer.js";
 import type { BuildEvent, BuildOptions } from "./events.js";
 import type { Plan } from "./plan.js";
 import type { LayerIdentity } from "./step-keys.js";
@@ -64,6 +65,9 @@ export class NativePlanBuilder implements PlanBuilder {
       ...(registryCache ? { registryCache } : {}),
       ...(this.options.refresh ? { refresh: true } : {}),
       ...(this.options.largeWheelBytes !== undefined ? { largeWheelBytes: this.options.largeWheelBytes } : {}),
+      ...(destination.kind === "registry" && this.registry.uploadsWhileWriting
+        ? { uploadOnly: uploadOnlyTo(this.registry, destination.reference, this.options.uploadOnlyBytes ?? UPLOAD_ONLY_MIN_BYTES, this.options.signal) }
+        : {}),
       ...(this.options.signal ? { signal: this.options.signal } : {}),
       emit: (event) => this.emit(event),
       base: (platform) => this.base(baseImage, platform, image),

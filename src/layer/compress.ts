@@ -158,11 +158,36 @@ export async function compressToCache(
   const compressor = options.compressor ?? (await resolveCompressor(options));
   await mkdir(options.cacheDir, { recursive: true });
   const temp = join(options.cacheDir, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+  try {
+    const made = await compressInto(await GrowingFile.create(temp), tar, compressor, options.onGrowing);
+    const path = join(options.cacheDir, `sha256-${made.descriptor.digest.slice("sha256:".length)}`);
+    await rename(temp, path);
+    return { path, ...made };
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** A compressed layer that was only watched as it was made (see compressWithoutCopy): no file holds it. */
+export type PassedBlob = Omit<CompressedBlob, "path">;
+
+/**
+ * Compresses a tar stream for the watcher that onGrowing hands it to (an upload) and keeps no copy:
+ * compressing waits for that reader instead of writing to disk. What nobody reads is dropped, so
+ * the caller must be able to make the bytes again (see layer.ts's layerFromEntriesWithoutCopy).
+ */
+export async function compressWithoutCopy(tar: Readable, options: LayerWriteOptions & { compressor?: Compressor }): Promise<PassedBlob> {
+  const compressor = options.compressor ?? (await resolveCompressor(options));
+  return compressInto(GrowingFile.inMemory(), tar, compressor, options.onGrowing);
+}
+
+/** Compresses `tar` into `file`, learning both digests, with `onGrowing` watching the bytes land. */
+async function compressInto(file: GrowingFile, tar: Readable, compressor: Compressor, onGrowing: LayerWriteOptions["onGrowing"]): Promise<PassedBlob> {
   const uncompressed = new DigestingStream();
   const compressed = new DigestingStream();
-  const file = await GrowingFile.create(temp);
   let settle: { resolve: (d: Descriptor) => void; reject: (e: unknown) => void } | undefined;
-  if (options.onGrowing) {
+  if (onGrowing) {
     const done = new Promise<Descriptor>((resolve, reject) => (settle = { resolve, reject }));
     done.catch(() => undefined); // the watcher may have stopped listening
     const opened: Readable[] = [];
@@ -172,27 +197,18 @@ export async function compressToCache(
       return stream;
     };
     try {
-      options.onGrowing({ open, done });
+      onGrowing({ open, done });
     } catch {
       for (const stream of opened) stream.destroy(); // a watcher that cannot start is no reason not to write the layer
     }
   }
   try {
     await pipeline(tar, uncompressed, compressor.create(), compressed, file.writable());
-    const path = join(options.cacheDir, `sha256-${compressed.digest.slice("sha256:".length)}`);
-    await rename(temp, path);
     const descriptor = { mediaType: compressor.mediaType, digest: compressed.digest, size: compressed.size };
     settle?.resolve(descriptor);
-    return {
-      path,
-      descriptor,
-      diffId: uncompressed.digest,
-      uncompressedSize: uncompressed.size,
-      compressor: compressor.id,
-    };
+    return { descriptor, diffId: uncompressed.digest, uncompressedSize: uncompressed.size, compressor: compressor.id };
   } catch (error) {
     settle?.reject(error);
-    await rm(temp, { force: true });
     throw error;
   }
 }

@@ -5,6 +5,10 @@
 // explicit positions on one open file, which stays valid when the file is renamed. A reader that
 // keeps up takes the bytes from the last few writes, still in memory, instead of reading them
 // back: for a 1 GiB layer that is 1 GiB less to copy out of the page cache and allocate.
+//
+// A growing file can also have no file at all (inMemory): the bytes pass from the writer to the
+// readers through the kept writes only, and the writer waits for the slowest reader instead. That
+// is how a big layer goes to a registry without a local copy.
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable, Writable } from "node:stream";
 
@@ -23,11 +27,25 @@ export class GrowingFile {
   /** The latest writes, oldest first, ending at `written`: where a reader that keeps up finds its bytes. */
   private recent: { offset: number; bytes: Buffer }[] = [];
   private recentSize = 0;
+  /** Where each open reader is, and how much it waits for. */
+  private readonly readers = new Set<{ position: number; readSize: number }>();
+  /** Without a file: the writer waiting for a reader to take what would leave memory. */
+  private writerWake: (() => void)[] = [];
 
-  private constructor(private readonly handle: FileHandle) {}
+  /** `handle` undefined: no file, the kept writes are all there is. */
+  private constructor(private readonly handle: FileHandle | undefined) {}
 
   static async create(path: string): Promise<GrowingFile> {
     return new GrowingFile(await open(path, "wx+"));
+  }
+
+  /**
+   * A growing file with nothing on disk. Readers must be opened before the first write; each gets
+   * every byte, because the writer waits while a reader that can go on lags more than the kept
+   * writes hold. Once no reader is left, what is written is dropped.
+   */
+  static inMemory(): GrowingFile {
+    return new GrowingFile(undefined);
   }
 
   /** Bytes written so far. */
@@ -67,19 +85,24 @@ export class GrowingFile {
    */
   reader(offset = 0, readSize = READ_SIZE): Readable {
     if (this.holders === 0) throw new Error("the growing file is closed: open its readers before it is complete");
+    if (this.handle === undefined && (offset !== 0 || this.written > 0)) throw new Error("a growing file in memory is read from its start, by readers opened before it is written");
     this.holders++;
+    // Without a file the writer waits for readers, so a reader may not wait for more than memory keeps.
+    const state = { position: offset, readSize: this.handle === undefined ? Math.min(readSize, RECENT_BYTES / 2) : readSize };
+    this.readers.add(state);
     let released = false;
     const release = async (): Promise<void> => {
       if (released) return;
       released = true;
+      this.readers.delete(state);
+      this.notifyWriter();
       await this.release();
     };
-    let position = offset;
     const stream: Readable = new Readable({
       // readSize at a time, whatever the consumer asks: one that sends what it is given as it is
       // copies nothing.
       read: () => {
-        this.readNext(position, readSize).then(
+        this.readNext(state.position, state.readSize).then(
           (pieces) => {
             if (pieces === null) {
               stream.push(null);
@@ -87,9 +110,10 @@ export class GrowingFile {
               return;
             }
             for (const piece of pieces) {
-              position += piece.length;
+              state.position += piece.length;
               stream.push(piece);
             }
+            this.notifyWriter();
           },
           (error: Error) => stream.destroy(error),
         );
@@ -112,6 +136,7 @@ export class GrowingFile {
         length = Math.min(length, this.written - position);
         const kept = this.fromRecent(position, length);
         if (kept !== undefined) return kept;
+        if (this.handle === undefined) throw new Error(`bytes at ${position} of a growing file in memory are no longer kept`);
         const buffer = Buffer.allocUnsafe(length);
         const { bytesRead } = await this.handle.read(buffer, 0, length, position);
         return [buffer.subarray(0, bytesRead)];
@@ -122,6 +147,13 @@ export class GrowingFile {
   }
 
   private async writeAll(chunk: Buffer): Promise<void> {
+    if (this.handle === undefined) {
+      await this.roomFor(chunk.length);
+      this.remember(chunk);
+      this.written += chunk.length;
+      this.notify();
+      return;
+    }
     let done = 0;
     while (done < chunk.length) {
       const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done, this.written + done);
@@ -140,9 +172,41 @@ export class GrowingFile {
     const bytes = chunk.length * 4 < chunk.buffer.byteLength ? ownCopy(chunk) : chunk;
     this.recent.push({ offset: this.written, bytes });
     this.recentSize += chunk.length;
+    // Without a file, nothing a reader has yet to take is dropped (memory may then hold one big write more).
+    const keepFrom = this.handle === undefined ? this.slowestReader() : Infinity;
     while (this.recent.length > 1 && this.recentSize - this.recent[0]!.bytes.length >= RECENT_BYTES) {
-      this.recentSize -= this.recent.shift()!.bytes.length;
+      const oldest = this.recent[0]!;
+      if (oldest.offset + oldest.bytes.length > keepFrom) break;
+      this.recentSize -= oldest.bytes.length;
+      this.recent.shift();
     }
+  }
+
+  /** Where the slowest open reader is (`written` when none is open). */
+  private slowestReader(): number {
+    let slowest = this.written;
+    for (const reader of this.readers) slowest = Math.min(slowest, reader.position);
+    return slowest;
+  }
+
+  /**
+   * Without a file: waits while writing `length` more bytes would put a reader further behind than
+   * memory keeps, as long as some reader has what it waits for (one that has not cannot take more,
+   * so waiting for it would never end).
+   */
+  private async roomFor(length: number): Promise<void> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const canRead = [...this.readers].some((r) => r.position + r.readSize <= this.written);
+      if (!canRead || this.written + length - this.slowestReader() <= RECENT_BYTES) return;
+      await new Promise<void>((resolve) => this.writerWake.push(resolve));
+    }
+  }
+
+  private notifyWriter(): void {
+    const waiting = this.writerWake;
+    this.writerWake = [];
+    for (const resolve of waiting) resolve();
   }
 
   /**
@@ -174,7 +238,7 @@ export class GrowingFile {
     if (--this.holders > 0) return;
     this.recent = [];
     this.recentSize = 0;
-    await this.handle.close();
+    await this.handle?.close();
   }
 }
 

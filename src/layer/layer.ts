@@ -1,15 +1,17 @@
 // Layers as the rest of imagespec sees them: a Blob (descriptor + open()) that also knows its
-// diffID. Every constructor here ends with the compressed bytes in a file, built once, so
-// open() can be called any number of times (push, retry, write a layout) without rebuilding.
+// diffID. Most constructors here end with the compressed bytes in a file, built once, so open()
+// can be called any number of times (push, retry, write a layout) without rebuilding. The one
+// exception keeps no copy (layerFromEntriesWithoutCopy): a big layer bound for a registry is
+// uploaded as it is made, and its bytes are made again from the same entries if ever read.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { pipeline, type Readable } from "node:stream";
 import { DigestingStream, isDigest, MediaType, type Blob, type Descriptor } from "../oci/index.js";
 import type { Reference } from "../reference/index.js";
-import { compressToCache, type LayerWriteOptions } from "./compress.js";
+import { compressToCache, compressWithoutCopy, resolveCompressor, type LayerWriteOptions } from "./compress.js";
 import type { LayerEntry } from "./entries.js";
 import { LayerError } from "./errors.js";
-import { tarStream } from "./tar.js";
+import { tarStream, type TarOptions } from "./tar.js";
 
 export interface Layer extends Blob {
   /** sha256 of the uncompressed tar, listed in the image config's rootfs.diff_ids. */
@@ -44,6 +46,55 @@ export async function layerFromEntries(entries: Iterable<LayerEntry>, options: E
 export async function layerFromTarStream(tar: Readable, options: LayerBuildOptions): Promise<FileLayer> {
   const blob = await compressToCache(tar, options);
   return fileLayer(blob.path, blob.descriptor, blob.diffId, blob.uncompressedSize, { compressor: blob.compressor });
+}
+
+/**
+ * Builds a layer from entries for the upload that `onGrowing` starts, keeping no copy on disk (a
+ * 1 GiB layer is 1 GiB this machine need not write). open() makes the bytes again from the same
+ * entries and checks them against the digest, so a push that finds the upload did not finish still
+ * has them, and a source file changed since fails that read instead of entering an image.
+ */
+export async function layerFromEntriesWithoutCopy(entries: readonly LayerEntry[], options: LayerWriteOptions & TarOptions): Promise<Layer> {
+  const { epoch, ...write } = options;
+  const made = await compressWithoutCopy(tarStream(entries, epoch === undefined ? {} : { epoch }), write);
+  return remadeLayer(entries, made, options);
+}
+
+/** What a layer made earlier is known by. */
+export interface KnownLayer {
+  readonly descriptor: Descriptor;
+  readonly diffId: string;
+  readonly uncompressedSize?: number;
+}
+
+/**
+ * A layer made earlier from `entries` and kept nowhere (layerFromEntriesWithoutCopy); each open()
+ * makes its bytes again with the same compression and epoch, checked against the digest.
+ */
+export function remadeLayer(entries: readonly LayerEntry[], known: KnownLayer, options: LayerWriteOptions & TarOptions): Layer {
+  const { epoch, onGrowing: _watcher, ...compression } = options;
+  const { descriptor, diffId, uncompressedSize } = known;
+  return {
+    descriptor,
+    diffId,
+    ...(uncompressedSize !== undefined ? { uncompressedSize } : {}),
+    verifiesItself: true,
+    async open() {
+      const compressor = await resolveCompressor(compression);
+      const check = new DigestingStream({
+        digest: descriptor.digest,
+        size: descriptor.size,
+        what: `layer ${descriptor.digest}, made again from its ${entries.length} files (were they changed since the build began?)`,
+      });
+      const tar = tarStream(entries, epoch === undefined ? {} : { epoch });
+      const compress = compressor.create();
+      // A reader that stops early (a failed upload) ends the pipeline; what the inner streams say
+      // after that, no one listens to, and it would end the process. Failures reach the reader
+      // through `check`.
+      for (const inner of [tar, compress]) inner.on("error", () => undefined);
+      return pipeline(tar, compress, check, () => {});
+    },
+  };
 }
 
 export interface ExistingLayerOptions {

@@ -80,6 +80,9 @@ function startEntry(pack: Pack, headers: Headers): { sink: Sink; done: Promise<v
   });
   // A failed entry is reported through `done`; without a listener the sink's "error" event would crash the process.
   sink.on("error", () => {});
+  // A tar stream destroyed by its reader (an upload that failed) rejects `done` while the writer
+  // waits elsewhere (for a drain); it learns of it there, and this rejection must not go unheard.
+  done.catch(() => {});
   return { sink, done };
 }
 
@@ -137,6 +140,8 @@ async function openContent(entry: PlannedEntry): Promise<Readable> {
 }
 
 function drained(sink: Sink): Promise<void> {
+  // A destroyed sink has closed already: it would never say so again.
+  if (sink.destroyed) return Promise.reject(new Error("tar stream closed while writing"));
   return new Promise((resolve, reject) => {
     const done = (error?: Error) => {
       sink.off("drain", done);

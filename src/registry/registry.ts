@@ -7,6 +7,7 @@ import { readLayout, writeLayout, type LayoutWriteResult } from "../oci/layout.j
 import { Authenticator, TokenCache } from "./auth.js";
 import type { BlobLocations } from "./blob-locations.js";
 import { EarlyUploads, type GrowingSource } from "./early-upload.js";
+import { repositoryScope } from "./scope.js";
 import { DistributionClient, type FetchedManifest } from "./client.js";
 import { manifestExists, type ExistsResult } from "./exists.js";
 import { defaultKeychain, type Keychain } from "./keychain.js";
@@ -180,6 +181,18 @@ export class Registry {
     await vendorFor(this.vendors, reference.registry)?.beforePush?.(reference);
   }
 
+  /** Whether uploadWhileWriting follows a blob being written (the upload mode may turn it off). */
+  get uploadsWhileWriting(): boolean {
+    const upload = this.options.upload;
+    return upload?.whileWriting !== false && (upload?.mode === undefined || upload.mode === "auto");
+  }
+
+  /** Whether the reference's repository holds the blob (a HEAD); an answer other than yes or no throws. */
+  async hasBlob(ref: RefInput, digest: string, signal?: AbortSignal): Promise<boolean> {
+    const reference = toReference(ref);
+    return this.client(reference.registry).hasBlob(reference.repository, digest, [repositoryScope(reference.repository, "pull")], signal);
+  }
+
   /**
    * Starts sending a blob that is still being written (a layer being compressed) to the
    * reference's repository, so the upload overlaps the build; the push of an image holding it then
@@ -188,8 +201,7 @@ export class Registry {
    * off when the upload mode is set (a registry that needs monolithic, known-length or chunked uploads).
    */
   uploadWhileWriting(ref: RefInput, blob: GrowingSource, signal?: AbortSignal): void {
-    const upload = this.options.upload;
-    if (upload?.whileWriting === false || (upload?.mode !== undefined && upload.mode !== "auto")) return;
+    if (!this.uploadsWhileWriting) return;
     const reference = toReference(ref);
     this.early.start(this.client(reference.registry), reference, blob, { beforeUpload: () => this.beforePush(reference), ...(this.locations ? { locations: this.locations } : {}) }, signal);
   }

@@ -188,6 +188,65 @@ describe("GrowingFile", () => {
   });
 });
 
+describe("GrowingFile in memory (no file)", () => {
+  /** A reader that takes a piece, then waits `ms`: much slower than the writer. */
+  async function slowRead(stream: Readable, ms: number): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+      await sleep(ms);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  it("the writer waits for a slow reader, which gets every byte; memory holds about 8 MiB, never the whole", async () => {
+    const file = GrowingFile.inMemory();
+    const read = slowRead(file.reader(0, 1 << 20), 3);
+    const pieces = Array.from({ length: 40 }, () => randomBytes(700_001)); // 28 MiB in odd sizes
+    const kept = file as unknown as { recentSize: number };
+    let most = 0;
+    const writer = file.writable();
+    for (const piece of pieces) {
+      if (!writer.write(piece)) await new Promise((resolve) => writer.once("drain", resolve));
+      most = Math.max(most, kept.recentSize);
+    }
+    writer.end();
+    assert.ok((await read).equals(Buffer.concat(pieces)), "every byte, in order");
+    assert.ok(most <= (8 << 20) + 2 * 700_001, `at most ${most} bytes were held`);
+  });
+
+  it("once its reader is gone the writer drops what it writes and finishes", async () => {
+    const file = GrowingFile.inMemory();
+    const reader = file.reader();
+    const pieces = Array.from({ length: 24 }, () => randomBytes(1 << 20));
+    setTimeout(() => reader.destroy(), 20); // it never read a byte: the writer stops at 8 MiB until then
+    await pipeline(Readable.from(pieces), file.writable());
+    assert.ok((file as unknown as { recentSize: number }).recentSize <= 9 << 20);
+  });
+
+  it("a writer with no reader never waits", async () => {
+    const file = GrowingFile.inMemory();
+    await pipeline(Readable.from(Array.from({ length: 20 }, () => randomBytes(1 << 20))), file.writable());
+    assert.equal(file.size, 20 << 20);
+  });
+
+  it("a reader waiting for more than memory keeps is given what there is, not left to wait for ever", async () => {
+    const file = GrowingFile.inMemory();
+    const read = collect(file.reader(0, 64 << 20));
+    const pieces = Array.from({ length: 16 }, () => randomBytes(1 << 20));
+    await pipeline(Readable.from(pieces), file.writable());
+    assert.ok((await read).equals(Buffer.concat(pieces)));
+  });
+
+  it("refuses a reader opened after the first byte: it would have missed bytes nobody kept", async () => {
+    const file = GrowingFile.inMemory();
+    const writer = file.writable();
+    await new Promise<void>((resolve, reject) => writer.write(Buffer.from("early"), (error) => (error ? reject(error) : resolve())));
+    assert.throws(() => file.reader(), /read from its start, by readers opened before it is written/);
+    writer.end();
+  });
+});
+
 describe("compressToCache with onGrowing", () => {
   it("hands out the compressed bytes as they are written, and the descriptor once complete", async () => {
     const tar = randomBytes(6 << 20);

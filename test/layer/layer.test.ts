@@ -5,7 +5,7 @@ import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { DigestMismatchError, MediaType } from "../../src/oci/index.js";
-import { LayerError, layerFromEntries, layerFromFile, layerFromTarStream, type LayerEntry } from "../../src/layer/index.js";
+import { LayerError, layerFromEntries, layerFromEntriesWithoutCopy, layerFromFile, layerFromTarStream, type LayerEntry } from "../../src/layer/index.js";
 import { removeDir, runOk, tempDir } from "../support/tools.js";
 import { collect, memoryFile, mixedData, sha256File, sha256hex } from "./helpers.js";
 
@@ -56,6 +56,37 @@ describe("layers", () => {
     assert.equal(`sha256:${await sha256File(layer.path)}`, layer.descriptor.digest);
     const { stdout } = await runOk("tar", ["--numeric-owner", "-tvzf", layer.path]);
     assert.match(stdout, /^-rw-r--r-- 0\/0 +8 1970-01-01 00:00 etc\/motd$/m);
+  });
+
+  it("layerFromEntriesWithoutCopy: the watcher gets the blob, no file is written, open() makes the same bytes again, and refuses changed sources", async () => {
+    const host = join(dir, "uncopied");
+    await mkdir(host, { recursive: true });
+    await writeFile(join(host, "data.bin"), mixedData(12 << 20, 3));
+    const entries: LayerEntry[] = [
+      memoryFile("opt/app/run", "#!/bin/sh\n", 0o755),
+      { path: "opt/app/data.bin", type: "file", mode: 0o644, source: join(host, "data.bin") },
+    ];
+    let watched: Promise<Buffer> | undefined;
+    const layer = await layerFromEntriesWithoutCopy(entries, {
+      epoch: 5,
+      onGrowing: (blob) => {
+        watched = collect(blob.open());
+      },
+    });
+    const sent = await watched!;
+    assert.equal(`sha256:${sha256hex(sent)}`, layer.descriptor.digest);
+    assert.equal(sent.length, layer.descriptor.size);
+    assert.equal("path" in layer, false, "no file holds it");
+    assert.ok((await collect(await layer.open())).equals(sent), "made again, byte for byte");
+    const kept = await layerFromEntries(entries, { cacheDir: join(dir, "cache-uncopied"), epoch: 5 });
+    assert.deepEqual([kept.descriptor, kept.diffId], [layer.descriptor, layer.diffId], "the same layer as one kept in the cache");
+
+    // Same size, other bytes: what is made again no longer matches, and the read says why.
+    await writeFile(join(host, "data.bin"), mixedData(12 << 20, 4));
+    await assert.rejects(
+      async () => collect(await layer.open()),
+      (error: Error) => error instanceof DigestMismatchError && /made again from its 2 files \(were they changed since the build began\?\)/.test(error.message),
+    );
   });
 
   it("layerFromTarStream takes a tar made elsewhere; its diffID is that tar's sha256", async () => {

@@ -149,6 +149,7 @@ const filesStep: StepRunner<Extract<Step, { kind: "files" }>> = async (step, con
     workdir: step.workdir,
     compression: context.compression,
     identity: context.identity,
+    ...(context.uploadOnly ? { uploadOnly: context.uploadOnly } : {}),
     warn: (message) => context.emit({ kind: "warning", image: context.image, message }),
   });
   context.emit({ kind: "layer", image: context.image, step: "files", digest: layer.descriptor.digest, size: layer.descriptor.size, fromCache });

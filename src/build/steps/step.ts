@@ -7,6 +7,7 @@ import type { BuildEvent } from "../events.js";
 import type { Plan, Step } from "../plan.js";
 import type { LayerIdentity } from "../step-keys.js";
 import type { CacheStep } from "./artifact.js";
+import type { UploadOnly } from "../files-layer.js";
 import type { RegistryCache } from "./cache.js";
 
 /** A base image: its config and layers (reused as they are), and what the image's annotations name. */
@@ -29,6 +30,8 @@ export interface StepContext {
   /** Ignore cached resolutions and step caches (what is made is still stored). */
   readonly refresh?: boolean;
   readonly largeWheelBytes?: number;
+  /** Set when the image goes to a registry that takes uploads while a layer is written: where a big files layer may go without a local copy. */
+  readonly uploadOnly?: UploadOnly;
   readonly signal?: AbortSignal;
   readonly emit: (event: BuildEvent) => void;
   /** The base of one platform, from where the driver found (or built) it. */
