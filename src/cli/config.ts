@@ -4,6 +4,7 @@
 // $XDG_CONFIG_HOME/imagespec (~/.config/imagespec). Each setting fills the flag of the same
 // meaning when the command line leaves it out, so every command sees one set of values.
 import type { Command } from "commander";
+import { parseSize } from "../units.js";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
@@ -18,7 +19,7 @@ import { parseTimeout } from "./registry-options.js";
 export const PROJECT_CONFIG_NAMES = ["imagespec.config.json", "imagespec.config.yaml", "imagespec.config.yml"];
 const USER_CONFIG_NAMES = ["config.json", "config.yaml", "config.yml", ...PROJECT_CONFIG_NAMES];
 
-type Kind = "string" | "path" | "hosts" | "count" | "builder" | "compression" | "level" | "duration";
+type Kind = "string" | "path" | "hosts" | "count" | "builder" | "compression" | "level" | "duration" | "size-or-never";
 
 interface SettingDefinition {
   /** camelCase key in config files (snake_case accepted too). */
@@ -44,6 +45,14 @@ export const SETTINGS: readonly SettingDefinition[] = [
   { key: "timeout", env: "IMAGESPEC_TIMEOUT", option: "timeout", flag: "--timeout", kind: "duration", description: "registry timeout (connect, headers, body idle), e.g. 30s" },
   { key: "compression", env: "IMAGESPEC_COMPRESSION", option: "compression", flag: "--compression", kind: "compression", description: "layer compression: gzip or zstd" },
   { key: "compressionLevel", env: "IMAGESPEC_COMPRESSION_LEVEL", option: "compressionLevel", flag: "--compression-level", kind: "level", description: `compression level: ${COMPRESSION_LEVELS_TEXT}` },
+  {
+    key: "uploadOnlyAbove",
+    env: "IMAGESPEC_UPLOAD_ONLY_ABOVE",
+    option: "uploadOnlyAbove",
+    flag: "--upload-only-above",
+    kind: "size-or-never",
+    description: "a files layer this big (e.g. 128MiB) bound for a registry is only uploaded, not copied to the cache dir; never: always copy",
+  },
 ];
 
 export type SettingValue = string | number | string[];
@@ -194,6 +203,11 @@ function checkValue(setting: SettingDefinition, raw: unknown, where: string): Se
       const seconds = typeof raw === "number" ? parseTimeout(String(raw)) : typeof raw === "string" ? parseTimeout(raw) : undefined;
       if (seconds === undefined) return fail("a duration above 0 and at most 1 hour: seconds (30, 30s), minutes (2m) or milliseconds (500ms)");
       return seconds;
+    }
+    case "size-or-never": {
+      const value = typeof raw === "number" ? raw : typeof raw === "string" ? (raw.trim() === "never" ? "never" : parseSize(raw)) : undefined;
+      if (value !== "never" && (value === undefined || !Number.isSafeInteger(value) || value < 0)) return fail("a size such as 128MiB, 1GiB or 4096 (bytes), or never");
+      return value;
     }
     case "count": {
       const n = wholeNumber(raw);

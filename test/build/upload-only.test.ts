@@ -16,6 +16,7 @@ import { assertNoBrokenTag, startFaultProxy, uploadedDigests, type FaultProxy } 
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 import { removeDir, runOk, tempDir } from "../support/tools.js";
 import { registryFor, sha256 } from "../registry/util.js";
+import { imagespecCli } from "../support/cli.js";
 
 const UPLOAD_ONLY_BYTES = 16 << 20;
 const DATA_BYTES = 24 << 20;
@@ -196,5 +197,39 @@ describe("a big files layer pushed without a local copy", () => {
     const files = events.find((e): e is Extract<BuildEvent, { kind: "layer" }> => e.kind === "layer" && e.step === "files")!;
     assert.deepEqual(await filesIn(join(p.cacheDir, "layers")), [`sha256-${files.digest.slice("sha256:".length)}`]);
     assert.deepEqual(await filesIn(join(p.cacheDir, "sent")), []);
+  });
+});
+
+describe("imagespec build --upload-only-above", () => {
+  async function cliProject(): Promise<Project> {
+    const p = await project();
+    await writeFile(join(p.dir, "spec.yaml"), [`name: ${p.name}`, `registry: ${reg.host}/uo`, "base_image: scratch", "source_root: src", ""].join("\n"));
+    return p;
+  }
+  const env = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH, HOME: "/nonexistent-imagespec-home", ...extra });
+
+  it("a size: the layer above it is only uploaded; never (here from the environment): it is kept", async () => {
+    const sent = await cliProject();
+    const r1 = await imagespecCli(["build", "-q", "--upload-only-above", "16MiB", "--cache-dir", sent.cacheDir, "spec.yaml"], { cwd: sent.dir, env: env() });
+    assert.equal(r1.code, 0, r1.stderr);
+    assert.deepEqual(await filesIn(join(sent.cacheDir, "layers")), []);
+    assert.equal((await filesIn(join(sent.cacheDir, "sent"))).length, 1);
+
+    const kept = await cliProject();
+    const r2 = await imagespecCli(["build", "-q", "--cache-dir", kept.cacheDir, "spec.yaml"], { cwd: kept.dir, env: env({ IMAGESPEC_UPLOAD_ONLY_ABOVE: "never" }) });
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal((await filesIn(join(kept.cacheDir, "layers"))).length, 1, "the layer file is kept");
+    assert.deepEqual(await filesIn(join(kept.cacheDir, "sent")), []);
+  });
+
+  it("a value that is not a size is refused before anything is built, naming the flag or the variable", async () => {
+    const p = await cliProject();
+    const flag = await imagespecCli(["build", "--upload-only-above", "lots", "spec.yaml"], { cwd: p.dir, env: env() });
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /--upload-only-above.*expected a size such as 128MiB, 1GiB or 4096 \(bytes\), or never/);
+    const variable = await imagespecCli(["build", "spec.yaml"], { cwd: p.dir, env: env({ IMAGESPEC_UPLOAD_ONLY_ABOVE: "12 parsecs" }) });
+    assert.notEqual(variable.code, 0);
+    assert.match(variable.stderr, /IMAGESPEC_UPLOAD_ONLY_ABOVE.*"12 parsecs" is not valid: expected a size such as 128MiB, 1GiB or 4096 \(bytes\), or never/);
+    assert.deepEqual(await filesIn(p.cacheDir), []);
   });
 });

@@ -2,6 +2,7 @@
 // skipping those whose tag already exists. Progress goes to stderr as timestamped lines; stdout
 // gets one `name@digest` line per image (or one JSON object per image with --json).
 import { InvalidArgumentError, type Command } from "commander";
+import { parseSize } from "../../units.js";
 import { writeFile } from "node:fs/promises";
 import { defaultCacheDir } from "../../build/cache-dir.js";
 import { dockerfileSettings } from "../../build/dockerfile.js";
@@ -30,6 +31,7 @@ interface BuildFlags extends RegistryFlags, SpecDefaultFlags {
   quiet?: boolean;
   compression?: Compression;
   compressionLevel?: number;
+  uploadOnlyAbove?: number | "never";
   cacheDir?: string;
   metadataFile?: string;
   builder?: string;
@@ -49,6 +51,7 @@ export const registerBuildCommand: RegisterCommand = (program: Command) => {
     .option("-q, --quiet", "print only the image names")
     .option("--compression <gzip|zstd>", "layer compression (default gzip)")
     .option("--compression-level <n>", `compression level: ${COMPRESSION_LEVELS_TEXT}`, compressionLevel)
+    .option("--upload-only-above <size>", "a files layer this big bound for a registry is uploaded as it is compressed, with no copy in the cache dir (default 128MiB; never: always keep one)", sizeOrNever)
     .option("--cache-dir <dir>", "where reusable build data is kept (default $XDG_CACHE_HOME/imagespec)")
     .option("--metadata-file <file>", "also write the results as a JSON array to this file")
     .option("--builder <name>", `override every spec's builder: ${BUILDERS.join(", ")}`)
@@ -76,6 +79,13 @@ Examples:
     process.exitCode = await runBuild(files, flags);
   });
 };
+
+function sizeOrNever(value: string): number | "never" {
+  if (value.trim() === "never") return "never";
+  const bytes = parseSize(value);
+  if (bytes === undefined) throw new InvalidArgumentError("expected a size such as 128MiB, 1GiB or 4096 (bytes), or never");
+  return bytes;
+}
 
 function compressionLevel(value: string): number {
   if (!/^\s*\d+\s*$/.test(value)) throw new InvalidArgumentError(`expected a whole number: ${COMPRESSION_LEVELS_TEXT}`);
@@ -138,6 +148,7 @@ async function runBuild(files: string[], flags: BuildFlags): Promise<number> {
         ...(flags.force ? { force: true } : {}),
         ...(flags.compression !== undefined ? { compression: flags.compression } : {}),
         ...(flags.compressionLevel !== undefined ? { compressionLevel: flags.compressionLevel } : {}),
+        ...(flags.uploadOnlyAbove !== undefined ? { uploadOnlyBytes: flags.uploadOnlyAbove === "never" ? Infinity : flags.uploadOnlyAbove } : {}),
         ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
       },
       // Each ECR repository gets its spec's settings, applied before the first push to it.
