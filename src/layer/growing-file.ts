@@ -72,6 +72,7 @@ export class GrowingFile {
         if (!this.complete) {
           this.failure = error ?? new Error("the file was abandoned before it was complete");
           this.notify();
+          this.notifyWriter(); // a write waiting for a reader gives up
           this.release().then(() => callback(error), () => callback(error));
         } else callback(error);
       },

@@ -238,6 +238,19 @@ describe("GrowingFile in memory (no file)", () => {
     assert.ok((await read).equals(Buffer.concat(pieces)));
   });
 
+  it("a write waiting for a reader gives up when the writing fails (a tar source that cannot be read)", async () => {
+    const file = GrowingFile.inMemory();
+    const reader = file.reader(); // never read: the writer stops at 8 MiB
+    reader.on("error", () => undefined);
+    const writer = file.writable();
+    writer.on("error", () => undefined);
+    const callbacks = Array.from({ length: 10 }, () => new Promise((resolve) => writer.write(randomBytes(1 << 20), resolve)));
+    await sleep(20);
+    writer.destroy(new Error("the tar source failed"));
+    const settled = await Promise.race([Promise.all(callbacks).then(() => "settled"), sleep(2000).then(() => "still waiting")]);
+    assert.equal(settled, "settled");
+  });
+
   it("refuses a reader opened after the first byte: it would have missed bytes nobody kept", async () => {
     const file = GrowingFile.inMemory();
     const writer = file.writable();
