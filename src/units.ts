@@ -23,3 +23,11 @@ export function parseSize(text: string): number | undefined {
   const bytes = Number(match[1]) * unit;
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
+
+/** What a size-or-never setting expects, for its error message. */
+export const SIZE_OR_NEVER = "a size such as 128MiB, 1GiB or 4096 (bytes), or never";
+
+/** A size as parseSize reads it, or the word `never` (any case); undefined when it is neither. */
+export function parseSizeOrNever(text: string): number | "never" | undefined {
+  return text.trim().toLowerCase() === "never" ? "never" : parseSize(text);
+}

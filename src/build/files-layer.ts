@@ -5,17 +5,19 @@
 // writing 1 GiB to this disk costs more than the upload it overlaps, and a registry push does not
 // need it. A record in `sent/` says where it went, so the next build with the same files asks the
 // registry (one HEAD) instead of making the layer again; where the registry lacks it, it is made again.
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import {
   layerFromEntries,
   layerFromEntriesWithoutCopy,
   remadeLayer,
+  type KnownLayer,
   type Layer,
   type LayerEntry,
   type LayerWriteOptions,
 } from "../layer/index.js";
 import type { Reference } from "../reference/index.js";
-import type { Registry } from "../registry/index.js";
+import { EARLY_MIN_BYTES, type Registry } from "../registry/index.js";
 import { readJsonRecord, writeJsonRecord } from "../json-record.js";
 import { treeDigest, type FileEntry } from "../spec/index.js";
 import { digestHex } from "./cache-dir.js";
@@ -34,12 +36,23 @@ export interface UploadOnly {
   has(digest: string): Promise<boolean>;
 }
 
+/**
+ * Layers of at least `minBytes` (never less than the early upload's own minimum: a smaller blob
+ * would not be followed, and would have to be made twice) go only to `reference`'s repository.
+ */
 export function uploadOnlyTo(registry: Registry, reference: Reference, minBytes: number, signal?: AbortSignal): UploadOnly {
   return {
     registry: reference.registry,
     repository: reference.repository,
-    minBytes,
-    has: (digest) => registry.hasBlob(reference, digest, signal),
+    minBytes: Math.max(minBytes, EARLY_MIN_BYTES),
+    has: async (digest) => {
+      try {
+        return await registry.hasBlob(reference, digest, signal);
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        return false; // cannot tell: make it again
+      }
+    },
   };
 }
 
@@ -67,38 +80,38 @@ export async function filesLayer(files: readonly FileEntry[], options: FilesLaye
     ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
   }));
   const { uploadOnly } = options;
-  if (uploadOnly !== undefined) {
+  const bytes = files.reduce((sum, file) => sum + (file.type === "file" ? file.size : 0), 0);
+  if (uploadOnly !== undefined && bytes >= uploadOnly.minBytes) {
     const layerOptions = { ...options.compression, epoch: options.identity.epoch };
     const sent = await readSentRecord(options.cacheDir, key, uploadOnly);
     if (sent !== undefined) return { layer: remadeLayer(entries, sent, layerOptions), fromCache: true };
-    const bytes = files.reduce((sum, file) => sum + (file.type === "file" ? file.size : 0), 0);
-    if (bytes >= uploadOnly.minBytes) {
-      const layer = await layerFromEntriesWithoutCopy(entries, layerOptions);
-      await writeSentRecord(options.cacheDir, key, uploadOnly, layer).catch(() => undefined); // only a shortcut for the next build
-      return { layer, fromCache: false };
-    }
+    const layer = await layerFromEntriesWithoutCopy(entries, layerOptions);
+    await writeSentRecord(options.cacheDir, key, uploadOnly, layer).catch(() => undefined); // only a shortcut for the next build
+    return { layer, fromCache: false };
   }
   const layer = await layerFromEntries(entries, { cacheDir: join(options.cacheDir, "layers"), epoch: options.identity.epoch, ...options.compression });
   await writeLayerRecord(options.cacheDir, key, layer);
   return { layer, fromCache: false };
 }
 
-function sentRecordPath(cacheDir: string, key: string): string {
-  return join(cacheDir, "sent", `${digestHex(key)}.json`);
+/** One record per key and repository: the same files pushed to two repositories are two records. */
+function sentRecordPath(cacheDir: string, key: string, to: UploadOnly): string {
+  const where = createHash("sha256").update(`${to.registry}/${to.repository}`).digest("hex").slice(0, 16);
+  return join(cacheDir, "sent", `${digestHex(key)}-${where}.json`);
 }
 
 async function writeSentRecord(cacheDir: string, key: string, to: UploadOnly, layer: Layer): Promise<void> {
-  await writeJsonRecord(sentRecordPath(cacheDir, key), { key, registry: to.registry, repository: to.repository, layer: cachedLayerOf(layer) });
+  await writeJsonRecord(sentRecordPath(cacheDir, key, to), { key, registry: to.registry, repository: to.repository, layer: cachedLayerOf(layer) });
 }
 
 /**
  * The layer a build with the same key sent to the same repository, if the repository still holds
  * it; a record for elsewhere, a damaged one, or a registry that cannot say is a miss.
  */
-async function readSentRecord(cacheDir: string, key: string, to: UploadOnly): Promise<{ descriptor: Layer["descriptor"]; diffId: string } | undefined> {
-  const json = (await readJsonRecord(sentRecordPath(cacheDir, key))) as Record<string, unknown> | undefined;
+async function readSentRecord(cacheDir: string, key: string, to: UploadOnly): Promise<KnownLayer | undefined> {
+  const json = (await readJsonRecord(sentRecordPath(cacheDir, key, to))) as Record<string, unknown> | undefined;
   if (json?.key !== key || json.registry !== to.registry || json.repository !== to.repository || !isCachedLayer(json.layer)) return undefined;
   const { mediaType, digest, size, diffId } = json.layer;
-  if (!(await to.has(digest).catch(() => false))) return undefined;
+  if (!(await to.has(digest))) return undefined;
   return { descriptor: { mediaType, digest, size }, diffId };
 }

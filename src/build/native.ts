@@ -28,6 +28,14 @@ export function buildEpoch(explicit?: number): number {
   return Number(fromEnv);
 }
 
+/** The uploadOnlyBytes option: a number of bytes, or Infinity for never. */
+function checkUploadOnlyBytes(value: number): number {
+  if (value === Infinity || (Number.isSafeInteger(value) && value >= 0)) return value;
+  throw new ImagespecError("INVALID_UPLOAD_ONLY_BYTES", `uploadOnlyBytes ${String(value)} is not a size`, {
+    hint: "give a whole number of bytes (e.g. 134217728 for 128 MiB), or Infinity to keep every layer in the cache dir",
+  });
+}
+
 /** The native Builder: the plan's layers on the base the driver resolved; the driver publishes the image. */
 export class NativePlanBuilder implements PlanBuilder {
   readonly name = "native";
@@ -52,6 +60,7 @@ export class NativePlanBuilder implements PlanBuilder {
     };
     const identity: LayerIdentity = { compressor: (await resolveCompressor(compression)).id, epoch: buildEpoch(this.options.epoch) };
 
+    const uploadOnlyBytes = checkUploadOnlyBytes(this.options.uploadOnlyBytes ?? UPLOAD_ONLY_MIN_BYTES);
     const registryCache = destination.kind === "registry" ? { registry: this.registry, repository: destination.reference } : undefined;
     // Layers made now start on their way to the registry while they are compressed.
     const layerWrite: LayerWriteOptions =
@@ -65,8 +74,8 @@ export class NativePlanBuilder implements PlanBuilder {
       ...(registryCache ? { registryCache } : {}),
       ...(this.options.refresh ? { refresh: true } : {}),
       ...(this.options.largeWheelBytes !== undefined ? { largeWheelBytes: this.options.largeWheelBytes } : {}),
-      ...(destination.kind === "registry" && this.registry.uploadsWhileWriting
-        ? { uploadOnly: uploadOnlyTo(this.registry, destination.reference, this.options.uploadOnlyBytes ?? UPLOAD_ONLY_MIN_BYTES, this.options.signal) }
+      ...(destination.kind === "registry" && this.registry.uploadsWhileWriting && uploadOnlyBytes !== Infinity
+        ? { uploadOnly: uploadOnlyTo(this.registry, destination.reference, uploadOnlyBytes, this.options.signal) }
         : {}),
       ...(this.options.signal ? { signal: this.options.signal } : {}),
       emit: (event) => this.emit(event),

@@ -4,7 +4,7 @@
 // $XDG_CONFIG_HOME/imagespec (~/.config/imagespec). Each setting fills the flag of the same
 // meaning when the command line leaves it out, so every command sees one set of values.
 import type { Command } from "commander";
-import { parseSize } from "../units.js";
+import { parseSizeOrNever, SIZE_OR_NEVER } from "../units.js";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
@@ -205,8 +205,8 @@ function checkValue(setting: SettingDefinition, raw: unknown, where: string): Se
       return seconds;
     }
     case "size-or-never": {
-      const value = typeof raw === "number" ? raw : typeof raw === "string" ? (raw.trim() === "never" ? "never" : parseSize(raw)) : undefined;
-      if (value !== "never" && (value === undefined || !Number.isSafeInteger(value) || value < 0)) return fail("a size such as 128MiB, 1GiB or 4096 (bytes), or never");
+      const value = typeof raw === "number" ? raw : typeof raw === "string" ? parseSizeOrNever(raw) : undefined;
+      if (value !== "never" && (value === undefined || !Number.isSafeInteger(value) || value < 0)) return fail(SIZE_OR_NEVER);
       return value;
     }
     case "count": {

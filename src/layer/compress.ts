@@ -78,9 +78,10 @@ export interface CompressedBlob {
  */
 export interface GrowingBlob {
   /**
-   * The compressed bytes from the start, following the file as it grows, in pieces of `readSize`
-   * bytes (default 1 MiB; the last one shorter); the stream fails when the compression does. Open
-   * it within onGrowing (later, the file may be closed), then read it to the end or destroy it.
+   * The compressed bytes from the start, following the file as it grows, `readSize` bytes at a time
+   * (default 1 MiB; the last time fewer), in one piece or several; the stream fails when the
+   * compression does. Open it within onGrowing (later, the file may be closed, and a blob kept only
+   * in memory has dropped its first bytes), then read it to the end or destroy it.
    */
   open(readSize?: number): Readable;
   /** The complete blob, or the compression's failure. */

@@ -1,14 +1,15 @@
 // A file that can be read while it is still being written: the compressed layer goes to its cache
 // file, and an upload follows it from the start as the bytes land, so the push of a big layer
-// overlaps its compression instead of starting after it. The writer never waits for a reader
-// (a slow network must not slow the build); readers wait for the writer. Reads and writes use
+// overlaps its compression instead of starting after it. With a file, the writer never waits for a
+// reader (a slow network must not slow the build); readers wait for the writer. Reads and writes use
 // explicit positions on one open file, which stays valid when the file is renamed. A reader that
 // keeps up takes the bytes from the last few writes, still in memory, instead of reading them
 // back: for a 1 GiB layer that is 1 GiB less to copy out of the page cache and allocate.
 //
 // A growing file can also have no file at all (inMemory): the bytes pass from the writer to the
-// readers through the kept writes only, and the writer waits for the slowest reader instead. That
-// is how a big layer goes to a registry without a local copy.
+// readers through the kept writes only, and the writer waits for the slowest reader instead (for a
+// while: a reader that takes nothing for a minute is dropped). That is how a big layer goes to a
+// registry without a local copy.
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable, Writable } from "node:stream";
 
@@ -16,6 +17,8 @@ import { Readable, Writable } from "node:stream";
 const READ_SIZE = 1 << 20;
 /** Bytes of the latest writes kept for readers that keep up (the oldest kept write may cross it). */
 const RECENT_BYTES = 8 << 20;
+/** Without a file: how long the writer waits for a reader that takes nothing before dropping it. */
+const STALL_MS = 60_000;
 
 export class GrowingFile {
   private written = 0;
@@ -27,13 +30,16 @@ export class GrowingFile {
   /** The latest writes, oldest first, ending at `written`: where a reader that keeps up finds its bytes. */
   private recent: { offset: number; bytes: Buffer }[] = [];
   private recentSize = 0;
-  /** Where each open reader is, and how much it waits for. */
-  private readonly readers = new Set<{ position: number; readSize: number }>();
+  /** Where each open reader is, how much it waits for, and how to drop it. */
+  private readonly readers = new Set<{ position: number; readSize: number; drop: (error: Error) => void }>();
   /** Without a file: the writer waiting for a reader to take what would leave memory. */
   private writerWake: (() => void)[] = [];
 
   /** `handle` undefined: no file, the kept writes are all there is. */
-  private constructor(private readonly handle: FileHandle | undefined) {}
+  private constructor(
+    private readonly handle: FileHandle | undefined,
+    private readonly stallMs = STALL_MS,
+  ) {}
 
   static async create(path: string): Promise<GrowingFile> {
     return new GrowingFile(await open(path, "wx+"));
@@ -44,8 +50,8 @@ export class GrowingFile {
    * every byte, because the writer waits while a reader that can go on lags more than the kept
    * writes hold. Once no reader is left, what is written is dropped.
    */
-  static inMemory(): GrowingFile {
-    return new GrowingFile(undefined);
+  static inMemory(options: { stallMs?: number } = {}): GrowingFile {
+    return new GrowingFile(undefined, options.stallMs);
   }
 
   /** Bytes written so far. */
@@ -89,7 +95,11 @@ export class GrowingFile {
     if (this.handle === undefined && (offset !== 0 || this.written > 0)) throw new Error("a growing file in memory is read from its start, by readers opened before it is written");
     this.holders++;
     // Without a file the writer waits for readers, so a reader may not wait for more than memory keeps.
-    const state = { position: offset, readSize: this.handle === undefined ? Math.min(readSize, RECENT_BYTES / 2) : readSize };
+    const state = {
+      position: offset,
+      readSize: this.handle === undefined ? Math.min(readSize, RECENT_BYTES / 2) : readSize,
+      drop: (error: Error) => stream.destroy(error),
+    };
     this.readers.add(state);
     let released = false;
     const release = async (): Promise<void> => {
@@ -110,10 +120,9 @@ export class GrowingFile {
               release().catch(() => undefined); // a failed close loses nothing: every byte was read
               return;
             }
-            for (const piece of pieces) {
-              state.position += piece.length;
-              stream.push(piece);
-            }
+            // Moved on first: a read() that push() set off reads from after these pieces.
+            state.position += pieces.reduce((sum, piece) => sum + piece.length, 0);
+            for (const piece of pieces) stream.push(piece);
             this.notifyWriter();
           },
           (error: Error) => stream.destroy(error),
@@ -150,7 +159,7 @@ export class GrowingFile {
   private async writeAll(chunk: Buffer): Promise<void> {
     if (this.handle === undefined) {
       await this.roomFor(chunk.length);
-      this.remember(chunk);
+      if (this.readers.size > 0) this.remember(chunk); // with no reader left, nobody will ask for it
       this.written += chunk.length;
       this.notify();
       return;
@@ -193,14 +202,33 @@ export class GrowingFile {
   /**
    * Without a file: waits while writing `length` more bytes would put a reader further behind than
    * memory keeps, as long as some reader has what it waits for (one that has not cannot take more,
-   * so waiting for it would never end).
+   * so waiting for it would never end). A reader that takes nothing for stallMs (an upload the
+   * registry stopped reading) is dropped with an error, and the writing goes on without it.
    */
   private async roomFor(length: number): Promise<void> {
+    let slowest = this.slowestReader();
+    let since = Date.now();
     for (;;) {
       if (this.failure) throw this.failure;
       const canRead = [...this.readers].some((r) => r.position + r.readSize <= this.written);
       if (!canRead || this.written + length - this.slowestReader() <= RECENT_BYTES) return;
-      await new Promise<void>((resolve) => this.writerWake.push(resolve));
+      if (this.slowestReader() !== slowest) [slowest, since] = [this.slowestReader(), Date.now()];
+      const left = this.stallMs - (Date.now() - since);
+      if (left <= 0) {
+        for (const reader of [...this.readers]) {
+          if (this.written + length - reader.position <= RECENT_BYTES) continue;
+          this.readers.delete(reader);
+          reader.drop(new Error(`took no bytes for ${this.stallMs / 1000} s; the layer is written on without this reader`));
+        }
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.writerWake.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     }
   }
 

@@ -113,8 +113,7 @@ async function writeFile(pack: Pack, entry: PlannedEntry, mtime: Date): Promise<
     endEntry(sink);
     await done;
   } catch (error) {
-    // The caller destroys the whole pack with this error; the entry's own failure is secondary.
-    done.catch(() => {});
+    // The caller destroys the whole pack with this error; the entry's own failure (`done`) is secondary.
     content.destroy();
     throw error instanceof LayerError ? error : contentError(entry, error);
   }

@@ -18,7 +18,7 @@ import { acceptedPatch, finish, openSession, pushScopes } from "./upload.js";
 
 /** A blob being written: its bytes as they land, and its descriptor once complete (see layer's GrowingBlob). */
 export interface GrowingSource {
-  /** Its bytes from the start in pieces of `readSize`, following the writer; opened at once, before the blob is complete. */
+  /** Its bytes from the start, `readSize` at a time, following the writer; opened at once, before the blob is complete. */
   open(readSize?: number): Readable;
   readonly done: Promise<{ readonly digest: string; readonly size: number }>;
 }

@@ -23,6 +23,7 @@ export { RegistryError, type RegistryErrorDetail } from "./errors.js";
 export { CredentialHelperError } from "./credential-helper.js";
 export type { RegistryLogEvent, RegistryLogger } from "./log.js";
 export { BlobReadError, type UploadMode, type UploadSettings } from "./upload.js";
+export { EARLY_MIN_BYTES } from "./early-upload.js";
 export { BlobLocations } from "./blob-locations.js";
 export { parseRegistryEndpoints, checkEndpoint, REGISTRY_ENDPOINTS_ENV, type RegistryEndpoints } from "./endpoints.js";
 export { DEFAULT_RETRY, DEFAULT_TIMEOUT_MS, type RetryPolicy } from "./retry.js";

@@ -72,12 +72,12 @@ async function project(): Promise<Project> {
   };
 }
 
-async function build(p: Project, env: Record<string, string> = {}, onEvent?: (event: BuildEvent) => void) {
+async function build(p: Project, env: Record<string, string> = {}, onEvent?: (event: BuildEvent) => void, options: { uploadOnlyBytes?: number; spec?: ImageSpec } = {}) {
   const events: BuildEvent[] = [];
-  const result = await buildSpec(p.spec(env), {
+  const result = await buildSpec(options.spec ?? p.spec(env), {
     registry,
     cacheDir: p.cacheDir,
-    uploadOnlyBytes: UPLOAD_ONLY_BYTES,
+    uploadOnlyBytes: options.uploadOnlyBytes ?? UPLOAD_ONLY_BYTES,
     onEvent: (event) => {
       events.push(event);
       onEvent?.(event);
@@ -187,6 +187,37 @@ describe("a big files layer pushed without a local copy", () => {
       return true;
     });
     assert.deepEqual(await assertNoBrokenTag(direct, reg.host, `uo/${p.name}`), []);
+  });
+
+  it("the record is per repository: the same files pushed to two repositories are found in each", async () => {
+    const p = await project();
+    const other = new ImageSpec({ name: `${p.name}-other`, registry: `${proxy.host}/uo`, baseImage: "scratch", sourceRoot: "src" }, { baseDir: p.dir });
+    const first = await build(p);
+    const second = await build(p, {}, undefined, { spec: other });
+    assert.equal(second.files.fromCache, false, "another repository: made and sent there");
+    assert.equal((await filesIn(join(p.cacheDir, "sent"))).length, 2);
+    const again = await build(p, { MODE: "again" });
+    assert.equal(again.files.fromCache, true, "the first repository's record is still there");
+    assert.equal(again.files.digest, first.files.digest);
+  });
+
+  it("never (Infinity) keeps the layer in the cache dir and ignores what an earlier build only uploaded", async () => {
+    const p = await project();
+    await build(p);
+    const kept = await build(p, { MODE: "kept" }, undefined, { uploadOnlyBytes: Infinity });
+    assert.equal(kept.files.fromCache, false, "made again, to be kept");
+    assert.deepEqual(await filesIn(join(p.cacheDir, "layers")), [`sha256-${kept.files.digest.slice("sha256:".length)}`]);
+  });
+
+  it("an uploadOnlyBytes that is not a size is refused, naming the option", async () => {
+    const p = await project();
+    for (const value of [-1, Number.NaN, 1.5]) {
+      await assert.rejects(build(p, {}, undefined, { uploadOnlyBytes: value }), (error: Error & { code?: string }) => {
+        assert.equal(error.code, "INVALID_UPLOAD_ONLY_BYTES");
+        assert.match(error.message, /^uploadOnlyBytes .* is not a size$/);
+        return true;
+      });
+    }
   });
 
   it("a layer under the threshold is kept in the cache dir as before", async () => {

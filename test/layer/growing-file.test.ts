@@ -251,6 +251,15 @@ describe("GrowingFile in memory (no file)", () => {
     assert.equal(settled, "settled");
   });
 
+  it("a reader that takes nothing for the stall time is dropped with an error, and the writing goes on", async () => {
+    const file = GrowingFile.inMemory({ stallMs: 50 });
+    const reader = file.reader(); // never read: an upload the registry stopped reading
+    const failed = new Promise<Error>((resolve) => reader.on("error", resolve));
+    await pipeline(Readable.from(Array.from({ length: 24 }, () => randomBytes(1 << 20))), file.writable());
+    assert.match((await failed).message, /took no bytes for 0\.05 s; the layer is written on without this reader/);
+    assert.equal(file.size, 24 << 20);
+  });
+
   it("refuses a reader opened after the first byte: it would have missed bytes nobody kept", async () => {
     const file = GrowingFile.inMemory();
     const writer = file.writable();

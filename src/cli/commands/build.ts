@@ -2,7 +2,7 @@
 // skipping those whose tag already exists. Progress goes to stderr as timestamped lines; stdout
 // gets one `name@digest` line per image (or one JSON object per image with --json).
 import { InvalidArgumentError, type Command } from "commander";
-import { parseSize } from "../../units.js";
+import { parseSizeOrNever, SIZE_OR_NEVER } from "../../units.js";
 import { writeFile } from "node:fs/promises";
 import { defaultCacheDir } from "../../build/cache-dir.js";
 import { dockerfileSettings } from "../../build/dockerfile.js";
@@ -81,10 +81,9 @@ Examples:
 };
 
 function sizeOrNever(value: string): number | "never" {
-  if (value.trim() === "never") return "never";
-  const bytes = parseSize(value);
-  if (bytes === undefined) throw new InvalidArgumentError("expected a size such as 128MiB, 1GiB or 4096 (bytes), or never");
-  return bytes;
+  const size = parseSizeOrNever(value);
+  if (size === undefined) throw new InvalidArgumentError(`expected ${SIZE_OR_NEVER}`);
+  return size;
 }
 
 function compressionLevel(value: string): number {
