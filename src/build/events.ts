@@ -40,7 +40,7 @@ export type BuildEvent =
       alreadyInstalled: readonly string[];
     }
   /** The step-cache artifact in the target repository after the push: already there, or written now. */
-  | { kind: "step-cache"; image: string; platform: string; step: "base-python" | "python" | "apt"; tag: string; status: "present" | "stored" }
+  | { kind: "step-cache"; image: string; platform: string; step: "base-python" | "python" | "apt" | "files"; tag: string; status: "present" | "stored" }
   /** Something went wrong that did not affect the image (a step cache that could not be read or written). */
   | { kind: "warning"; image: string; message: string }
   | { kind: "push"; image: string; event: PushEvent }

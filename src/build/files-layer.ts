@@ -4,7 +4,9 @@
 // A big one bound for a registry is uploaded as it is compressed and not copied to the cache dir:
 // writing 1 GiB to this disk costs more than the upload it overlaps, and a registry push does not
 // need it. A record in `sent/` says where it went, so the next build with the same files asks the
-// registry (one HEAD) instead of making the layer again; where the registry lacks it, it is made again.
+// registry (one HEAD) instead of making the layer again; after the push, the repository's step
+// cache keeps the same (`imagespec-cache-<key>`), for a fresh runner. Where neither finds it, the
+// layer is made again.
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import {
@@ -21,7 +23,9 @@ import { EARLY_MIN_BYTES, type Registry } from "../registry/index.js";
 import { readJsonRecord, writeJsonRecord } from "../json-record.js";
 import { treeDigest, type FileEntry } from "../spec/index.js";
 import { digestHex } from "./cache-dir.js";
-import { cachedLayerOf, isCachedLayer, type CacheWarning } from "./steps/cached-layer.js";
+import { cacheEntryError } from "./steps/artifact.js";
+import { lookupRegistry, storeRegistry, type RegistryCache, type StepCodec } from "./steps/cache.js";
+import { cachedLayerOf, isCachedLayer, type CachedLayer, type CacheWarning } from "./steps/cached-layer.js";
 import { readLayerRecord, writeLayerRecord } from "./steps/layer-record.js";
 import { filesLayerKey, type LayerIdentity } from "./step-keys.js";
 
@@ -56,6 +60,20 @@ export function uploadOnlyTo(registry: Registry, reference: Reference, minBytes:
   };
 }
 
+/** A layer only uploaded, as the repository's step cache keeps it: the layer alone, its diffID in the annotations. */
+const sentCodec: StepCodec<CachedLayer> = {
+  layers: (layer) => [layer],
+  registry: {
+    step: "files",
+    instead: "making the files layer",
+    annotate: () => ({ manifest: {} }),
+    parse(entry, key) {
+      if (entry.layers.length !== 1) throw cacheEntryError(key, `it has ${entry.layers.length} layers, not 1`);
+      return entry.layers[0]!.layer;
+    },
+  },
+};
+
 export interface FilesLayerOptions {
   readonly cacheDir: string;
   readonly workdir: string;
@@ -63,11 +81,21 @@ export interface FilesLayerOptions {
   readonly identity: LayerIdentity;
   /** Set when the layer goes to a registry that takes uploads while it is written. */
   readonly uploadOnly?: UploadOnly;
+  /** The target repository's step cache: where a layer only uploaded is looked up, and recorded after the push. */
+  readonly registryCache?: RegistryCache;
+  readonly signal?: AbortSignal;
   /** Told when a damaged cache entry is dropped (and the layer rebuilt). */
   readonly warn?: CacheWarning;
 }
 
-export async function filesLayer(files: readonly FileEntry[], options: FilesLayerOptions): Promise<{ layer: Layer; fromCache: boolean }> {
+export interface FilesLayerResult {
+  readonly layer: Layer;
+  readonly fromCache: boolean;
+  /** For a layer only uploaded: records it in the repository's step cache, once the image is pushed. */
+  readonly storeInRegistry?: () => Promise<{ status: "present" | "stored"; tag: string }>;
+}
+
+export async function filesLayer(files: readonly FileEntry[], options: FilesLayerOptions): Promise<FilesLayerResult> {
   const key = filesLayerKey(await treeDigest(files), options.workdir, options.identity);
   const cached = await readLayerRecord(options.cacheDir, key, options.warn);
   if (cached !== undefined) return { layer: cached, fromCache: true };
@@ -85,9 +113,19 @@ export async function filesLayer(files: readonly FileEntry[], options: FilesLaye
     const layerOptions = { ...options.compression, epoch: options.identity.epoch };
     const sent = await readSentRecord(options.cacheDir, key, uploadOnly);
     if (sent !== undefined) return { layer: remadeLayer(entries, sent, layerOptions), fromCache: true };
+    const { registryCache, signal } = options;
+    const found = registryCache ? await lookupRegistry(sentCodec, registryCache, key, signal) : undefined;
+    if (found?.status === "error") options.warn?.(`step cache ${found.tag} could not be read, ${sentCodec.registry!.instead} instead: ${(found.error as Error).message}`);
+    if (found?.status === "hit") {
+      const { mediaType, digest, size, diffId } = found.record;
+      const layer = remadeLayer(entries, { descriptor: { mediaType, digest, size }, diffId }, layerOptions);
+      await writeSentRecord(options.cacheDir, key, uploadOnly, layer).catch(() => undefined);
+      return { layer, fromCache: true };
+    }
     const layer = await layerFromEntriesWithoutCopy(entries, layerOptions);
     await writeSentRecord(options.cacheDir, key, uploadOnly, layer).catch(() => undefined); // only a shortcut for the next build
-    return { layer, fromCache: false };
+    const storeInRegistry = registryCache ? () => storeRegistry(sentCodec, registryCache, key, cachedLayerOf(layer), [layer], signal) : undefined;
+    return { layer, fromCache: false, ...(storeInRegistry ? { storeInRegistry } : {}) };
   }
   const layer = await layerFromEntries(entries, { cacheDir: join(options.cacheDir, "layers"), epoch: options.identity.epoch, ...options.compression });
   await writeLayerRecord(options.cacheDir, key, layer);

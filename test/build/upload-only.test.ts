@@ -72,11 +72,16 @@ async function project(): Promise<Project> {
   };
 }
 
-async function build(p: Project, env: Record<string, string> = {}, onEvent?: (event: BuildEvent) => void, options: { uploadOnlyBytes?: number; spec?: ImageSpec } = {}) {
+async function build(
+  p: Project,
+  env: Record<string, string> = {},
+  onEvent?: (event: BuildEvent) => void,
+  options: { uploadOnlyBytes?: number; spec?: ImageSpec; cacheDir?: string } = {},
+) {
   const events: BuildEvent[] = [];
   const result = await buildSpec(options.spec ?? p.spec(env), {
     registry,
-    cacheDir: p.cacheDir,
+    cacheDir: options.cacheDir ?? p.cacheDir,
     uploadOnlyBytes: options.uploadOnlyBytes ?? UPLOAD_ONLY_BYTES,
     onEvent: (event) => {
       events.push(event);
@@ -85,7 +90,7 @@ async function build(p: Project, env: Record<string, string> = {}, onEvent?: (ev
   });
   const files = events.find((e): e is Extract<BuildEvent, { kind: "layer" }> => e.kind === "layer" && e.step === "files");
   assert.ok(files, "a files layer event");
-  return { result, files };
+  return { result, files, events };
 }
 
 async function filesIn(dir: string): Promise<string[]> {
@@ -139,12 +144,30 @@ describe("a big files layer pushed without a local copy", () => {
     assert.ok((await dataInRegistry(second.result.image, second.files.digest)).equals(p.data));
   });
 
+  it("a fresh runner (empty cache dir) finds it through the repository's step cache, recorded after the push", async () => {
+    const p = await project();
+    const first = await build(p);
+    const stored = first.events.find((e) => e.kind === "step-cache" && e.step === "files");
+    assert.ok(stored && stored.kind === "step-cache" && stored.status === "stored", "recorded after the push");
+    proxy.resetRequests();
+    const fresh = await build(p, { MODE: "fresh" }, undefined, { cacheDir: join(p.dir, "fresh-cache") });
+    assert.equal(fresh.files.fromCache, true);
+    assert.equal(fresh.files.digest, first.files.digest);
+    assert.ok(proxy.requests.some((q) => q.method === "GET" && q.path.includes(`/manifests/${stored.tag}`) && q.status === 200), "read the entry");
+    assert.ok(!proxy.requests.some((q) => q.method === "PATCH"), "nothing of the layer was sent");
+    assert.ok((await dataInRegistry(fresh.result.image, fresh.files.digest)).equals(p.data));
+  });
+
   it("where the registry no longer has it, the layer is made and sent again", async () => {
     const p = await project();
     const first = await build(p);
     proxy.resetRequests();
     const lost = new RegExp(`/blobs/${first.files.digest}$`);
-    proxy.setRules([{ method: "HEAD", path: lost, times: Infinity, fault: { kind: "status", status: 404 } }]);
+    // The blob, and the step cache entry that names it, are gone.
+    proxy.setRules([
+      { method: "HEAD", path: lost, times: Infinity, fault: { kind: "status", status: 404 } },
+      { path: /\/manifests\/imagespec-cache-/, times: Infinity, fault: { kind: "status", status: 404, body: '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}', headers: { "content-type": "application/json" } } },
+    ]);
     const second = await build(p, { MODE: "lost" });
     assert.equal(second.files.fromCache, false, "made again");
     assert.equal(second.files.digest, first.files.digest);

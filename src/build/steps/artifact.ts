@@ -36,7 +36,7 @@ export const StepCacheAnnotation = {
 } as const;
 
 /** The steps kept in the registry. */
-export type CacheStep = "python" | "base-python" | "apt";
+export type CacheStep = "python" | "base-python" | "apt" | "files";
 
 export const LAYER_MEDIA_TYPES: ReadonlySet<string> = new Set<string>([MediaType.OciLayerGzip, MediaType.OciLayerZstd, MediaType.OciLayerTar]);
 const EMPTY_CONFIG = Buffer.from("{}");

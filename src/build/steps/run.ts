@@ -144,18 +144,26 @@ const pythonStep: StepRunner<Extract<Step, { kind: "python" }>> = async (step, c
 
 /** The files are the same on every platform: one layer, built (or found) once. */
 const filesStep: StepRunner<Extract<Step, { kind: "files" }>> = async (step, context) => {
-  const { layer, fromCache } = await filesLayer(step.entries, {
+  const { layer, fromCache, storeInRegistry } = await filesLayer(step.entries, {
     cacheDir: context.cacheDir,
     workdir: step.workdir,
     compression: context.compression,
     identity: context.identity,
     ...(context.uploadOnly ? { uploadOnly: context.uploadOnly } : {}),
+    ...(context.registryCache ? { registryCache: context.registryCache } : {}),
+    ...(context.signal ? { signal: context.signal } : {}),
     warn: (message) => context.emit({ kind: "warning", image: context.image, message }),
   });
   context.emit({ kind: "layer", image: context.image, step: "files", digest: layer.descriptor.digest, size: layer.descriptor.size, fromCache });
   const files: AddedBlob = { blob: layer, history: { diffId: layer.diffId, createdBy: `imagespec: files -> ${step.workdir}` } };
+  // One record for the layer, whichever platforms carry it: written with the first platform's caches.
+  let recorded = false;
   return async (image) => {
     image.added.push(files);
+    if (storeInRegistry && !recorded) {
+      recorded = true;
+      image.cacheWrites.push({ step: "files", write: storeInRegistry });
+    }
   };
 };
 
