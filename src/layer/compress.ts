@@ -28,6 +28,7 @@ import { LayerError } from "./errors.js";
 import { INCOMPRESSIBLE_TEST } from "./gzip-workers.js";
 import { COMPRESSION_LEVELS } from "./levels.js";
 import { DEFAULT_GZIP_BLOCK_SIZE, ParallelGzip } from "./parallel-gzip.js";
+import type { ChunkPool } from "./chunk-pool.js";
 import { GrowingFile } from "./growing-file.js";
 import { findExecutable, ProcessStream } from "./process-stream.js";
 
@@ -57,8 +58,8 @@ export interface Compressor {
   readonly mediaType: string;
   /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-1/block-1048576/store-8x2048-min131072-0.98-first0.9`. */
   readonly id: string;
-  /** A fresh stream that compresses what is written to it. */
-  create(): Duplex;
+  /** A fresh stream that compresses what is written to it; `recycle` is told of input chunks it has copied, if it copies them. */
+  create(options?: { recycle?: (chunk: Buffer) => void }): Duplex;
 }
 
 export interface CompressedBlob {
@@ -92,6 +93,8 @@ export interface GrowingBlob {
 export interface LayerWriteOptions extends CompressionOptions {
   /** Called once, before the first byte is written, with the blob as it grows (see GrowingBlob). */
   onGrowing?: (blob: GrowingBlob) => void;
+  /** The pool the tar stream's buffers come from, to hand them back to once copied (see chunk-pool.ts). */
+  buffers?: ChunkPool;
 }
 
 /** Picks the compressor the options describe, or explains what to install. */
@@ -108,7 +111,7 @@ export async function resolveCompressor(options: CompressionOptions = {}): Promi
           compression,
           mediaType: MediaType.OciLayerGzip,
           id: `gzip/node-zlib-${process.versions.zlib}/level-${level}/block-${DEFAULT_GZIP_BLOCK_SIZE}/${INCOMPRESSIBLE_ID}`,
-          create: () => new ParallelGzip({ level, workers: threads }),
+          create: (create) => new ParallelGzip({ level, workers: threads, ...(create?.recycle ? { recycle: create.recycle } : {}) }),
         };
       }
       const pigz = requireProgram("pigz", "apt-get install pigz, or leave the gzip option at its default (\"node\")");
@@ -160,7 +163,7 @@ export async function compressToCache(
   await mkdir(options.cacheDir, { recursive: true });
   const temp = join(options.cacheDir, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
   try {
-    const made = await compressInto(await GrowingFile.create(temp), tar, compressor, options.onGrowing);
+    const made = await compressInto(await GrowingFile.create(temp), tar, compressor, options);
     const path = join(options.cacheDir, `sha256-${made.descriptor.digest.slice("sha256:".length)}`);
     await rename(temp, path);
     return { path, ...made };
@@ -180,11 +183,11 @@ export type PassedBlob = Omit<CompressedBlob, "path">;
  */
 export async function compressWithoutCopy(tar: Readable, options: LayerWriteOptions & { compressor?: Compressor }): Promise<PassedBlob> {
   const compressor = options.compressor ?? (await resolveCompressor(options));
-  return compressInto(GrowingFile.inMemory(), tar, compressor, options.onGrowing);
+  return compressInto(GrowingFile.inMemory(), tar, compressor, options);
 }
 
 /** Compresses `tar` into `file`, learning both digests, with `onGrowing` watching the bytes land. */
-async function compressInto(file: GrowingFile, tar: Readable, compressor: Compressor, onGrowing: LayerWriteOptions["onGrowing"]): Promise<PassedBlob> {
+async function compressInto(file: GrowingFile, tar: Readable, compressor: Compressor, { onGrowing, buffers }: LayerWriteOptions): Promise<PassedBlob> {
   const uncompressed = new DigestingStream();
   const compressed = new DigestingStream();
   let settle: { resolve: (d: Descriptor) => void; reject: (e: unknown) => void } | undefined;
@@ -204,7 +207,9 @@ async function compressInto(file: GrowingFile, tar: Readable, compressor: Compre
     }
   }
   try {
-    await pipeline(tar, uncompressed, compressor.create(), compressed, file.writable());
+    // Only the diffID hash sees a chunk between the tar stream and the compressor: once copied, it is free.
+    const recycle = buffers ? (chunk: Buffer) => buffers.give(chunk) : undefined;
+    await pipeline(tar, uncompressed, compressor.create(recycle ? { recycle } : {}), compressed, file.writable());
     const descriptor = { mediaType: compressor.mediaType, digest: compressed.digest, size: compressed.size };
     settle?.resolve(descriptor);
     return { descriptor, diffId: uncompressed.digest, uncompressedSize: uncompressed.size, compressor: compressor.id };

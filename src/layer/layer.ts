@@ -11,6 +11,7 @@ import type { Reference } from "../reference/index.js";
 import { compressToCache, compressWithoutCopy, resolveCompressor, type LayerWriteOptions } from "./compress.js";
 import type { LayerEntry } from "./entries.js";
 import { LayerError } from "./errors.js";
+import { ChunkPool } from "./chunk-pool.js";
 import { tarStream, type TarOptions } from "./tar.js";
 
 export interface Layer extends Blob {
@@ -39,7 +40,8 @@ export interface EntriesLayerOptions extends LayerBuildOptions {
 /** Builds a reproducible layer from entries: tar, compress and hash in one pass. */
 export async function layerFromEntries(entries: Iterable<LayerEntry>, options: EntriesLayerOptions): Promise<FileLayer> {
   const { epoch, ...build } = options;
-  return layerFromTarStream(tarStream(entries, epoch === undefined ? {} : { epoch }), build);
+  const buffers = new ChunkPool();
+  return layerFromTarStream(tarStream(entries, { buffers, ...(epoch === undefined ? {} : { epoch }) }), { ...build, buffers });
 }
 
 /** Compresses an uncompressed tar stream (built elsewhere, e.g. from a .deb) into a layer. */
@@ -56,7 +58,8 @@ export async function layerFromTarStream(tar: Readable, options: LayerBuildOptio
  */
 export async function layerFromEntriesWithoutCopy(entries: readonly LayerEntry[], options: LayerWriteOptions & TarOptions): Promise<Layer> {
   const { epoch, ...write } = options;
-  const made = await compressWithoutCopy(tarStream(entries, epoch === undefined ? {} : { epoch }), write);
+  const buffers = new ChunkPool();
+  const made = await compressWithoutCopy(tarStream(entries, { buffers, ...(epoch === undefined ? {} : { epoch }) }), { ...write, buffers });
   return remadeLayer(entries, made, options);
 }
 
@@ -72,7 +75,7 @@ export interface KnownLayer {
  * makes its bytes again with the same compression and epoch, checked against the digest.
  */
 export function remadeLayer(entries: readonly LayerEntry[], known: KnownLayer, options: LayerWriteOptions & TarOptions): Layer {
-  const { epoch, onGrowing: _watcher, ...compression } = options;
+  const { epoch, onGrowing: _watcher, buffers: _buffers, ...compression } = options;
   const { descriptor, diffId, uncompressedSize } = known;
   return {
     descriptor,
@@ -86,8 +89,9 @@ export function remadeLayer(entries: readonly LayerEntry[], known: KnownLayer, o
         size: descriptor.size,
         what: `layer ${descriptor.digest}, made again from its ${entries.length} files (were they changed since the build began?)`,
       });
-      const tar = tarStream(entries, epoch === undefined ? {} : { epoch });
-      const compress = compressor.create();
+      const buffers = new ChunkPool();
+      const tar = tarStream(entries, { buffers, ...(epoch === undefined ? {} : { epoch }) });
+      const compress = compressor.create({ recycle: (chunk) => buffers.give(chunk) });
       // A reader that stops early (a failed upload) ends the pipeline; what the inner streams say
       // after that, no one listens to, and it would end the process. Failures reach the reader
       // through `check`.

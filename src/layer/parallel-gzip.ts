@@ -27,6 +27,8 @@ export interface ParallelGzipOptions {
   inFlight?: number;
   /** A pool to use instead of the shared one. */
   pool?: GzipWorkerPool;
+  /** Told of each input chunk once its bytes are copied (see chunk-pool.ts). */
+  recycle?: (chunk: Buffer) => void;
 }
 
 // Byte 9 of a gzip header names the OS that wrote it; zlib fills in the build platform's code
@@ -40,6 +42,7 @@ export class ParallelGzip extends Transform {
   private readonly blockSize: number;
   private readonly inFlight: number;
   private readonly pool: GzipWorkerPool;
+  private readonly recycle: ((chunk: Buffer) => void) | undefined;
   /** Members being compressed, oldest first: the order they are written in. */
   private readonly pending: Promise<GzipBlockResult>[] = [];
   /** Block buffers back from the workers, reused so a long stream allocates no new ones. */
@@ -54,6 +57,7 @@ export class ParallelGzip extends Transform {
     this.storeIncompressible = options.storeIncompressible ?? true;
     this.blockSize = options.blockSize ?? DEFAULT_GZIP_BLOCK_SIZE;
     this.pool = options.pool ?? gzipWorkerPool(options.workers);
+    this.recycle = options.recycle;
     this.inFlight = Math.max(1, options.inFlight ?? this.pool.size * 4);
     if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9) throw new RangeError(`gzip level ${this.level} is not 0-9`);
     if (!Number.isInteger(this.blockSize) || this.blockSize < 1) throw new RangeError(`gzip block size ${this.blockSize} is not positive`);
@@ -77,6 +81,7 @@ export class ParallelGzip extends Transform {
       chunk.copy(this.block, this.filled, offset, offset + n);
       this.filled += n;
       offset += n;
+      if (offset === chunk.length) this.recycle?.(chunk); // copied whole: its buffer may be read into again
       if (this.filled === this.blockSize) {
         this.submit();
         await this.writeCompleted(this.inFlight - 1);
