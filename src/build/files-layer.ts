@@ -24,7 +24,7 @@ import { readJsonRecord, writeJsonRecord } from "../json-record.js";
 import { treeDigest, type FileEntry } from "../spec/index.js";
 import { digestHex } from "./cache-dir.js";
 import { cacheEntryError } from "./steps/artifact.js";
-import { lookupRegistry, storeRegistry, type RegistryCache, type StepCodec } from "./steps/cache.js";
+import { StepCache, storeRegistry, type RegistryCache, type StepCodec } from "./steps/cache.js";
 import { cachedLayerOf, isCachedLayer, type CachedLayer, type CacheWarning } from "./steps/cached-layer.js";
 import { readLayerRecord, writeLayerRecord } from "./steps/layer-record.js";
 import { filesLayerKey, type LayerIdentity } from "./step-keys.js";
@@ -114,10 +114,10 @@ export async function filesLayer(files: readonly FileEntry[], options: FilesLaye
     const sent = await readSentRecord(options.cacheDir, key, uploadOnly);
     if (sent !== undefined) return { layer: remadeLayer(entries, sent, layerOptions), fromCache: true };
     const { registryCache, signal } = options;
-    const found = registryCache ? await lookupRegistry(sentCodec, registryCache, key, signal) : undefined;
-    if (found?.status === "error") options.warn?.(`step cache ${found.tag} could not be read, ${sentCodec.registry!.instead} instead: ${(found.error as Error).message}`);
-    if (found?.status === "hit") {
-      const { mediaType, digest, size, diffId } = found.record;
+    const stepCache = new StepCache(sentCodec, { cacheDir: options.cacheDir, ...(registryCache ? { registryCache } : {}), ...(signal ? { signal } : {}) });
+    const { hit } = await stepCache.lookup(key, options.warn ?? (() => undefined));
+    if (hit !== undefined) {
+      const { mediaType, digest, size, diffId } = hit.record;
       const layer = remadeLayer(entries, { descriptor: { mediaType, digest, size }, diffId }, layerOptions);
       await writeSentRecord(options.cacheDir, key, uploadOnly, layer).catch(() => undefined);
       return { layer, fromCache: true };

@@ -4,7 +4,6 @@
 // $XDG_CONFIG_HOME/imagespec (~/.config/imagespec). Each setting fills the flag of the same
 // meaning when the command line leaves it out, so every command sees one set of values.
 import type { Command } from "commander";
-import { parseSizeOrNever, SIZE_OR_NEVER } from "../units.js";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
@@ -15,6 +14,7 @@ import { checkHost } from "../reference/index.js";
 import { BUILDERS, FLYTEKIT_BUILDERS } from "../spec/index.js";
 import { closest } from "../spec/suggest.js";
 import { parseTimeout } from "./registry-options.js";
+import { parseSizeOrNever, SIZE_OR_NEVER } from "../units.js";
 
 export const PROJECT_CONFIG_NAMES = ["imagespec.config.json", "imagespec.config.yaml", "imagespec.config.yml"];
 const USER_CONFIG_NAMES = ["config.json", "config.yaml", "config.yml", ...PROJECT_CONFIG_NAMES];

@@ -4,7 +4,8 @@
 // host, what costs a page fault per 4 KiB when touched again.
 //
 // Safe only where the chunks it makes pass straight to the one stream that gives them back (the
-// tar stream, the diffID hash, the compressor that copies them): compressInto wires exactly that.
+// tar stream, the diffID hash, the compressor that copies them): compressInto and remadeLayer wire
+// exactly that.
 
 /** Bytes per buffer: the tar's content reads. */
 export const CHUNK_BYTES = 1 << 20;

@@ -40,8 +40,14 @@ export interface EntriesLayerOptions extends LayerBuildOptions {
 /** Builds a reproducible layer from entries: tar, compress and hash in one pass. */
 export async function layerFromEntries(entries: Iterable<LayerEntry>, options: EntriesLayerOptions): Promise<FileLayer> {
   const { epoch, ...build } = options;
+  const { tar, buffers } = pooledTar(entries, epoch);
+  return layerFromTarStream(tar, { ...build, buffers });
+}
+
+/** The entries' tar, its files read into a pool's buffers that the compressor hands back (chunk-pool.ts). */
+function pooledTar(entries: Iterable<LayerEntry>, epoch: number | Date | undefined): { tar: Readable; buffers: ChunkPool } {
   const buffers = new ChunkPool();
-  return layerFromTarStream(tarStream(entries, { buffers, ...(epoch === undefined ? {} : { epoch }) }), { ...build, buffers });
+  return { tar: tarStream(entries, { buffers, ...(epoch === undefined ? {} : { epoch }) }), buffers };
 }
 
 /** Compresses an uncompressed tar stream (built elsewhere, e.g. from a .deb) into a layer. */
@@ -58,8 +64,8 @@ export async function layerFromTarStream(tar: Readable, options: LayerBuildOptio
  */
 export async function layerFromEntriesWithoutCopy(entries: readonly LayerEntry[], options: LayerWriteOptions & TarOptions): Promise<Layer> {
   const { epoch, ...write } = options;
-  const buffers = new ChunkPool();
-  const made = await compressWithoutCopy(tarStream(entries, { buffers, ...(epoch === undefined ? {} : { epoch }) }), { ...write, buffers });
+  const { tar, buffers } = pooledTar(entries, epoch);
+  const made = await compressWithoutCopy(tar, { ...write, buffers });
   return remadeLayer(entries, made, options);
 }
 
@@ -89,8 +95,7 @@ export function remadeLayer(entries: readonly LayerEntry[], known: KnownLayer, o
         size: descriptor.size,
         what: `layer ${descriptor.digest}, made again from its ${entries.length} files (were they changed since the build began?)`,
       });
-      const buffers = new ChunkPool();
-      const tar = tarStream(entries, { buffers, ...(epoch === undefined ? {} : { epoch }) });
+      const { tar, buffers } = pooledTar(entries, epoch);
       const compress = compressor.create({ recycle: (chunk) => buffers.give(chunk) });
       // A reader that stops early (a failed upload) ends the pipeline; what the inner streams say
       // after that, no one listens to, and it would end the process. Failures reach the reader

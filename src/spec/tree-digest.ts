@@ -78,7 +78,7 @@ async function rememberedOrRead(path: string, info: BigIntStats, hashing: FileHa
   const remembered = await rememberedDigest(hashing, path, info);
   if (remembered !== undefined) return { digest: remembered };
   const readStartedMs = Date.now();
-  const digest = await readDigest(path);
+  const digest = await readDigest(path, Number(info.size));
   await rememberDigest(hashing, path, info, digest, readStartedMs);
   return { digest, readStartedMs };
 }
@@ -91,12 +91,12 @@ const READ_BYTES = 1 << 20;
  * hashed. A fresh buffer per read would hand V8 1 GiB of new memory for a 1 GiB file, and with it
  * a full garbage collection every 64 MB or so.
  */
-async function readDigest(path: string): Promise<string> {
+async function readDigest(path: string, size: number): Promise<string> {
   const hash = createHash("sha256");
   const file = await open(path, "r");
   try {
-    const { size } = await file.stat();
-    const length = Math.max(1, Math.min(READ_BYTES, size));
+    // At least 64 KiB: a file that grows after its stat is still read in fair pieces.
+    const length = Math.min(READ_BYTES, Math.max(64 << 10, size));
     let [current, next] = [Buffer.allocUnsafeSlow(length), Buffer.allocUnsafeSlow(length)];
     let position = 0;
     let reading = file.read(current, 0, length, position);

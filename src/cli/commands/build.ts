@@ -2,7 +2,6 @@
 // skipping those whose tag already exists. Progress goes to stderr as timestamped lines; stdout
 // gets one `name@digest` line per image (or one JSON object per image with --json).
 import { InvalidArgumentError, type Command } from "commander";
-import { parseSizeOrNever, SIZE_OR_NEVER } from "../../units.js";
 import { writeFile } from "node:fs/promises";
 import { defaultCacheDir } from "../../build/cache-dir.js";
 import { dockerfileSettings } from "../../build/dockerfile.js";
@@ -22,6 +21,7 @@ import type { RegisterCommand } from "./index.js";
 import { registryOptionsFromFlags, addRegistryOptions, ecrOptionsFromFlags, type RegistryFlags } from "../registry-options.js";
 import { createSession, type Session } from "../../session/index.js";
 import { BUILDERS, FLYTEKIT_BUILDERS, type Builder } from "../../spec/index.js";
+import { parseSizeOrNever, SIZE_OR_NEVER } from "../../units.js";
 
 interface BuildFlags extends RegistryFlags, SpecDefaultFlags {
   dryRun?: boolean;
