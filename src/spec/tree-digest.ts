@@ -85,30 +85,52 @@ async function rememberedOrRead(path: string, info: BigIntStats, hashing: FileHa
 
 /** Bytes read at once: big enough to make calls cheap, small enough for eight files at a time. */
 const READ_BYTES = 1 << 20;
+/**
+ * Reads of one file in flight while the oldest is hashed. A file not in the page cache comes off a
+ * disk (or a VM's host) that serves several reads at once far faster than one after another: on
+ * this project's 2-core VM, 1 GiB read cold took 1.1-1.4 s with one read ahead and 0.75 s with more.
+ */
+const READS_AHEAD = 4;
 
 /**
- * Two buffers per file, read into again and again, the next read running while the last one is
- * hashed. A fresh buffer per read would hand V8 1 GiB of new memory for a 1 GiB file, and with it
- * a full garbage collection every 64 MB or so.
+ * A few buffers per file, read into again and again. A fresh buffer per read would hand V8 1 GiB of
+ * new memory for a 1 GiB file, and with it a full garbage collection every 64 MB or so.
  */
 async function readDigest(path: string, size: number): Promise<string> {
   const hash = createHash("sha256");
   const file = await open(path, "r");
+  // Reads issued and not yet hashed, oldest first; each holds its own buffer until it is hashed.
+  let pending: Promise<{ bytesRead: number; buffer: Buffer }>[] = [];
   try {
     // At least 64 KiB: a file that grows after its stat is still read in fair pieces.
     const length = Math.min(READ_BYTES, Math.max(64 << 10, size));
-    let [current, next] = [Buffer.allocUnsafeSlow(length), Buffer.allocUnsafeSlow(length)];
+    const ahead = Math.max(1, Math.min(READS_AHEAD, Math.ceil(size / length)));
+    const spare: Buffer[] = [];
     let position = 0;
-    let reading = file.read(current, 0, length, position);
+    const issue = (): void => {
+      pending.push(file.read(spare.pop() ?? Buffer.allocUnsafeSlow(length), 0, length, position));
+      position += length;
+    };
+    for (let i = 0; i <= ahead; i++) issue();
     for (;;) {
-      const { bytesRead } = await reading;
+      const { bytesRead, buffer } = await pending.shift()!;
       if (bytesRead === 0) break;
-      position += bytesRead;
-      reading = file.read(next, 0, length, position);
-      hash.update(current.subarray(0, bytesRead));
-      [current, next] = [next, current];
+      hash.update(buffer.subarray(0, bytesRead));
+      spare.push(buffer);
+      if (bytesRead < length) {
+        // The end of the file as it was then. Reads issued past it are dropped and the file is
+        // read on from there, one read at a time, until a read finds nothing: a file that grows
+        // while it is read is hashed as far as it got, as a plain read loop would.
+        const after = position - (pending.length + 1) * length + bytesRead;
+        for (const { buffer: unused } of await Promise.all(pending)) spare.push(unused);
+        pending = [];
+        position = after;
+      }
+      issue();
     }
   } finally {
+    // Reads still in flight (an error above) finish before the file is closed.
+    await Promise.allSettled(pending);
     await file.close();
   }
   return `sha256:${hash.digest("hex")}`;

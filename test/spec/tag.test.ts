@@ -162,10 +162,10 @@ void describe("the algorithm as documented", () => {
     assert.equal(await treeDigest(entries), `sha256:${createHash("sha256").update(records).digest("hex")}`);
   });
 
-  void it("a file's digest is the sha256 of all its bytes: empty, one byte, and reads that end part-way", async () => {
+  void it("a file's digest is the sha256 of all its bytes: empty, one byte, reads that end part-way, whole reads, more reads than are made at once", async () => {
     const dir = await mkdtemp(join(tmpdir(), "imagespec-file-digest-"));
     try {
-      for (const size of [0, 1, (5 << 20) / 2 + 3]) {
+      for (const size of [0, 1, (5 << 20) / 2 + 3, 4 << 20, (7 << 20) + 1]) {
         const bytes = randomBytes(size);
         const path = join(dir, `f${size}`);
         await writeFile(path, bytes);
