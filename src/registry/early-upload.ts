@@ -8,7 +8,7 @@
 // already (or that a remembered repository can lend by mount) stops being sent once its digest is
 // known; and any failure is dropped quietly, leaving the push to send the blob the ordinary way,
 // with its retries and resumes. The manifest, and so the tag, is only ever written by the push.
-import { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { ImagespecError } from "../errors.js";
 import type { Reference } from "../reference/index.js";
 import type { BlobLocations } from "./blob-locations.js";
@@ -221,13 +221,19 @@ function nextChunk(stream: Readable): Promise<Buffer | null> {
   });
 }
 
-/** The chunks already read, then the rest of the stream. */
-function prefixed(head: readonly Buffer[], rest: Readable): Readable {
-  async function* all(): AsyncGenerator<Buffer> {
-    yield* head;
-    for await (const chunk of rest) yield chunk as Buffer;
-  }
-  return Readable.from(all(), { objectMode: false });
+/**
+ * The chunks already read, then the rest of the stream, as a fresh stream (the transport may send
+ * one not yet read again). Piped, the rest flows a chunk at a time as it was pushed. (Iterated with
+ * for await it did not: a paused byte stream's read() joins all it holds into a new buffer, and the
+ * growing file's reader hands over 1 MiB in pieces, so that was 1 GiB copied into new memory for
+ * a 1 GiB layer, each page of it a fault on this project's VM.)
+ */
+export function prefixed(head: readonly Buffer[], rest: Readable): Readable {
+  const body = new PassThrough();
+  for (const chunk of head) body.write(chunk);
+  rest.on("error", (error) => body.destroy(error));
+  rest.pipe(body);
+  return body;
 }
 
 /** Best effort: tell the registry the session is abandoned (it would expire it anyway). */

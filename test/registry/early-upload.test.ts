@@ -15,6 +15,9 @@ import { assertNoBrokenTag, startFaultProxy, uploadedDigests, type FaultProxy } 
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 import { removeDir, tempDir } from "../support/tools.js";
 import { registryFor } from "./util.js";
+import { pipeline } from "node:stream/promises";
+import { GrowingFile } from "../../src/layer/growing-file.js";
+import { prefixed } from "../../src/registry/early-upload.js";
 import { createReadStream } from "node:fs";
 
 let reg: TestRegistry;
@@ -197,5 +200,26 @@ describe("uploads while the layer is written", () => {
       await registry.push(`${name}:v1`, imageOf(layer));
       assert.equal(uploadedDigests(proxy.requests).filter((d) => d === layer.descriptor.digest).length, 1);
     }
+  });
+});
+
+describe("the body of an early upload", () => {
+  it("is the growing layer's own buffers, the chunks read first put back in front: nothing is copied", async () => {
+    // Writes of 700 001 bytes read 1 MiB at a time: every read brings two or three pieces, which
+    // a paused stream's read() would join into a new buffer.
+    const file = GrowingFile.inMemory();
+    const reader = file.reader(0, 1 << 20);
+    const pieces = Array.from({ length: 12 }, () => randomBytes(700_001));
+    const writing = pipeline(Readable.from(pieces), file.writable());
+    const head = [reader.read() as Buffer | null ?? (await new Promise<Buffer>((resolve) => reader.once("readable", () => resolve(reader.read() as Buffer))))];
+    const body = prefixed(head, reader);
+    const received: Buffer[] = [];
+    body.on("data", (chunk: Buffer) => received.push(chunk));
+    await new Promise((resolve) => body.on("end", resolve));
+    await writing;
+    assert.ok(Buffer.concat(received).equals(Buffer.concat(pieces)), "every byte, in order");
+    const written = new Set<ArrayBufferLike>(pieces.map((piece) => piece.buffer));
+    const copies = received.slice(1).filter((chunk) => !written.has(chunk.buffer)).length;
+    assert.equal(copies, 0, `${copies} of ${received.length - 1} chunks after the first were copies`);
   });
 });
