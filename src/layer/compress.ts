@@ -58,8 +58,11 @@ export interface Compressor {
   readonly mediaType: string;
   /** Everything that determines the output bytes, e.g. `gzip/node-zlib-1.3.1/level-1/block-1048576/store-8x2048-min131072-0.98-first0.9`. */
   readonly id: string;
-  /** A fresh stream that compresses what is written to it; `recycle` is told of input chunks it has copied, if it copies them. */
-  create(options?: { recycle?: (chunk: Buffer) => void }): Duplex;
+  /**
+   * A fresh stream that compresses what is written to it; `recycle` is told of input chunks it has
+   * copied, if it copies them; `reuseMembers`: its reader hands chunks back (ParallelGzip.giveBack).
+   */
+  create(options?: { recycle?: (chunk: Buffer) => void; reuseMembers?: boolean }): Duplex;
 }
 
 export interface CompressedBlob {
@@ -111,7 +114,8 @@ export async function resolveCompressor(options: CompressionOptions = {}): Promi
           compression,
           mediaType: MediaType.OciLayerGzip,
           id: `gzip/node-zlib-${process.versions.zlib}/level-${level}/block-${DEFAULT_GZIP_BLOCK_SIZE}/${INCOMPRESSIBLE_ID}`,
-          create: (create) => new ParallelGzip({ level, workers: threads, ...(create?.recycle ? { recycle: create.recycle } : {}) }),
+          create: (create) =>
+            new ParallelGzip({ level, workers: threads, ...(create?.recycle ? { recycle: create.recycle } : {}), ...(create?.reuseMembers ? { reuseMembers: true } : {}) }),
         };
       }
       const pigz = requireProgram("pigz", "apt-get install pigz, or leave the gzip option at its default (\"node\")");
@@ -209,7 +213,11 @@ async function compressInto(file: GrowingFile, tar: Readable, compressor: Compre
   try {
     // Only the diffID hash sees a chunk between the tar stream and the compressor: once copied, it is free.
     const recycle = buffers ? (chunk: Buffer) => buffers.give(chunk) : undefined;
-    await pipeline(tar, uncompressed, compressor.create(recycle ? { recycle } : {}), compressed, file.writable());
+    // The file hands written members back once no reader holds them (only one kept in memory
+    // does), and the compressor lends their buffers out again.
+    const compress = compressor.create({ ...(recycle ? { recycle } : {}), reuseMembers: true });
+    if (compress instanceof ParallelGzip) file.handBackTo((bytes) => compress.giveBack(bytes));
+    await pipeline(tar, uncompressed, compress, compressed, file.writable());
     const descriptor = { mediaType: compressor.mediaType, digest: compressed.digest, size: compressed.size };
     settle?.resolve(descriptor);
     return { descriptor, diffId: uncompressed.digest, uncompressedSize: uncompressed.size, compressor: compressor.id };

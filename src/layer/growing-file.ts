@@ -19,6 +19,14 @@ const READ_SIZE = 1 << 20;
 const RECENT_BYTES = 8 << 20;
 /** Without a file: how long the writer waits for a reader that takes nothing before dropping it. */
 const STALL_MS = 60_000;
+/**
+ * Without a file: how much more is written after a write leaves memory before its buffer is handed
+ * back (handBackTo). Every reader had taken it by then, and has taken most of this since: what a
+ * reader's consumer still holds (a socket's queue, a stream's buffer) is bounded by its backpressure,
+ * a few MiB at most. Should that ever fail, the upload carries wrong bytes and the registry refuses
+ * them by their digest; nothing wrong is stored.
+ */
+const HAND_BACK_LAG_BYTES = 4 * RECENT_BYTES;
 
 export class GrowingFile {
   private written = 0;
@@ -34,6 +42,10 @@ export class GrowingFile {
   private readonly readers = new Set<{ position: number; readSize: number; drop: (error: Error) => void }>();
   /** Without a file: the writer waiting for a reader to take what would leave memory. */
   private writerWake: (() => void)[] = [];
+  /** Without a file: told of each write's buffer once no reader can be holding it (handBackTo). */
+  private handBack: ((bytes: Buffer) => void) | undefined;
+  /** Writes that left memory, oldest first, with how much was written when they did. */
+  private left: { bytes: Buffer; at: number }[] = [];
 
   /** `handle` undefined: no file, the kept writes are all there is. */
   private constructor(
@@ -52,6 +64,14 @@ export class GrowingFile {
    */
   static inMemory(options: { stallMs?: number } = {}): GrowingFile {
     return new GrowingFile(undefined, options.stallMs);
+  }
+
+  /**
+   * Without a file: `handBack` is told of each written buffer once it left memory and
+   * HAND_BACK_LAG_BYTES more were written (so its writer may fill it again); with a file, never.
+   */
+  handBackTo(handBack: (bytes: Buffer) => void): void {
+    if (this.handle === undefined) this.handBack = handBack;
   }
 
   /** Bytes written so far. */
@@ -159,7 +179,8 @@ export class GrowingFile {
   private async writeAll(chunk: Buffer): Promise<void> {
     if (this.handle === undefined) {
       await this.roomFor(chunk.length);
-      if (this.readers.size > 0) this.remember(chunk); // with no reader left, nobody will ask for it
+      if (this.readers.size > 0) this.remember(chunk);
+      else this.handBack?.(chunk); // with no reader left, nobody saw it or will ask for it
       this.written += chunk.length;
       this.notify();
       return;
@@ -189,7 +210,9 @@ export class GrowingFile {
       if (oldest.offset + oldest.bytes.length > keepFrom) break;
       this.recentSize -= oldest.bytes.length;
       this.recent.shift();
+      if (this.handBack) this.left.push({ bytes: oldest.bytes, at: this.written });
     }
+    while (this.left.length > 0 && this.written - this.left[0]!.at >= HAND_BACK_LAG_BYTES) this.handBack?.(this.left.shift()!.bytes);
   }
 
   /** Where the slowest open reader is (`written` when none is open). */

@@ -6,7 +6,7 @@
 // number of workers or on timing. Memory stays bounded: at most `inFlight` blocks are
 // compressing at once, and the stream stops accepting input while the reader lags behind.
 import { Transform, type TransformCallback } from "node:stream";
-import { gzipWorkerPool, type GzipBlockResult, type GzipWorkerPool } from "./gzip-workers.js";
+import { gzipWorkerPool, storedMemberBytes, type GzipBlockResult, type GzipWorkerPool } from "./gzip-workers.js";
 import { DEFAULT_GZIP_LEVEL } from "./levels.js";
 
 export const DEFAULT_GZIP_BLOCK_SIZE = 1024 * 1024;
@@ -29,7 +29,15 @@ export interface ParallelGzipOptions {
   pool?: GzipWorkerPool;
   /** Told of each input chunk once its bytes are copied (see chunk-pool.ts). */
   recycle?: (chunk: Buffer) => void;
+  /**
+   * The reader will hand members back (giveBack) once nothing holds them: the buffers of stored
+   * members are then lent to the workers again, so a random layer needs no new memory per block.
+   */
+  reuseMembers?: boolean;
 }
+
+/** Member buffers kept for lending; more are simply made (and left to the GC). */
+const KEPT_MEMBER_BUFFERS = 16;
 
 // Byte 9 of a gzip header names the OS that wrote it; zlib fills in the build platform's code
 // (3 on Linux, 19 on macOS). Pinning it keeps the bytes identical on every machine.
@@ -47,6 +55,13 @@ export class ParallelGzip extends Transform {
   private readonly pending: Promise<GzipBlockResult>[] = [];
   /** Block buffers back from the workers, reused so a long stream allocates no new ones. */
   private readonly spare: ArrayBuffer[] = [];
+  private readonly reuseMembers: boolean;
+  /** The size of a stored member's buffer: enough for a whole block. */
+  private readonly memberBytes: number;
+  /** Buffers to lend for stored members. */
+  private readonly spareMembers: ArrayBuffer[] = [];
+  /** Stored members pushed out, by buffer, with their length: only that very view is taken back. */
+  private readonly lent = new WeakMap<ArrayBuffer, number>();
   private block: Buffer;
   private filled = 0;
   private submitted = 0;
@@ -58,10 +73,27 @@ export class ParallelGzip extends Transform {
     this.blockSize = options.blockSize ?? DEFAULT_GZIP_BLOCK_SIZE;
     this.pool = options.pool ?? gzipWorkerPool(options.workers);
     this.recycle = options.recycle;
+    this.reuseMembers = options.reuseMembers ?? false;
     this.inFlight = Math.max(1, options.inFlight ?? this.pool.size * 4);
     if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9) throw new RangeError(`gzip level ${this.level} is not 0-9`);
     if (!Number.isInteger(this.blockSize) || this.blockSize < 1) throw new RangeError(`gzip block size ${this.blockSize} is not positive`);
     this.block = Buffer.allocUnsafeSlow(this.blockSize);
+    this.memberBytes = storedMemberBytes(this.blockSize);
+  }
+
+  /**
+   * Takes back a member pushed out earlier once nothing reads it any more (reuseMembers). Only a
+   * stored member's whole view counts; anything else is ignored, left to the GC.
+   */
+  giveBack(chunk: Uint8Array): void {
+    const buffer = chunk.buffer as ArrayBuffer;
+    if (chunk.byteOffset !== 0 || this.lent.get(buffer) !== chunk.length) return;
+    this.lent.delete(buffer);
+    this.keepMemberBuffer(buffer);
+  }
+
+  private keepMemberBuffer(buffer: ArrayBuffer): void {
+    if (this.spareMembers.length < KEPT_MEMBER_BUFFERS && buffer.byteLength >= this.memberBytes) this.spareMembers.push(buffer);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -91,7 +123,13 @@ export class ParallelGzip extends Transform {
 
   /** Hands the current block to the pool (its memory moves to the worker) and starts a new one. */
   private submit(): void {
-    const member = this.pool.gzip(this.block.buffer as ArrayBuffer, this.filled, { level: this.level, storeIncompressible: this.storeIncompressible });
+    const output = this.reuseMembers ? this.spareMembers.pop() : undefined;
+    const member = this.pool.gzip(this.block.buffer as ArrayBuffer, this.filled, {
+      level: this.level,
+      storeIncompressible: this.storeIncompressible,
+      outputBytes: this.memberBytes,
+      ...(output ? { output } : {}),
+    });
     member.catch(() => {}); // observed when written; this keeps an early failure from being "unhandled"
     this.pending.push(member);
     this.submitted++;
@@ -103,8 +141,10 @@ export class ParallelGzip extends Transform {
   /** Writes finished members in order until at most `limit` are still compressing. */
   private async writeCompleted(limit: number): Promise<void> {
     while (this.pending.length > limit) {
-      const { member, input } = await this.pending.shift()!;
+      const { member, input, stored, spare } = await this.pending.shift()!;
       this.spare.push(input);
+      if (spare) this.keepMemberBuffer(spare);
+      if (stored && this.reuseMembers) this.lent.set(member.buffer as ArrayBuffer, member.length);
       member[GZIP_OS_OFFSET] = GZIP_OS_UNIX;
       this.push(member);
     }

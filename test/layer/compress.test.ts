@@ -2,12 +2,15 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { gunzipSync, gzipSync } from "node:zlib";
 import * as zlib from "node:zlib";
 import { MediaType } from "../../src/oci/index.js";
 import { compressToCache, LayerError, resolveCompressor, tarStream, type CompressionOptions } from "../../src/layer/index.js";
 import { ParallelGzip } from "../../src/layer/parallel-gzip.js";
+import { gzipWorkerPool, type GzipBlockOptions, type GzipWorkerPool } from "../../src/layer/gzip-workers.js";
 import { ProcessStream } from "../../src/layer/process-stream.js";
 import { removeDir, runOk, tempDir } from "../support/tools.js";
 import { collect, memoryFile, mixedData, sha256hex } from "./helpers.js";
@@ -123,6 +126,38 @@ describe("compressToCache", () => {
         return member;
       });
       assert.ok(output.equals(Buffer.concat(expected)), "the word-led block should be a level-6 member, the random one stored");
+    });
+
+    it("lends the buffers of stored members handed back to the workers again; the bytes stay the same", async () => {
+      const input = randomBytes(12 << 20);
+      const lentJobs = { count: 0 };
+      const shared = gzipWorkerPool(2);
+      const pool = {
+        size: shared.size,
+        gzip: (block: ArrayBuffer, length: number, options: GzipBlockOptions) => {
+          if (options.output !== undefined) lentJobs.count++;
+          return shared.gzip(block, length, options);
+        },
+      } as unknown as GzipWorkerPool;
+      const run = async (giveBack: ((gz: ParallelGzip, member: Buffer) => void) | undefined): Promise<Buffer> => {
+        const gz = new ParallelGzip({ pool, ...(giveBack ? { reuseMembers: true } : {}) });
+        const members: Buffer[] = [];
+        gz.on("data", (member: Buffer) => {
+          members.push(Buffer.from(member)); // a copy: the original is handed back and filled again
+          giveBack?.(gz, member);
+        });
+        await pipeline(Readable.from([input]), gz);
+        return Buffer.concat(members);
+      };
+      const plain = await run(undefined);
+      assert.equal(lentJobs.count, 0, "nothing lent when members are not handed back");
+      const reused = await run((gz, member) => gz.giveBack(member));
+      assert.ok(lentJobs.count >= 4, `only ${lentJobs.count} of 12 blocks were given a buffer handed back`);
+      assert.ok(reused.equals(plain), "the same bytes whether the member's buffer was lent or made");
+      assert.ok(gunzipSync(reused).equals(input));
+      lentJobs.count = 0;
+      await run((gz, member) => gz.giveBack(member.subarray(1))); // a piece of a member is not the member
+      assert.equal(lentJobs.count, 0);
     });
 
     it("turns an empty input into one valid empty member", async () => {

@@ -215,6 +215,49 @@ describe("GrowingFile in memory (no file)", () => {
     assert.ok(most <= (8 << 20) + 2 * 700_001, `at most ${most} bytes were held`);
   });
 
+  it("hands a write's own buffer back only once it left memory and 32 MiB more were written, past every reader", async () => {
+    const file = GrowingFile.inMemory();
+    const pieces = Array.from({ length: 48 }, () => randomBytes(1 << 20));
+    const position = new Map<Buffer, number>(pieces.map((piece, i) => [piece, i]));
+    const reader = file.reader(0, 1 << 20);
+    let readTo = 0;
+    reader.on("data", (chunk: Buffer) => (readTo += chunk.length));
+    const ended = new Promise((resolve) => reader.on("end", resolve));
+    const handed: { index: number; written: number; readTo: number }[] = [];
+    file.handBackTo((bytes) => handed.push({ index: position.get(bytes) ?? -1, written: file.size, readTo }));
+    await pipeline(Readable.from(pieces), file.writable());
+    await ended;
+    assert.ok(handed.length > 0, "some were handed back");
+    assert.deepEqual(
+      handed.map((h) => h.index),
+      handed.map((_, i) => i),
+      "the written buffers themselves, oldest first",
+    );
+    for (const { index, written, readTo: read } of handed) {
+      assert.ok(written - (index + 1) * (1 << 20) >= 32 << 20, `piece ${index} handed back with only ${written} bytes written`);
+      assert.ok(read >= (index + 1) * (1 << 20), `piece ${index} handed back before the reader had it`);
+    }
+    assert.ok(handed.length <= 48 - 32, "none of the last 32 MiB: a reader's consumer may still hold them");
+  });
+
+  it("with no reader, each write is handed back at once; a file on disk hands back nothing", async () => {
+    const memory = GrowingFile.inMemory();
+    const pieces = Array.from({ length: 4 }, () => randomBytes(1 << 20));
+    const handed: Buffer[] = [];
+    memory.handBackTo((bytes) => handed.push(bytes));
+    await pipeline(Readable.from(pieces), memory.writable());
+    assert.equal(handed.length, 4);
+    assert.ok(handed.every((bytes, i) => bytes === pieces[i]));
+
+    const onDisk = await GrowingFile.create(join(dir, `hand-back-${n++}`));
+    let told = 0;
+    onDisk.handBackTo(() => told++);
+    const read = collect(onDisk.reader());
+    await pipeline(Readable.from(Array.from({ length: 48 }, () => randomBytes(1 << 20))), onDisk.writable());
+    await read;
+    assert.equal(told, 0);
+  });
+
   it("once its reader is gone the writer drops what it writes and finishes", async () => {
     const file = GrowingFile.inMemory();
     const reader = file.reader();
