@@ -27,7 +27,7 @@
 // bench/debian-wheels.ts (wheels repackaged from Debian's python3-* builds).
 import { spawn } from "node:child_process";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -936,6 +936,24 @@ async function writeBack(): Promise<void> {
   await measureOk("sync", []);
 }
 
+/**
+ * Reads every file under `path` once (untimed), so a push starts with its input in the page cache
+ * whatever ran before it: the two sides read different files (or, for the transfer alone, the same
+ * one, the side that goes first paying for it), and this VM pages out files left idle for a minute.
+ */
+async function inPageCache(path: string): Promise<void> {
+  const buffer = Buffer.allocUnsafe(4 << 20);
+  for (const entry of await readdir(path, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const file = await open(join(entry.parentPath, entry.name), "r");
+    try {
+      while ((await file.read(buffer, 0, buffer.length)).bytesRead > 0);
+    } finally {
+      await file.close();
+    }
+  }
+}
+
 /** `skopeo copy` to a fresh registry, its own containers config dir, no credentials. */
 async function skopeoCopy(f: Fixture, reg: TestRegistry, source: string, extra: string[], label: string): Promise<Measured> {
   const data = join(f.work, `skopeo-${label}`);
@@ -981,6 +999,7 @@ async function push(): Promise<Section> {
         withFreshRegistry(async (reg) => {
           log(`push ${kind} #${i + 1}: imagespec build (pack + gzip + push)`);
           await writeBack();
+          await inPageCache(join(source.dir, "data"));
           await writeFile(specFile, JSON.stringify({ name: "push", registry: `${reg.host}/bench`, baseImage: "scratch", sourceRoot: "data" }, null, 2));
           const home = await tempDir("imagespec-bench-push-home-");
           try {
@@ -1007,6 +1026,7 @@ async function push(): Promise<Section> {
         withFreshRegistry(async (reg) => {
           log(`push ${kind} #${i + 1}: skopeo copy (gzip -6 + push)`);
           await writeBack();
+          await inPageCache(source.tarLayout);
           const m = await skopeoCopy(f, reg, `oci:${source.tarLayout}:bench`, ["--dest-compress-format", "gzip", "--dest-compress-level", "6"], `${kind}-${i}`);
           const u = await uploadsOf(reg.host, await reg.requests());
           uploaded.push(`skopeo #${i + 1} uploaded ${u.blobs.length} blobs ${fmtBytes(u.blobBytes)}`);
@@ -1038,12 +1058,14 @@ async function push(): Promise<Section> {
         withFreshRegistry(async (reg) => {
           log(`push (transfer only) ${kind} #${i + 1}: imagespec copy`);
           await writeBack();
+          await inPageCache(layout);
           return measureOk(f.cli[0]!, [...f.cli.slice(1), "copy", `oci:${layout}:bench`, `${reg.host}/bench/imagespec:v1`], { env: { PATH: process.env.PATH, HOME: "/nonexistent-imagespec-home" }, resources: true, timeoutMs: 900_000 });
         }),
       (i) =>
         withFreshRegistry(async (reg) => {
           log(`push (transfer only) ${kind} #${i + 1}: skopeo copy`);
           await writeBack();
+          await inPageCache(layout);
           return skopeoCopy(f, reg, `oci:${layout}:bench`, [], `copy-${kind}-${i}`);
         }),
     );
@@ -1056,7 +1078,7 @@ async function push(): Promise<Section> {
   }
   return {
     title: "push throughput",
-    measures: `One ${sizeText} file (compressible: text-like lines; incompressible: random bytes) to a fresh local docker-registry per run, so nothing can be mounted or skipped. **imagespec**: \`imagespec build\` (the CLI as installed, whole process, empty cache dir and HOME) of a spec with base \`scratch\` and sourceRoot data/ holding the file: it reads the file, tars it, gzips it (its default compressor: zlib level 1 in 1 MiB members on worker threads) while uploading it (the upload follows the layer as it is written), and pushes the config and manifest. **skopeo**: \`skopeo copy --dest-compress-format gzip --dest-compress-level 6 oci:LAYOUT docker://...\` of an OCI layout whose one layer is the uncompressed tar of the same file: it reads the tar, gzips it (klauspost/pgzip, level 6, its own deflate: faster than zlib's and a few % larger) and uploads. Same input bytes, same registry, each side at its default gzip level (imagespec 1, skopeo 6): the bytes uploaded, below, show what each level costs in size; imagespec also hashes the source tree for its tag; a layer this big goes only to the registry (its default --upload-only-above is 128 MiB), so neither side writes the compressed layer to its own disk. Every run starts after \`sync\` (untimed), so no run pays for writing back what the one before it wrote; each pays for its own writes. Cores = user+sys CPU of the process tree ÷ wall time: over the whole process (/usr/bin/time -v) and in the middle 80% of the run (/proc sampled every 200 ms), where the work is reading, compressing and sending. Below it, the transfer alone: an OCI layout whose layer is already gzip (pigz -6 beforehand), \`imagespec copy\` against \`skopeo copy\`, nothing compressed.`,
+    measures: `One ${sizeText} file (compressible: text-like lines; incompressible: random bytes) to a fresh local docker-registry per run, so nothing can be mounted or skipped. **imagespec**: \`imagespec build\` (the CLI as installed, whole process, empty cache dir and HOME) of a spec with base \`scratch\` and sourceRoot data/ holding the file: it reads the file, tars it, gzips it (its default compressor: zlib level 1 in 1 MiB members on worker threads) while uploading it (the upload follows the layer as it is written), and pushes the config and manifest. **skopeo**: \`skopeo copy --dest-compress-format gzip --dest-compress-level 6 oci:LAYOUT docker://...\` of an OCI layout whose one layer is the uncompressed tar of the same file: it reads the tar, gzips it (klauspost/pgzip, level 6, its own deflate: faster than zlib's and a few % larger) and uploads. Same input bytes, same registry, each side at its default gzip level (imagespec 1, skopeo 6): the bytes uploaded, below, show what each level costs in size; imagespec also hashes the source tree for its tag; a layer this big goes only to the registry (its default --upload-only-above is 128 MiB), so neither side writes the compressed layer to its own disk. Every run starts after \`sync\` (untimed), so no run pays for writing back what the one before it wrote; each pays for its own writes; and with its input read once (untimed), so each starts with it in the page cache whatever ran before (this VM pages out files left idle for a minute; a file not in the page cache costs imagespec more than skopeo, since imagespec reads it once for its tag before it reads it again to push: see bench/RESULTS.md's 2026-12-07 follow-ups). Cores = user+sys CPU of the process tree ÷ wall time: over the whole process (/usr/bin/time -v) and in the middle 80% of the run (/proc sampled every 200 ms), where the work is reading, compressing and sending. Below it, the transfer alone: an OCI layout whose layer is already gzip (pigz -6 beforehand), \`imagespec copy\` against \`skopeo copy\`, nothing compressed.`,
     lines: [
       table(["pusher (pack + gzip + upload)", "wall median", "min", "max", "n", "throughput (content bytes)", "cores, whole process", "cores, middle 80%", "peak RSS (max)"], rows, [1, 2, 3, 4, 5, 6, 7, 8]),
       "",
