@@ -216,7 +216,7 @@ async function compressInto(file: GrowingFile, tar: Readable, compressor: Compre
     // The file hands written members back once no reader holds them (only one kept in memory
     // does), and the compressor lends their buffers out again.
     const compress = compressor.create({ ...(recycle ? { recycle } : {}), reuseMembers: true });
-    if (compress instanceof ParallelGzip) file.handBackTo((bytes) => compress.giveBack(bytes));
+    if (compress instanceof ParallelGzip) file.handBackTo((bytes) => compress.giveBack(bytes), (bytes) => compress.wantsBack(bytes));
     await pipeline(tar, uncompressed, compress, compressed, file.writable());
     const descriptor = { mediaType: compressor.mediaType, digest: compressed.digest, size: compressed.size };
     settle?.resolve(descriptor);

@@ -42,8 +42,8 @@ export class GrowingFile {
   private readonly readers = new Set<{ position: number; readSize: number; drop: (error: Error) => void }>();
   /** Without a file: the writer waiting for a reader to take what would leave memory. */
   private writerWake: (() => void)[] = [];
-  /** Without a file: told of each write's buffer once no reader can be holding it (handBackTo). */
-  private handBack: ((bytes: Buffer) => void) | undefined;
+  /** Without a file: who is told of a write's buffer once no reader can be holding it, and which it wants (handBackTo). */
+  private handBack: { readonly give: (bytes: Buffer) => void; readonly wants: (bytes: Buffer) => boolean } | undefined;
   /** Writes that left memory, oldest first, with how much was written when they did. */
   private left: { bytes: Buffer; at: number }[] = [];
 
@@ -67,11 +67,12 @@ export class GrowingFile {
   }
 
   /**
-   * Without a file: `handBack` is told of each written buffer once it left memory and
+   * Without a file: `give` is told of each written buffer it `wants` once it left memory and
    * HAND_BACK_LAG_BYTES more were written (so its writer may fill it again); with a file, never.
+   * Those it does not want are not held for the lag.
    */
-  handBackTo(handBack: (bytes: Buffer) => void): void {
-    if (this.handle === undefined) this.handBack = handBack;
+  handBackTo(give: (bytes: Buffer) => void, wants: (bytes: Buffer) => boolean = () => true): void {
+    if (this.handle === undefined) this.handBack = { give, wants };
   }
 
   /** Bytes written so far. */
@@ -180,7 +181,7 @@ export class GrowingFile {
     if (this.handle === undefined) {
       await this.roomFor(chunk.length);
       if (this.readers.size > 0) this.remember(chunk);
-      else this.handBack?.(chunk); // with no reader left, nobody saw it or will ask for it
+      else if (this.handBack?.wants(chunk)) this.handBack.give(chunk); // with no reader left, nobody saw it or will ask for it
       this.written += chunk.length;
       this.notify();
       return;
@@ -210,9 +211,9 @@ export class GrowingFile {
       if (oldest.offset + oldest.bytes.length > keepFrom) break;
       this.recentSize -= oldest.bytes.length;
       this.recent.shift();
-      if (this.handBack) this.left.push({ bytes: oldest.bytes, at: this.written });
+      if (this.handBack?.wants(oldest.bytes)) this.left.push({ bytes: oldest.bytes, at: this.written });
     }
-    while (this.left.length > 0 && this.written - this.left[0]!.at >= HAND_BACK_LAG_BYTES) this.handBack?.(this.left.shift()!.bytes);
+    while (this.left.length > 0 && this.written - this.left[0]!.at >= HAND_BACK_LAG_BYTES) this.handBack?.give(this.left.shift()!.bytes);
   }
 
   /** Where the slowest open reader is (`written` when none is open). */

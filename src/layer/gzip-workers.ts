@@ -27,8 +27,8 @@ export const INCOMPRESSIBLE_TEST = { samples: 8, sampleBytes: 2048, minBlock: 12
 // Incompressible blocks (random bytes, already-compressed files) cost as much CPU to deflate at
 // level 6 as text and come out a little larger than they went in. So before a block is
 // deflated, samples spread over it are deflated at level 1; when they do not shrink, the block
-// is stored (written as stored deflate blocks, as zlib's level 0 would), about 20x cheaper. The first sample goes alone first: when it shrinks
-// well the block is deflated without the other seven. Samples are 2 KiB: deflating eight of
+// is stored (written as zlib's level 0 would write it), about 20x cheaper. The first sample goes
+// alone first: when it shrinks well the block is deflated without the other seven. Samples are 2 KiB: deflating eight of
 // 8 KiB cost 1.2 ms per 1 MiB block, over a second of CPU for a 1 GiB random layer; eight of
 // 2 KiB, at the same places, cost 0.23 ms and decide the same on text, random and random with a
 // text tail. The test reads only the block, so the bytes still depend only on the input, the

@@ -86,10 +86,14 @@ export class ParallelGzip extends Transform {
    * stored member's whole view counts; anything else is ignored, left to the GC.
    */
   giveBack(chunk: Uint8Array): void {
-    const buffer = chunk.buffer as ArrayBuffer;
-    if (chunk.byteOffset !== 0 || this.lent.get(buffer) !== chunk.length) return;
-    this.lent.delete(buffer);
-    this.keepMemberBuffer(buffer);
+    if (!this.wantsBack(chunk)) return;
+    this.lent.delete(chunk.buffer as ArrayBuffer);
+    this.keepMemberBuffer(chunk.buffer as ArrayBuffer);
+  }
+
+  /** Whether giveBack would take this chunk: a stored member's whole view, pushed out and not yet given back. */
+  wantsBack(chunk: Uint8Array): boolean {
+    return chunk.byteOffset === 0 && this.lent.get(chunk.buffer as ArrayBuffer) === chunk.length;
   }
 
   private keepMemberBuffer(buffer: ArrayBuffer): void {

@@ -240,6 +240,20 @@ describe("GrowingFile in memory (no file)", () => {
     assert.ok(handed.length <= 48 - 32, "none of the last 32 MiB: a reader's consumer may still hold them");
   });
 
+  it("hands back only the buffers its taker wants, and holds no other past the window", async () => {
+    const file = GrowingFile.inMemory();
+    const pieces = Array.from({ length: 48 }, () => randomBytes(1 << 20));
+    const wanted = new Set<Buffer>(pieces.filter((_, i) => i % 2 === 0));
+    const handed: Buffer[] = [];
+    file.handBackTo((bytes) => handed.push(bytes), (bytes) => wanted.has(bytes));
+    const read = collect(file.reader(0, 1 << 20));
+    await pipeline(Readable.from(pieces), file.writable());
+    await read;
+    assert.ok(handed.length > 0 && handed.every((bytes) => wanted.has(bytes)));
+    const held = (file as unknown as { left: { bytes: Buffer }[] }).left;
+    assert.ok(held.every(({ bytes }) => wanted.has(bytes)), "an unwanted buffer was held for the lag");
+  });
+
   it("with no reader, each write is handed back at once; a file on disk hands back nothing", async () => {
     const memory = GrowingFile.inMemory();
     const pieces = Array.from({ length: 4 }, () => randomBytes(1 << 20));
