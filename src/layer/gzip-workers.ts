@@ -38,7 +38,7 @@ const STORED_BLOCK_MAX = 65535;
 
 const WORKER_SOURCE = `
 const { isMarkedAsUntransferable, parentPort } = require("node:worker_threads");
-const { deflateRawSync, gzipSync } = require("node:zlib");
+const { crc32, deflateRawSync, gzipSync } = require("node:zlib");
 const SAMPLES = ${INCOMPRESSIBLE_TEST.samples};
 const SAMPLE_BYTES = ${INCOMPRESSIBLE_TEST.sampleBytes};
 const sample = Buffer.allocUnsafeSlow(SAMPLES * SAMPLE_BYTES);
@@ -49,7 +49,6 @@ function incompressible(data) {
   for (let i = 0; i < SAMPLES; i++) sample.set(data.subarray(i * step, i * step + SAMPLE_BYTES), i * SAMPLE_BYTES);
   return deflateRawSync(sample, { level: 1 }).length >= sample.length * ${INCOMPRESSIBLE_TEST.storedRatio};
 }
-const { crc32 } = require("node:zlib");
 const STORED_MAX = ${STORED_BLOCK_MAX};
 // A gzip member of stored deflate blocks (RFC 1952 around RFC 1951's BTYPE 00), written into
 // \`output\` from offset 0, so a random layer's members need no new memory (new memory costs a
